@@ -1,0 +1,67 @@
+"""Task runner: `python3 -m nox -s <session>` (sessions below; `nox -l` lists them)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["core", "tests", "lint", "typecheck"]
+nox.options.default_venv_backend = "uv|venv"
+nox.options.error_on_missing_interpreters = False
+
+PURE_ONLY = ("httpx", "trio", "h11", "anyio", "httpcore")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite (core, emulator, adapters, CLI, docs samples, reliability)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"})
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """The core's tests with httpx, trio, h11 and anyio NOT installed: proves okru_proto is pure."""
+    session.install("-e", ".", "pytest>=8", "hypothesis>=6.100", "pytest-timeout>=2.2")
+    session.run(
+        "python", "-c",
+        "import importlib.util as u, sys; "
+        f"bad = [m for m in {PURE_ONLY!r} if u.find_spec(m)]; "
+        "sys.exit(f'core env must not have {bad}' if bad else 0)",
+    )
+    session.run("python", "-m", "pytest", "tests/core", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the sources, tests and tooling."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over src (the public API is fully typed; py.typed ships)."""
+    session.install("-e", ".[httpx,trio]", "mypy>=1.10")
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The project's main job: `okru demo` against the loopback emulator, no credentials needed."""
+    session.install(".[httpx,trio]")
+    session.run("okru", "demo", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Nightly-style fuzzing: every parser fed >= 100,000 generated inputs."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "-m", "fuzz", "-p", "no:timeout", *session.posargs,
+                env={"HYPOTHESIS_PROFILE": "fuzz"})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Client CPU per signed call vs the raw transport floors, one run, printed as a table."""
+    session.install(".[httpx,trio]")
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,0 +1,147 @@
+"""Wire strings and the OK.ru signature (PROTOCOL.md §2).
+
+One function (:func:`wire_value`) turns a Python value into the exact string that is sent; the
+signature is computed over those same strings, so what is signed is always what is sent (the
+peers' classic error 104: signing ``str(True)`` while sending ``true``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from enum import Enum
+from hashlib import md5
+
+from ._errors import UsageError
+from ._types import Secret, reveal
+
+__all__ = [
+    "wire_value",
+    "wire_params",
+    "canonical_string",
+    "sign",
+    "server_secret",
+    "UNSIGNED_PARAMS",
+]
+
+#: Never part of the signed string: ``sig`` itself, the OAuth ``access_token`` (every source),
+#: and ``resig`` (apps_sdk ``Utils.calcSignature``). ``session_key`` IS signed when sent, as
+#: every official SDK does (PROTOCOL.md §2.3).
+UNSIGNED_PARAMS = frozenset({"sig", "access_token", "resig"})
+
+_SCALARS = (str, int, float, Enum)
+
+
+def _json(value: object) -> str:
+    try:
+        # Compact and UTF-8 as-is: ok-js-sdk sends JSON.stringify output (PROTOCOL.md §2.5).
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"cannot send {type(value).__name__} as JSON: {exc}") from None
+
+
+def _scalar(value: object, key: str) -> str:
+    t = type(value)
+    if t is str:
+        return value  # type: ignore[return-value]
+    if t is bool:
+        # OK docs write booleans lower-case; str(True) would be signed as "True" (TV-9).
+        return "true" if value else "false"
+    if t is int:
+        return int.__repr__(value)  # type: ignore[arg-type]
+    if isinstance(value, Enum):
+        return _scalar(value.value, key)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UsageError(f"parameter {key!r}: {value!r} cannot be sent")
+        return float.__repr__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    raise UsageError(
+        f"parameter {key!r}: cannot send a {type(value).__name__}; pass str, int, float, bool, "
+        "a list of those, or a dict / list of dicts (sent as JSON)"
+    )
+
+
+def wire_value(value: object, key: str = "?") -> str | None:
+    """The wire string for one parameter value, or None when the parameter is to be omitted.
+
+    str as is; int/float as written; bool ``true``/``false``; list/tuple/set of scalars
+    comma-joined (sets sorted, so the result is stable); dict, or a list holding a dict or list,
+    compact JSON keeping non-ASCII; None omits the parameter. ``0``, ``False`` and ``""`` are
+    kept and sent.
+    """
+    if value is None:
+        return None
+    t = type(value)
+    if t is str:
+        return value  # type: ignore[return-value]
+    if t is dict or isinstance(value, Mapping):
+        return _json(dict(value))  # type: ignore[call-overload]
+    if t in (list, tuple, set, frozenset) or isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)  # type: ignore[call-overload]
+        if any(isinstance(item, (Mapping, list, tuple, set, frozenset)) for item in items):
+            return _json([dict(i) if isinstance(i, Mapping) else i for i in items])
+        strings = []
+        for item in items:
+            if item is None:
+                raise UsageError(f"parameter {key!r}: a list must not hold None")
+            strings.append(_scalar(item, key))
+        if t in (set, frozenset) or isinstance(value, (set, frozenset)):
+            strings.sort()
+        return ",".join(strings)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise UsageError(f"parameter {key!r}: pass text (str), not bytes")
+    return _scalar(value, key)
+
+
+def wire_params(params: Mapping[str, object]) -> dict[str, str]:
+    """Every parameter as its wire string; None values dropped, falsy values kept."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if type(key) is not str or not key:
+            raise UsageError(f"parameter names must be non-empty str, got {key!r}")
+        if type(value) is str:
+            out[key] = value
+            continue
+        wired = wire_value(value, key)
+        if wired is not None:
+            out[key] = wired
+    return out
+
+
+def canonical_string(params: Mapping[str, object]) -> str:
+    """The string OK.ru signs, before the secret: ``k=v`` of the signed params sorted by key,
+    no separator. Values are the decoded wire strings (never URL-encoded, PROTOCOL.md §2.5)."""
+    wired = wire_params(params)
+    return "".join(f"{k}={wired[k]}" for k in sorted(wired) if k not in UNSIGNED_PARAMS)
+
+
+def _md5_hex(text: str, what: str) -> str:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} holds text that is not valid Unicode (a lone surrogate?)") from None
+    return md5(data).hexdigest()
+
+
+def sign(params: Mapping[str, object], secret: Secret | str) -> str:
+    """The OK.ru ``sig``: lower-case hex MD5 of :func:`canonical_string` + ``secret``, UTF-8.
+
+    ``secret`` is the session secret (client-server), :func:`server_secret` (server-server) or
+    the app secret (session-less calls); PROTOCOL.md §2.2.
+    """
+    return _md5_hex(canonical_string(params) + reveal(secret), "a parameter")
+
+
+def server_secret(access_token: Secret | str, app_secret_key: Secret | str) -> Secret:
+    """The server-server circuit's secret: ``md5(access_token + app_secret_key)``, lower hex.
+
+    The app secret is used verbatim (case kept); only the digest is lower-case (§2.2).
+    """
+    return Secret(_md5_hex(reveal(access_token) + reveal(app_secret_key), "the token or app secret"))

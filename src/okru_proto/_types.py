@@ -1,0 +1,271 @@
+"""The values that cross the core's boundary: secrets, requests, responses, endpoints, effects."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Union
+from urllib.parse import parse_qsl, urlsplit
+
+from ._errors import UsageError
+
+__all__ = [
+    "Endpoints",
+    "Headers",
+    "Request",
+    "Response",
+    "Secret",
+    "reveal",
+    "SECRET_PARAM_NAMES",
+    "mask_query",
+]
+
+HeadersInput = Union[Mapping[str, str], Iterable[tuple[str, str]]]
+Headers = tuple[tuple[str, str], ...]
+
+#: Parameter names whose values are credentials. They are masked in every repr, URL shown in a
+#: message, and log line (``code`` is a one-time authorization grant, as sensitive as a token).
+SECRET_PARAM_NAMES = frozenset(
+    {
+        "access_token",
+        "session_key",
+        "session_secret_key",
+        "refresh_token",
+        "client_secret",
+        "application_secret_key",
+        "password",
+        "fr.password",
+        "code",
+        "fr.token",
+        "auth_token",
+    }
+)
+
+
+class Secret:
+    """A credential that never shows itself in ``repr``/``str``/``format``.
+
+    The plaintext is reached only through :meth:`reveal` (or :func:`reveal`), which the few
+    places that must use it (signing, building a body) call explicitly.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value._value
+        if not isinstance(value, str):
+            raise UsageError(f"a secret must be a str, not {type(value).__name__}")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return hmac.compare_digest(self._value.encode(), other._value.encode())
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("okru.Secret", self._value))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickling keeps the value (an app may persist its session), but never via repr.
+        return (Secret, (self._value,))
+
+
+def reveal(value: Secret | str | None) -> str:
+    """The plaintext of a :class:`Secret` (or a plain str passed through)."""
+    if value is None:
+        return ""
+    if isinstance(value, Secret):
+        return value._value
+    return value
+
+
+def mask_query(query: str) -> str:
+    """A query string with every credential value replaced by ``***`` (for reprs and logs)."""
+    if not query:
+        return query
+    parts = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        parts.append(f"{key}={'***' if key in SECRET_PARAM_NAMES and value else value}")
+    return "&".join(parts)
+
+
+def _mask_url(url: str) -> str:
+    base, sep, rest = url.partition("?")
+    query, hsep, fragment = rest.partition("#")
+    masked = base + sep + mask_query(query) if sep else base
+    if hsep:
+        masked += "#" + mask_query(fragment)
+    return masked
+
+
+_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+
+def _normalize_headers(headers: HeadersInput) -> Headers:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out = []
+    for item in items:
+        try:
+            name, value = item
+        except (TypeError, ValueError):
+            raise UsageError(f"headers must be (name, value) pairs, got {item!r}") from None
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise UsageError("header names and values must be str")
+        if not name or any(c in name for c in " \t\r\n:"):
+            raise UsageError(f"invalid header name {name!r}")
+        if "\r" in value or "\n" in value or "\x00" in value:
+            raise UsageError(f"header {name!r} has a line break or NUL in its value")
+        out.append((name.lower(), value))
+    return tuple(out)
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request the core wants sent, exactly as given (no redirects, no added cookies).
+
+    ``headers`` is a tuple of ``(lower-case name, value)`` pairs; a mapping is accepted and
+    normalized. The repr masks credential parameters in the URL and never shows the body.
+    """
+
+    method: str
+    url: str
+    headers: Headers = ()
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.method not in _METHODS:
+            raise UsageError(f"unsupported HTTP method {self.method!r}")
+        if not isinstance(self.url, str) or not self.url.startswith(("https://", "http://")):
+            raise UsageError(f"request URL must be absolute http(s), got {_mask_url(str(self.url))!r}")
+        if not isinstance(self.body, bytes):
+            raise UsageError(f"request body must be bytes, not {type(self.body).__name__}")
+        headers = self.headers
+        if type(headers) is not tuple or not all(
+            type(h) is tuple and len(h) == 2 and h[0].islower() for h in headers
+        ):
+            object.__setattr__(self, "headers", _normalize_headers(headers))
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        return _header(self.headers, name.lower())
+
+    @property
+    def host(self) -> str:
+        """``host[:port]`` of the URL, lower-cased (the cookie and credential scope)."""
+        return urlsplit(self.url).netloc.lower()
+
+    def __repr__(self) -> str:
+        names = ", ".join(name for name, _ in self.headers)
+        return (
+            f"Request({self.method} {_mask_url(self.url)!r}, headers=[{names}], "
+            f"body=<{len(self.body)} bytes>)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One HTTP response as received (``headers`` as lower-case name/value pairs; body bytes)."""
+
+    status: int
+    headers: Headers = ()
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if type(self.status) is not int or not 100 <= self.status <= 999:
+            raise UsageError(f"HTTP status must be an int in 100..999, got {self.status!r}")
+        if not isinstance(self.body, bytes):
+            raise UsageError(f"response body must be bytes, not {type(self.body).__name__}")
+        headers = self.headers
+        if type(headers) is not tuple or not all(
+            type(h) is tuple and len(h) == 2 and h[0].islower() for h in headers
+        ):
+            object.__setattr__(self, "headers", _normalize_headers(headers))
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        return _header(self.headers, name.lower())
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (e.g. each ``set-cookie``)."""
+        name = name.lower()
+        return [value for key, value in self.headers if key == name]
+
+    def __repr__(self) -> str:
+        ctype = self.header("content-type") or "-"
+        return f"Response({self.status}, content_type={ctype!r}, body=<{len(self.body)} bytes>)"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, what: str) -> str:
+    """Validate a base URL: https anywhere, plain http only for loopback hosts."""
+    if not isinstance(url, str):
+        raise UsageError(f"{what} must be a str URL, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{what} must be an absolute https:// URL, got {url!r}")
+    if parts.query or parts.fragment:
+        raise UsageError(f"{what} must not carry a query or fragment, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise UsageError(
+            f"{what} {url!r} uses plain http:// for a non-loopback host; tokens would travel "
+            "unencrypted. Use https:// (plain http is allowed only for 127.0.0.0/8, ::1, localhost)."
+        )
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where OK.ru lives: ``api`` (REST and token.do) and ``connect`` (the OAuth dialogs).
+
+    Both are overridable: tests and the emulator point them at loopback, iframe apps pass the
+    ``api_server`` launch parameter (PROTOCOL.md §1.1). Plain ``http://`` is refused unless the
+    host is a loopback address.
+    """
+
+    api: str = "https://api.ok.ru"
+    connect: str = "https://connect.ok.ru"
+    rest_url: str = field(init=False, repr=False, compare=False)
+    token_url: str = field(init=False, repr=False, compare=False)
+    authorize_url: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        api = check_base_url(self.api, "Endpoints.api")
+        connect = check_base_url(self.connect, "Endpoints.connect")
+        object.__setattr__(self, "api", api)
+        object.__setattr__(self, "connect", connect)
+        object.__setattr__(self, "rest_url", api + "/fb.do")
+        object.__setattr__(self, "token_url", api + "/oauth/token.do")
+        object.__setattr__(self, "authorize_url", connect + "/oauth/authorize")
