@@ -12,19 +12,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, Union
+from typing import Any, Protocol, TypeVar
 
 from ._errors import Error, UsageError
 from ._types import Request, Response
 
 __all__ = [
-    "Sleep",
-    "RefreshNeeded",
-    "Refreshable",
     "Effect",
     "Flow",
-    "run_sync",
+    "RefreshNeeded",
+    "Refreshable",
+    "Sleep",
     "run_async",
+    "run_sync",
 ]
 
 T = TypeVar("T")
@@ -59,7 +59,7 @@ class RefreshNeeded:
     generation: int
 
 
-Effect = Union[Request, Sleep, RefreshNeeded]
+Effect = Request | Sleep | RefreshNeeded
 #: ``Generator[Effect, Response | None, T]``; the value sent in is the ``Response`` for a
 #: ``Request`` and ``None`` for the other effects.
 Flow = Generator[Effect, Any, T]

@@ -16,14 +16,14 @@ from ._sign import UNSIGNED_PARAMS, _md5_hex, wire_params
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = [
-    "prepare_call",
+    "FORM_CONTENT_TYPE",
+    "RESERVED_PARAMS",
+    "check_method_name",
+    "describe_body",
+    "form_encode",
     "parse_call_response",
     "parse_json_body",
-    "form_encode",
-    "describe_body",
-    "check_method_name",
-    "RESERVED_PARAMS",
-    "FORM_CONTENT_TYPE",
+    "prepare_call",
 ]
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -17,12 +17,12 @@ from ._errors import UsageError
 from ._types import Secret, reveal
 
 __all__ = [
-    "wire_value",
-    "wire_params",
-    "canonical_string",
-    "sign",
-    "server_secret",
     "UNSIGNED_PARAMS",
+    "canonical_string",
+    "server_secret",
+    "sign",
+    "wire_params",
+    "wire_value",
 ]
 
 #: Never part of the signed string: ``sig`` itself, the OAuth ``access_token`` (every source),
@@ -42,17 +42,10 @@ def _json(value: object) -> str:
 
 
 def _scalar(value: object, key: str) -> str:
-    t = type(value)
-    if t is str:
-        return value  # type: ignore[return-value]
-    if t is bool:
-        # OK docs write booleans lower-case; str(True) would be signed as "True" (TV-9).
-        return "true" if value else "false"
-    if t is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
     if isinstance(value, Enum):
         return _scalar(value.value, key)
     if isinstance(value, bool):
+        # OK docs write booleans lower-case; str(True) would be signed as "True" (TV-9).
         return "true" if value else "false"
     if isinstance(value, int):
         return int.__repr__(value)

@@ -6,23 +6,22 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
 from urllib.parse import parse_qsl, urlsplit
 
 from ._errors import UsageError
 
 __all__ = [
+    "SECRET_PARAM_NAMES",
     "Endpoints",
     "Headers",
     "Request",
     "Response",
     "Secret",
-    "reveal",
-    "SECRET_PARAM_NAMES",
     "mask_query",
+    "reveal",
 ]
 
-HeadersInput = Union[Mapping[str, str], Iterable[tuple[str, str]]]
+HeadersInput = Mapping[str, str] | Iterable[tuple[str, str]]
 Headers = tuple[tuple[str, str], ...]
 
 #: Parameter names whose values are credentials. They are masked in every repr, URL shown in a
