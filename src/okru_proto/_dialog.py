@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
@@ -108,6 +108,19 @@ def parse_forms(html: str) -> list[Form]:
     return parser.forms
 
 
+_DATE_FORMATS = ("%a, %d %b %Y %H:%M:%S GMT", "%a, %d-%b-%Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT")
+
+
+def _http_date(text: str) -> float:
+    # email.utils would do, but it imports socket; the core imports nothing that does I/O.
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
 class CookieJar:
     """Host-only cookies: each is sent back only to the exact host that set it.
 
@@ -136,9 +149,10 @@ class CookieJar:
                         pass
                 elif key == "expires":
                     try:
-                        delete = parsedate_to_datetime(arg.strip()).timestamp() <= now
-                    except (TypeError, ValueError, IndexError, OverflowError):
-                        pass
+                        expires = _http_date(arg.strip())
+                    except (ValueError, OverflowError):
+                        continue
+                    delete = expires <= now
             cookies = self._jar.setdefault(host, {})
             if delete:
                 cookies.pop(name, None)

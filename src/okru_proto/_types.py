@@ -163,11 +163,8 @@ class Request:
             raise UsageError(f"request URL must be absolute http(s), got {_mask_url(str(self.url))!r}")
         if not isinstance(self.body, bytes):
             raise UsageError(f"request body must be bytes, not {type(self.body).__name__}")
-        headers = self.headers
-        if type(headers) is not tuple or not all(
-            type(h) is tuple and len(h) == 2 and h[0].islower() for h in headers
-        ):
-            object.__setattr__(self, "headers", _normalize_headers(headers))
+        if self.headers:
+            object.__setattr__(self, "headers", _normalize_headers(self.headers))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
@@ -199,11 +196,8 @@ class Response:
             raise UsageError(f"HTTP status must be an int in 100..999, got {self.status!r}")
         if not isinstance(self.body, bytes):
             raise UsageError(f"response body must be bytes, not {type(self.body).__name__}")
-        headers = self.headers
-        if type(headers) is not tuple or not all(
-            type(h) is tuple and len(h) == 2 and h[0].islower() for h in headers
-        ):
-            object.__setattr__(self, "headers", _normalize_headers(headers))
+        if self.headers:
+            object.__setattr__(self, "headers", _normalize_headers(self.headers))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
