@@ -1,0 +1,457 @@
+"""The trio transport: ``okru_proto.Request`` bytes out, ``okru_proto.Response`` bytes in, over h11.
+
+No OK.ru knowledge lives here. One :class:`H11Transport` owns a small connection pool per origin
+(scheme, host, port); each connection is one ``h11.Connection`` over a trio stream (TCP, or TLS
+through ``trio.SSLStream``), kept alive across calls with ``start_next_cycle``.
+
+Error mapping (the original exception is always ``__cause__``):
+
+* a connect, read or whole-call deadline -> :class:`okru_proto.TransportTimeout` (the message
+  names which one);
+* OS/socket errors, a broken or closed stream, TLS failures (certificate verification failures
+  say so) -> :class:`okru_proto.TransportError`;
+* the connection closed before the response was complete (EOF mid-head or mid-body, i.e. a
+  truncated body) -> :class:`okru_proto.TransportError`, exactly like a reset mid-body: the peer
+  or the network died, and either way the call may be worth retrying by the caller's policy;
+* bytes that are not HTTP/1.1 (``h11.RemoteProtocolError``) or a body over
+  ``max_response_bytes`` -> :class:`okru_proto.ProtocolError`;
+* a request h11 refuses to frame (bad target characters, a header the transport owns) or a
+  plain-http URL for a non-loopback host -> :class:`okru_proto.UsageError`, before any I/O.
+
+Messages name ``host:port`` only: never the URL's query or the body, where tokens travel.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import h11
+import trio
+
+from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
+from okru_proto._types import check_base_url
+
+__all__ = ["H11Transport", "StreamFactory"]
+
+#: ``(host, port, use_tls) -> stream``: the seam for socket-less tests. When ``use_tls`` is true
+#: the factory must return an already-encrypted stream (the transport does no TLS of its own then).
+StreamFactory = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
+
+_USER_AGENT = (b"user-agent", b"okru/0.1")
+# Framing and routing belong to the transport: a request that sets them would make h11 send
+# conflicting or duplicate headers, so it is refused rather than silently rewritten.
+_OWNED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+_MAX_CACHED = 256
+
+_NEED_DATA = h11.NEED_DATA
+_DONE = h11.DONE
+_H11Response = h11.Response
+_H11Data = h11.Data
+_EndOfMessage = h11.EndOfMessage
+_END = h11.EndOfMessage()
+_InformationalResponse = h11.InformationalResponse
+_current_time = trio.current_time
+
+
+class _StaleConnection(Exception):
+    """A reused connection hit EOF/reset before any response byte: the server had dropped it."""
+
+
+class _Connection:
+    __slots__ = ("h11", "label", "reused", "stream")
+
+    def __init__(self, stream: trio.abc.Stream, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.h11 = h11.Connection(h11.CLIENT)
+        # Only a connection that already finished a cycle can be a stale keep-alive; a failure
+        # on a fresh one is real and is never retried.
+        self.reused = False
+
+
+class _Origin:
+    __slots__ = ("host", "host_header", "idle", "label", "port", "semaphore", "tls")
+
+    def __init__(self, host: str, port: int, tls: bool, host_header: bytes, max_connections: int) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.host_header = (b"host", host_header)
+        self.label = f"{host}:{port}"
+        # LIFO: the most recently used connection is the least likely to have been closed by the
+        # server's keep-alive timer.
+        self.idle: list[_Connection] = []
+        # Bounds busy + idle connections: a new connection is opened only when ``idle`` is empty,
+        # so at most ``max_connections`` exist. trio's Semaphore wakes waiters in FIFO order.
+        self.semaphore = trio.Semaphore(max_connections)
+
+
+def _limit(value: float | None, name: str) -> float:
+    if value is None:
+        return math.inf
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise UsageError(f"{name} must be a positive number of seconds or None, got {value!r}")
+    return float(value)
+
+
+class H11Transport:
+    """``send(Request) -> Response`` over h11 and trio, with a bounded keep-alive pool per origin.
+
+    * ``ssl_context``: used for ``https://`` (default: ``ssl.create_default_context()``, so the
+      certificate and the host name are verified).
+    * ``max_connections_per_origin``: concurrent calls beyond it wait (FIFO) for a connection.
+    * ``connect_timeout`` (TCP connect + TLS handshake), ``read_timeout`` (each wait for the
+      server, sending included), ``timeout`` (the whole call, waiting for the pool included);
+      ``None`` disables one.
+    * ``max_response_bytes``: a longer body is a :class:`~okru_proto.ProtocolError`.
+    * ``stream_factory``: ``async (host, port, use_tls) -> trio.abc.Stream`` replaces the
+      TCP/TLS connect (tests use ``trio.testing.memory_stream_pair``).
+
+    Plain ``http://`` is accepted only for loopback hosts (the core's rule). The transport adds
+    ``Host``, ``Content-Length`` (when there is a body or the method carries one) and
+    ``User-Agent`` and nothing else; it never follows redirects nor stores cookies.
+
+    A reused keep-alive connection that the server closed before sending any response byte is
+    retried once on a fresh connection; nothing else is retried. A connection whose cycle did not
+    end cleanly (error, cancellation, timeout, ``Connection: close``) is closed, never pooled.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        max_connections_per_origin: int = 10,
+        connect_timeout: float | None = 10.0,
+        read_timeout: float | None = 30.0,
+        timeout: float | None = 60.0,
+        max_response_bytes: int = 16 * 1024 * 1024,
+        stream_factory: StreamFactory | None = None,
+    ) -> None:
+        if type(max_connections_per_origin) is not int or max_connections_per_origin < 1:
+            raise UsageError(
+                f"max_connections_per_origin must be an int >= 1, got {max_connections_per_origin!r}"
+            )
+        if type(max_response_bytes) is not int or max_response_bytes < 0:
+            raise UsageError(f"max_response_bytes must be an int >= 0, got {max_response_bytes!r}")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise UsageError("ssl_context must be an ssl.SSLContext")
+        self._ssl_context = ssl_context
+        self._max_connections = max_connections_per_origin
+        self._connect_timeout = _limit(connect_timeout, "connect_timeout")
+        self._read_timeout = _limit(read_timeout, "read_timeout")
+        self._timeout = _limit(timeout, "timeout")
+        self._max_body = max_response_bytes
+        self._stream_factory = stream_factory
+        # URL prefix ("https://api.ok.ru") -> origin, so the per-call path is one str.find and
+        # one dict lookup; several spellings of one origin share one pool via ``_pools``.
+        self._origins: dict[str, _Origin] = {}
+        self._pools: dict[tuple[bool, str, int], _Origin] = {}
+        # Request headers tuple -> encoded h11 header pairs (the core sends a handful of shapes).
+        self._header_cache: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+        # Every open stream, busy or idle, so that aclose() can close them all.
+        self._streams: set[trio.abc.Stream] = set()
+        self._closed = False
+
+    # -- public API -------------------------------------------------------------------------
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request`` exactly as given and read the whole response."""
+        if self._closed:
+            raise UsageError("this H11Transport is closed")
+        origin, target = self._route(request.url)
+        method = request.method.encode("ascii")
+        body = request.body
+        headers = self._header_cache.get(request.headers)
+        if headers is None:
+            headers = self._encode_headers(request.headers)
+        headers = [origin.host_header, *headers]
+        if body or method in _BODY_METHODS:
+            headers.append((b"content-length", b"%d" % len(body)))
+        try:
+            event = h11.Request(method=method, target=target, headers=headers)
+        except h11.LocalProtocolError as exc:
+            raise UsageError(f"request to {origin.label} cannot be framed as HTTP/1.1: {exc}") from None
+
+        timeout = self._timeout
+        total_deadline = _current_time() + timeout
+        kind = "pool"
+        attempts = 0
+        conn: _Connection | None = None
+        semaphore = origin.semaphore
+        with trio.CancelScope(deadline=total_deadline) as scope:
+            try:
+                # The fast path skips acquire()'s extra scheduler round trip; the first socket
+                # operation below is the call's checkpoint. A free token implies no waiter, so
+                # FIFO fairness is kept.
+                try:
+                    semaphore.acquire_nowait()
+                except trio.WouldBlock:
+                    await semaphore.acquire()
+                try:
+                    while True:
+                        idle = origin.idle
+                        if idle:
+                            conn = idle.pop()
+                        else:
+                            kind = "connect"
+                            deadline = _current_time() + self._connect_timeout
+                            scope.deadline = deadline if deadline < total_deadline else total_deadline
+                            conn = await self._connect(origin)
+                        kind = "read"
+                        deadline = _current_time() + self._read_timeout
+                        scope.deadline = deadline if deadline < total_deadline else total_deadline
+                        try:
+                            response = await self._exchange(conn, event, body, scope, total_deadline)
+                        except _StaleConnection:
+                            stale, conn = conn, None
+                            await self._discard(stale)
+                            attempts += 1
+                            if attempts > 1:  # pragma: no cover - a fresh connection is never stale
+                                raise
+                            continue
+                        h = conn.h11
+                        if h.our_state is _DONE and h.their_state is _DONE and not self._closed:
+                            h.start_next_cycle()
+                            conn.reused = True
+                            idle.append(conn)
+                            conn = None
+                        return response
+                finally:
+                    # Anything but a clean cycle (error, timeout, cancellation, server close)
+                    # leaves the connection in an unknown state: close it, never pool it.
+                    if conn is not None:
+                        await self._discard(conn)
+                    semaphore.release()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                raise self._transport_error(exc, origin, kind) from exc
+            except h11.RemoteProtocolError as exc:
+                raise ProtocolError(f"{origin.label} sent a reply that is not valid HTTP/1.1: {exc}") from exc
+        # Only reachable when our own deadline cancelled the call. Every deadline set above is
+        # min(phase deadline, total deadline), so the clock tells which one fired.
+        if _current_time() >= total_deadline:
+            where = {"pool": "waiting for a free connection to", "connect": "connecting to"}.get(
+                kind, "talking to"
+            )
+            message = f"total timeout ({timeout:g}s) expired {where} {origin.label}"
+        elif kind == "connect":
+            message = f"connect timeout ({self._connect_timeout:g}s) expired connecting to {origin.label}"
+        else:
+            message = f"read timeout ({self._read_timeout:g}s) expired waiting for {origin.label}"
+        raise TransportTimeout(message) from trio.TooSlowError()
+
+    async def aclose(self) -> None:
+        """Close every connection, idle or busy (busy calls then fail with TransportError)."""
+        self._closed = True
+        for origin in self._pools.values():
+            origin.idle.clear()
+        streams, self._streams = self._streams, set()
+        with trio.CancelScope(shield=True):
+            for stream in streams:
+                await trio.aclose_forcefully(stream)
+
+    async def __aenter__(self) -> H11Transport:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- internals --------------------------------------------------------------------------
+
+    async def _exchange(
+        self,
+        conn: _Connection,
+        event: h11.Request,
+        body: bytes,
+        scope: trio.CancelScope,
+        total_deadline: float,
+    ) -> Response:
+        h = conn.h11
+        stream = conn.stream
+        out = h.send(event)
+        assert out is not None
+        if body:
+            out += h.send(_H11Data(data=body)) or b""
+        out += h.send(_END) or b""
+        got_bytes = False
+        try:
+            await stream.send_all(out)
+            next_event = h.next_event
+            receive_data = h.receive_data
+            receive_some = stream.receive_some
+            status = 0
+            headers: tuple[tuple[str, str], ...] = ()
+            chunks: list[bytes | bytearray] = []
+            size = 0
+            cap = self._max_body
+            eof = False
+            while True:
+                ev = next_event()
+                if ev is _NEED_DATA:
+                    if got_bytes and self._read_timeout < math.inf:
+                        deadline = _current_time() + self._read_timeout
+                        scope.deadline = deadline if deadline < total_deadline else total_deadline
+                    received = await receive_some(65536)
+                    if not received:
+                        if not got_bytes and conn.reused:
+                            raise _StaleConnection
+                        eof = True
+                    got_bytes = True
+                    receive_data(received)  # type: ignore[arg-type]  # h11 appends to a bytearray
+                    continue
+                t = type(ev)
+                if t is _H11Data:
+                    data = ev.data  # type: ignore[union-attr]
+                    size += len(data)
+                    if size > cap:
+                        raise ProtocolError(
+                            f"{conn.label} sent a response body over max_response_bytes ({cap})"
+                        )
+                    chunks.append(data)
+                elif t is _H11Response:
+                    status = ev.status_code  # type: ignore[union-attr]
+                    headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in ev.headers])  # type: ignore[union-attr]
+                elif t is _EndOfMessage:
+                    return Response(status, headers, b"".join(chunks))
+                elif t is not _InformationalResponse:
+                    # ConnectionClosed before EndOfMessage: h11 reports this as a protocol
+                    # error below for framed bodies; anything else here is unexpected.
+                    raise h11.RemoteProtocolError(f"unexpected {type(ev).__name__} before the end of the response")
+        except h11.RemoteProtocolError as exc:
+            if eof:
+                raise TransportError(
+                    f"{conn.label} closed the connection before the response was complete "
+                    f"(truncated: {exc})"
+                ) from exc
+            raise
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            if not got_bytes and conn.reused and not self._closed:
+                raise _StaleConnection from exc
+            raise
+
+    def _route(self, url: str) -> tuple[_Origin, bytes]:
+        # Fast path: "scheme://netloc" is cached; the rest of the URL is the request target.
+        i = url.find("/", 8)
+        if i > 0:
+            origin = self._origins.get(url[:i])
+            if origin is not None:
+                target = url[i:]
+                if "#" in target:
+                    target = target.partition("#")[0]
+                try:
+                    return origin, target.encode("ascii")
+                except UnicodeEncodeError:
+                    raise UsageError(
+                        f"request URL for {origin.label} is not ASCII; percent-encode it"
+                    ) from None
+        return self._route_slow(url)
+
+    def _route_slow(self, url: str) -> tuple[_Origin, bytes]:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise UsageError(f"request URL has an invalid host or port: {exc}") from None
+        if parts.username is not None or parts.password is not None:
+            raise UsageError("request URLs must not carry user:password@ credentials")
+        host = parts.hostname
+        netloc = parts.netloc
+        prefix = f"{parts.scheme}://{netloc}"
+        # https anywhere, plain http only for loopback: the same rule the core applies to bases.
+        check_base_url(prefix, "request URL")
+        assert host is not None
+        tls = parts.scheme == "https"
+        if port is None:
+            port = 443 if tls else 80
+        key = (tls, host, port)
+        origin = self._pools.get(key)
+        if origin is None:
+            try:
+                host_header = netloc.encode("ascii")
+            except UnicodeEncodeError:
+                host_header = netloc.encode("idna")
+            origin = _Origin(host, port, tls, host_header, self._max_connections)
+            self._pools[key] = origin
+        if url.startswith(prefix + "/"):
+            if len(self._origins) >= _MAX_CACHED:
+                self._origins.clear()
+            self._origins[prefix] = origin
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        try:
+            return origin, target.encode("ascii")
+        except UnicodeEncodeError:
+            raise UsageError(f"request URL for {origin.label} is not ASCII; percent-encode it") from None
+
+    def _encode_headers(self, headers: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
+        encoded = [_USER_AGENT] if not any(name == "user-agent" for name, _ in headers) else []
+        for name, value in headers:
+            if name in _OWNED_HEADERS:
+                raise UsageError(f"the {name!r} header is set by the transport; do not pass it")
+            try:
+                encoded.append((name.encode("ascii"), value.encode("latin-1")))
+            except UnicodeEncodeError:
+                raise UsageError(f"header {name!r} is not latin-1 text") from None
+        if len(self._header_cache) >= _MAX_CACHED:
+            self._header_cache.clear()
+        self._header_cache[headers] = encoded
+        return encoded
+
+    async def _connect(self, origin: _Origin) -> _Connection:
+        factory = self._stream_factory
+        if factory is not None:
+            stream = await factory(origin.host, origin.port, origin.tls)
+        else:
+            tcp = await trio.open_tcp_stream(origin.host, origin.port)
+            if not origin.tls:
+                stream = tcp
+            else:
+                context = self._ssl_context
+                if context is None:
+                    context = self._ssl_context = ssl.create_default_context()
+                tls = trio.SSLStream(tcp, context, server_hostname=origin.host, https_compatible=True)
+                try:
+                    await tls.do_handshake()
+                except BaseException:
+                    with trio.CancelScope(shield=True):
+                        await trio.aclose_forcefully(tls)
+                    raise
+                stream = tls
+        if self._closed:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+            raise trio.ClosedResourceError("the transport was closed while connecting")
+        self._streams.add(stream)
+        return _Connection(stream, origin.label)
+
+    async def _discard(self, conn: _Connection) -> None:
+        self._streams.discard(conn.stream)
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(conn.stream)
+
+    def _transport_error(self, exc: BaseException, origin: _Origin, phase: str) -> TransportError:
+        label = origin.label
+        if self._closed:
+            return TransportError(f"the transport was closed during a call to {label}")
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ssl.SSLError):
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return TransportError(
+                f"TLS certificate verification failed for {label}: {cause.verify_message or cause}"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return TransportError(f"TLS error with {label}: {cause}")
+        if phase == "connect":
+            return TransportError(f"could not connect to {label}: {exc}")
+        return TransportError(f"connection to {label} failed: {type(exc).__name__}: {exc}")
