@@ -1,0 +1,384 @@
+"""OAuth 2.0 of the emulator: ``/oauth/token.do``, ``/oauth/authorize`` and the ``/dk`` dialogs.
+
+Faithful to PROTOCOL.md §3: token.do quirks (§3.1, §3.4), the login and permission dialogs of
+the aiookru fixtures (§3.6), lifetimes (§3.5).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from html import escape
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode, urlsplit
+
+from .._types import Response
+from ._http import (
+    JSON_TYPE,
+    Incoming,
+    html_page,
+    html_response,
+    json_body,
+    redirect,
+    tomcat_error,
+)
+from ._model import App, DialogSession, User
+
+if TYPE_CHECKING:
+    from ._fake import FakeOK
+
+__all__ = ["COOKIE_NAME", "authorize", "dialog", "redirect_allowed", "token_endpoint"]
+
+#: The dialog's login cookie (host-only, as a browser would scope it).
+COOKIE_NAME = "AUTHCODE"
+_OAUTH_KEYS = ("client_id", "scope", "response_type", "redirect_uri", "layout", "state")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _strip_query(uri: str) -> tuple[str, str, int | None, str]:
+    parts = urlsplit(uri)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port, parts.path
+
+
+def redirect_allowed(app: App, redirect_uri: str) -> bool:
+    """Registered URIs match exactly, the query ignored (DOC-SERVER ru, PROTOCOL.md §3.1).
+
+    For loopback hosts the port is ignored (RFC 8252 §7.3); an app created with
+    ``loopback_redirects=True`` (the demo app) accepts any http loopback URI.
+    """
+    if not redirect_uri or "#" in redirect_uri:
+        return False
+    try:
+        scheme, host, port, path = _strip_query(redirect_uri)
+    except ValueError:
+        return False
+    if port == -1 or not scheme:
+        return False
+    loopback = scheme == "http" and _is_loopback(host)
+    if loopback and app.loopback_redirects:
+        return True
+    for registered in app.redirect_uris:
+        r_scheme, r_host, r_port, r_path = _strip_query(registered)
+        if (r_scheme, r_host, r_path) != (scheme, host, path):
+            continue
+        if r_port == port or loopback:
+            return True
+    return False
+
+
+def _scopes(raw: str) -> list[str]:
+    # Joined with ";" (§3.1); "," tolerated, as some clients send it.
+    return [s for s in raw.replace(",", ";").split(";") if s.strip()]
+
+
+def _oauth_error(fake: FakeOK, error: str, description: str) -> Response:
+    body = json_body({"error": error, "error_description": description})
+    return Response(fake.oauth_error_status, (("content-type", JSON_TYPE),), body)
+
+
+# -- token.do ------------------------------------------------------------------------------------
+
+def token_endpoint(fake: FakeOK, incoming: Incoming) -> Response:
+    """``POST /oauth/token.do``: code and refresh grants; params from the body and/or query."""
+    params = incoming.params
+    if not params:
+        # Real: empty POST -> Tomcat 400 page (RUBY cassette, PROTOCOL.md §3.1).
+        return tomcat_error(400, "Provide OAUTH request parameters!")
+    client_id = params.get("client_id", "")
+    if client_id and not client_id.isdigit():
+        # Real: HTTP 200 text/html with Spring's conversion error (§3.1).
+        return html_response(
+            200, "Error : Failed to convert value of type [java.lang.String] to required type [java.lang.Long]"
+        )
+    grant_type = params.get("grant_type", "")
+    if not client_id:
+        return _oauth_error(fake, "invalid_request", "Missing client_id")
+    app = fake.apps.get(client_id)
+    if app is None or params.get("client_secret") != app.app_secret_key:
+        # client_secret is the raw application secret key (§3.1, AIO HEAD).
+        return _oauth_error(fake, "invalid_client", "Invalid client credentials")
+    if not grant_type:
+        return _oauth_error(fake, "invalid_request", "Missing grant_type")
+    if grant_type == "authorization_code":
+        return _code_grant(fake, app, params)
+    if grant_type == "refresh_token":
+        return _refresh_grant(fake, app, params)
+    return _oauth_error(fake, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+
+
+def _token_json(body: dict[str, str]) -> Response:
+    return Response(200, (("content-type", JSON_TYPE),), json_body(body))
+
+
+def _code_grant(fake: FakeOK, app: App, params: dict[str, str]) -> Response:
+    code_text = params.get("code", "")
+    if not code_text:
+        return _oauth_error(fake, "invalid_request", "Missing code")
+    code = fake.codes.get(code_text)
+    if code is None or code.app_id != app.app_id or code.used:
+        return _oauth_error(fake, "invalid_grant", "Invalid authorization code")
+    if code.expires_at <= fake.now:  # 2 minutes (§3.1)
+        return _oauth_error(fake, "invalid_grant", "Expired authorization code")
+    if params.get("redirect_uri", "") != code.redirect_uri:
+        return _oauth_error(fake, "invalid_grant", "redirect_uri does not match the authorization request")
+    code.used = True
+    # Code-grant tokens carry no session secret: the server-server circuit only (§2.2).
+    access = fake.new_access_token(app, code.uid, code.scopes, with_session_secret=False)
+    refresh = fake.new_refresh_token(app, code.uid, code.scopes)
+    return _token_json(
+        {
+            "access_token": access.token,
+            "refresh_token": refresh.token,
+            "token_type": "session",
+            "expires_in": fake.expires_in(access),  # a JSON string, "1800" (§3.1)
+        }
+    )
+
+
+def _refresh_grant(fake: FakeOK, app: App, params: dict[str, str]) -> Response:
+    text = params.get("refresh_token", "")
+    if not text:
+        return _oauth_error(fake, "invalid_request", "Missing refresh_token")
+    record = fake.refresh_tokens.get(text)
+    if record is None or record.app_id != app.app_id or record.expires_at <= fake.now:
+        return _oauth_error(fake, "invalid_grant", "Invalid or expired refresh token")
+    access = fake.new_access_token(app, record.uid, record.scopes, with_session_secret=False)
+    # No new refresh token on refresh (§3.4).
+    return _token_json(
+        {"access_token": access.token, "token_type": "session", "expires_in": fake.expires_in(access)}
+    )
+
+
+# -- authorize and dialogs -----------------------------------------------------------------------
+
+class _Pending:
+    """The OAuth request a dialog works on, validated."""
+
+    def __init__(self, app: App, values: dict[str, str]) -> None:
+        self.app = app
+        self.values = values
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.values["redirect_uri"]
+
+    def st_query(self) -> str:
+        return urlencode([(f"st.{k}", v) for k, v in self.values.items()])
+
+
+def _validate(fake: FakeOK, values: dict[str, str]) -> _Pending | Response:
+    """Check an OAuth request. Errors: HTTP 400 JSON ``{"error", "error_description"}`` (the
+    real page is NOT FOUND in PROTOCOL.md; AIO expects a JSON body on errors, §3.6)."""
+
+    def error(kind: str, text: str) -> Response:
+        return Response(400, (("content-type", JSON_TYPE),), json_body({"error": kind, "error_description": text}))
+
+    client_id = values.get("client_id", "")
+    app = fake.apps.get(client_id) if client_id.isdigit() else None
+    if app is None:
+        return error("invalid_request", f"Invalid client_id {client_id!r}")
+    if not redirect_allowed(app, values.get("redirect_uri", "")):
+        return error("invalid_request", "redirect_uri is not registered for this application")
+    response_type = values.get("response_type", "")
+    if response_type not in ("code", "token"):
+        return error("unsupported_response_type", f"Unsupported response_type {response_type!r}")
+    if response_type == "token" and not app.client_oauth:
+        # The implicit grant needs "Client OAuth" in the app settings (§3.2).
+        return error("unauthorized_client", "Client OAuth is disabled for this application")
+    return _Pending(app, {k: values[k] for k in _OAUTH_KEYS if k in values})
+
+
+def _session(fake: FakeOK, incoming: Incoming) -> tuple[DialogSession, User] | None:
+    session = fake.dialog_sessions.get(incoming.cookies.get(COOKIE_NAME, ""))
+    if session is None or session.uid not in fake.users:
+        return None
+    return session, fake.users[session.uid]
+
+
+def _requested(fake: FakeOK, pending: _Pending) -> frozenset[str]:
+    return fake.grantable(pending.app, _scopes(pending.values.get("scope", "")))
+
+
+def _finish(fake: FakeOK, pending: _Pending, user: User) -> Response:
+    """The final redirect: ABSOLUTE Location, result in the fragment (token) or query (code)."""
+    granted = _requested(fake, pending)
+    user.grants.setdefault(pending.app.app_id, set()).update(granted)
+    state = pending.values.get("state")
+    uri = pending.redirect_uri
+    if pending.values["response_type"] == "token":
+        token = fake.new_access_token(pending.app, user.uid, granted, with_session_secret=True)
+        assert token.session_secret_key is not None
+        pairs = [
+            ("access_token", token.token),
+            ("session_secret_key", token.session_secret_key),
+            ("expires_in", fake.expires_in(token)),
+            ("permissions_granted", ";".join(sorted(granted))),
+        ]
+        if state is not None:
+            pairs.append(("state", state))
+        fragment = "&".join(f"{k}={quote(v, safe=';')}" for k, v in pairs)
+        return redirect(f"{uri}#{fragment}")
+    code = fake.new_code(pending.app, user.uid, granted, uri)
+    query = f"code={quote(code, safe='')}"
+    if state is not None:
+        query += f"&state={quote(state, safe='')}"
+    return redirect(f"{uri}{'&' if '?' in uri else '?'}{query}")
+
+
+def authorize(fake: FakeOK, incoming: Incoming) -> Response:
+    """``GET /oauth/authorize``: to the login page (no cookie), the permission page, or straight
+    back to the app when the user already granted every requested scope (DOC-SERVER, §3.1)."""
+    checked = _validate(fake, incoming.params)
+    if isinstance(checked, Response):
+        return checked
+    logged_in = _session(fake, incoming)
+    if logged_in is None:
+        return redirect(f"/dk?st.cmd=OAuth2Login&{checked.st_query()}")
+    _, user = logged_in
+    if _requested(fake, checked) <= user.grants.get(checked.app.app_id, set()):
+        return _finish(fake, checked, user)
+    return redirect(f"/dk?st.cmd=OAuth2Permissions&{checked.st_query()}")
+
+
+def _st_values(incoming: Incoming) -> dict[str, str]:
+    return {k[3:]: v for k, v in incoming.query if k.startswith("st.") and k[3:] in _OAUTH_KEYS}
+
+
+def dialog(fake: FakeOK, incoming: Incoming) -> Response:
+    cmd = dict(incoming.query).get("st.cmd", "")
+    post = incoming.request.method == "POST"
+    if cmd == "OAuth2Login":
+        return _login_post(fake, incoming) if post else _login_get(fake, incoming)
+    if cmd == "OAuth2Permissions":
+        return _permissions_post(fake, incoming) if post else _permissions_get(fake, incoming)
+    if cmd == "OAuth2Captcha":
+        return html_response(200, _captcha_page())
+    return html_response(404, html_page("404", "<h1>Page not found</h1>"))
+
+
+def _error_page(text: str, status: int = 200) -> Response:
+    return html_response(
+        status,
+        html_page("Ошибка", f'<div id="hook_Block_OAuth2Error"><div class="error">{escape(text)}</div></div>'),
+    )
+
+
+def _login_page(pending: _Pending, error: str | None = None, email: str = "") -> str:
+    # Shape of AIO-OLD tests/data/dialogs/auth_dialog.html (PROTOCOL.md §3.6).
+    action = escape(f"/dk?cmd=OAuth2Login&st.cmd=OAuth2Login&{pending.st_query()}")
+    err = f'<div class="input-e login_error">{escape(error)}</div>' if error else ""
+    return html_page(
+        "Одноклассники",
+        f'<div id="hook_Block_OAuth2Login">{err}\n'
+        f'<form method="post" action="{action}">\n'
+        '<input type="hidden" name="fr.posted" value="set">\n'
+        '<label for="field_email">Логин, адрес почты или телефон</label>\n'
+        f'<input type="text" id="field_email" name="fr.email" value="{escape(email)}">\n'
+        '<label for="field_password">Пароль</label>\n'
+        '<input type="password" id="field_password" name="fr.password" value="">\n'
+        '<input type="checkbox" name="fr.remember" value="on" checked="checked">\n'
+        '<input class="button-pro" type="submit" value="Войти">\n'
+        "</form></div>",
+    )
+
+
+def _login_get(fake: FakeOK, incoming: Incoming) -> Response:
+    checked = _validate(fake, _st_values(incoming))
+    if isinstance(checked, Response):
+        return _error_page("Invalid OAuth request", 400)
+    return html_response(200, _login_page(checked))
+
+
+def _login_post(fake: FakeOK, incoming: Incoming) -> Response:
+    checked = _validate(fake, _st_values(incoming))
+    if isinstance(checked, Response):
+        return _error_page("Invalid OAuth request", 400)
+    form = dict(incoming.form)
+    email = form.get("fr.email", "")
+    user = fake.user_by_login(email)
+    if user is None or user.password != form.get("fr.password", ""):
+        # Bad credentials: the login page again, with an error (AIO checks st.cmd, §3.6 step 4).
+        page = _login_page(checked, "Неправильно указан логин и/или пароль", email)
+        return html_response(200, page)
+    if user.captcha or user.human_check:
+        return redirect(f"/dk?st.cmd=OAuth2Captcha&{checked.st_query()}")
+    cookie = fake.random_string(40)
+    fake.dialog_sessions[cookie] = DialogSession(cookie, user.uid, fake.random_string(32))
+    set_cookie = ("set-cookie", f"{COOKIE_NAME}={cookie}; Path=/; HttpOnly")
+    return redirect(f"/dk?st.cmd=OAuth2Permissions&{checked.st_query()}", extra=(set_cookie,))
+
+
+def _permissions_page(pending: _Pending, csrf: str) -> str:
+    # Shape of AIO-OLD tests/data/dialogs/access_dialog.html (PROTOCOL.md §3.6).
+    scopes = "".join(f"<li>{escape(s)}</li>" for s in _scopes(pending.values.get("scope", "")))
+    cancel = escape(f"{pending.redirect_uri}#error=access_denied")
+    change_user = escape(f"/dk?st.cmd=OAuth2Login&{pending.st_query()}")
+    return html_page(
+        "Одноклассники",
+        '<div id="hook_Block_OAuth2Permissions">\n'
+        f"<p>{escape(pending.app.name)} запрашивает доступ:</p><ul>{scopes}</ul>\n"
+        '<form method="POST" action="/dk?st.cmd=OAuth2Permissions&amp;cmd=OAuth2Permissions">\n'
+        '<input type="hidden" name="fr.posted" value="set">\n'
+        f'<input type="hidden" name="fr.token" value="{escape(csrf)}">\n'
+        '<button class="button-pro" name="button_accept_request">Войти</button>\n'
+        f'<a href="{cancel}">Отменить</a>\n'
+        "</form>\n"
+        f'<a href="{change_user}">Сменить пользователя</a></div>',
+    )
+
+
+def _permissions_get(fake: FakeOK, incoming: Incoming) -> Response:
+    checked = _validate(fake, _st_values(incoming))
+    if isinstance(checked, Response):
+        return _error_page("Invalid OAuth request", 400)
+    logged_in = _session(fake, incoming)
+    if logged_in is None:
+        return redirect(f"/dk?st.cmd=OAuth2Login&{checked.st_query()}")
+    session, user = logged_in
+    if _requested(fake, checked) <= user.grants.get(checked.app.app_id, set()):
+        # "If the user already granted all requested permissions, the dialog closes" (§3.1).
+        return _finish(fake, checked, user)
+    # The form's action carries no OAuth params: the pending request lives in the session.
+    session.pending = dict(checked.values)
+    session.csrf = fake.random_string(32)
+    return html_response(200, _permissions_page(checked, session.csrf))
+
+
+def _permissions_post(fake: FakeOK, incoming: Incoming) -> Response:
+    logged_in = _session(fake, incoming)
+    if logged_in is None or logged_in[0].pending is None:
+        return _error_page("Сессия устарела, начните авторизацию заново")
+    session, user = logged_in
+    form = dict(incoming.form)
+    if not session.csrf or form.get("fr.token") != session.csrf:
+        return _error_page("Неверный запрос (fr.token)")
+    assert session.pending is not None
+    checked = _validate(fake, session.pending)
+    if isinstance(checked, Response):
+        return _error_page("Invalid OAuth request", 400)
+    session.csrf = ""  # single use
+    session.pending = None
+    if "button_accept_request" not in form:
+        return redirect(f"{checked.redirect_uri}#error=access_denied")
+    return _finish(fake, checked, user)
+
+
+def _captcha_page() -> str:
+    return html_page(
+        "Одноклассники",
+        '<div id="hook_Block_OAuth2Captcha"><p>Введите код с картинки</p>'
+        '<img src="/captcha?st.cmd=captcha" alt="captcha">'
+        '<form method="post" action="/dk?st.cmd=OAuth2Captcha&amp;cmd=OAuth2Captcha">'
+        '<input type="text" name="fr.captcha"><input type="submit" value="OK"></form></div>',
+    )
