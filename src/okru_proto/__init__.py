@@ -66,6 +66,7 @@ from ._rest import (
 )
 from ._session import (
     API,
+    CORE_OPTIONS,
     AppSessionSpec,
     ClientSessionSpec,
     CodeGrant,
@@ -88,6 +89,7 @@ from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, ma
 
 __all__ = [
     "API",
+    "CORE_OPTIONS",
     "DEFAULT_IMPLICIT_REDIRECT_URI",
     "ERROR_CODES",
     "FORM_CONTENT_TYPE",
