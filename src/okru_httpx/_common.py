@@ -1,0 +1,174 @@
+"""What ``okru_httpx`` (async) and ``okru_httpx.sync`` share: everything except the ``await``s.
+
+Option handling, ``Request`` -> ``httpx.Request`` and ``httpx.Response`` -> ``Response``
+conversion, error mapping, cookie isolation and the per-call DEBUG line live here once. The two
+public modules add only their twin ``_send``/``call``/``authorize``/close methods, a few lines
+each. No OK.ru knowledge anywhere in this package: that is ``okru_proto``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import httpx
+
+from okru_proto import (
+    CORE_OPTIONS,
+    APIError,
+    Error,
+    Request,
+    Response,
+    SessionSpec,
+    TransportError,
+    TransportTimeout,
+    UsageError,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "TRANSPORT_OPTIONS",
+    "CallLog",
+    "SessionBase",
+    "closed_client_error",
+    "logger",
+    "to_response",
+    "transport_error",
+]
+
+#: The logger every adapter writes to (one DEBUG line per call; never a token, URL query or body).
+logger = logging.getLogger("okru")
+
+#: Keyword options the httpx adapters take on top of :data:`okru_proto.CORE_OPTIONS`.
+TRANSPORT_OPTIONS = frozenset({"client", "timeout"})
+
+#: Timeout of the client a session creates itself (a user's own client keeps its settings).
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+_UNSET: Any = object()
+_QUERY = re.compile(r"\?\S*")
+
+
+class SessionBase(SessionSpec):
+    """The transport half shared by the sync and async session bases (``_client_class`` differs)."""
+
+    _client_class: ClassVar[type[httpx.Client] | type[httpx.AsyncClient]]
+    _client: Any
+    _owns_client: bool
+    _timeout: Any
+
+    def _init_transport(self, *, client: Any = None, timeout: Any = _UNSET, **unknown: Any) -> None:
+        if unknown:
+            valid = ", ".join(sorted(CORE_OPTIONS | TRANSPORT_OPTIONS))
+            raise UsageError(
+                f"{type(self).__name__} got unknown option(s) {', '.join(sorted(unknown))}; "
+                f"the keyword options are: {valid}")
+        expected = self._client_class
+        if timeout is _UNSET:
+            # Per request: the client's own default (ours is DEFAULT_TIMEOUT).
+            self._timeout = httpx.USE_CLIENT_DEFAULT
+        else:
+            try:
+                self._timeout = httpx.Timeout(timeout)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(
+                    "timeout must be a number of seconds, None (no timeout), a "
+                    f"(connect, read, write, pool) tuple or an httpx.Timeout; got {timeout!r}") from exc
+        if client is None:
+            self._client = expected(timeout=DEFAULT_TIMEOUT if timeout is _UNSET else self._timeout)
+            self._owns_client = True
+        elif isinstance(client, expected):
+            # Used as it is: we never change its settings and never close it.
+            self._client = client
+            self._owns_client = False
+        else:
+            raise UsageError(
+                f"client must be an {expected.__module__}.{expected.__qualname__}, "
+                f"not {type(client).__name__}")
+
+    def _clock(self) -> float:
+        return time.time()
+
+    @property
+    def client(self) -> Any:
+        """The httpx client this session sends through (yours if you passed ``client=``)."""
+        return self._client
+
+
+def _clean(text: str) -> str:
+    # httpx messages rarely hold a URL, but when they do its query may hold a token.
+    return _QUERY.sub("?...", text)[:300]
+
+
+def transport_error(exc: BaseException, request: Request) -> Error:
+    """Our error for an httpx/OS failure (the caller raises it ``from exc``). Names the host only."""
+    host = request.host
+    detail = _clean(str(exc))
+    detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportTimeout(f"timed out talking to {host} ({detail})")
+    return TransportError(f"could not talk to {host} ({detail})")
+
+
+def closed_client_error(request: Request) -> Error:
+    return UsageError(f"the session's httpx client is closed (request to {request.host} not sent)")
+
+
+def to_response(hresp: httpx.Response, client: httpx.Client | httpx.AsyncClient, request: Request) -> Response:
+    """Our :class:`Response` for an httpx reply (body already read; headers lower-cased)."""
+    headers = tuple(hresp.headers.multi_items())
+    for name, _ in headers:
+        if name == "set-cookie":
+            _forget_cookies(client, request, headers)
+            break
+    return Response(hresp.status_code, headers, hresp.content)
+
+
+def _forget_cookies(client: httpx.Client | httpx.AsyncClient, request: Request,
+                    headers: Iterable[tuple[str, str]]) -> None:
+    """Undo what httpx's client put in its jar from this reply.
+
+    The core owns cookies (the implicit grant's dialog keeps its own jar); a login cookie left
+    in the user's client would be sent with their other requests and would log a second session
+    in as the first user. Only cookies named in this reply, for its host, are removed.
+    """
+    names = {value.split("=", 1)[0].strip() for name, value in headers if name == "set-cookie"}
+    host = httpx.URL(request.url).host
+    jar = client.cookies.jar
+    for cookie in list(jar):
+        domain = cookie.domain.lstrip(".")
+        if cookie.name in names and (host == domain or host.endswith("." + domain)
+                                     or domain == host + ".local"):
+            try:
+                jar.clear(cookie.domain, cookie.path, cookie.name)
+            except KeyError:  # pragma: no cover - already gone
+                pass
+
+
+class CallLog:
+    """The one DEBUG line of a call: method, last HTTP status, outcome, duration. Built only when
+    the ``okru`` logger is enabled for DEBUG, so the hot path pays for one level check."""
+
+    __slots__ = ("method", "started", "status")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.status: int | None = None
+        self.started = time.perf_counter()
+
+    def seen(self, response: Response) -> Response:
+        self.status = response.status
+        return response
+
+    def done(self, error: BaseException | None = None) -> None:
+        ms = (time.perf_counter() - self.started) * 1000.0
+        if error is None:
+            outcome = "ok"
+        elif isinstance(error, APIError):
+            outcome = f"{type(error).__name__} (code {error.code})"
+        else:
+            outcome = type(error).__name__
+        logger.debug("okru %s: HTTP %s, %s, %.1f ms", self.method, self.status or "-", outcome, ms)
