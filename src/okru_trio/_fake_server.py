@@ -1,0 +1,240 @@
+"""A loopback HTTP/1.1 server (h11 over trio) serving an :class:`okru_proto.testing.FakeOK`.
+
+Keep-alive, many connections at once, optional server-side TLS, and the emulator's
+transport-level faults: "slow" (trio.sleep before answering), "reset" (RST, no response),
+"truncated" (full Content-Length announced, half the body sent, then close).
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import socket
+import ssl
+import struct
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+
+import h11
+
+import trio
+from okru_proto import Request, Response, UsageError
+from okru_proto.testing import FakeOK
+
+__all__ = ["main", "run_fake_server", "serve_fake"]
+
+_MAX_HEADER_BYTES = 64 * 1024
+_SERVER = ("server", "okru-fake")
+
+
+async def _read_request(conn: h11.Connection, stream: trio.abc.Stream) -> tuple[h11.Request, bytes] | None:
+    request: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(bytes(await stream.receive_some(65536)))
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage):
+            assert request is not None
+            return request, bytes(body)
+        elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+            return None
+
+
+def _socket_stream(stream: trio.abc.Stream) -> trio.SocketStream | None:
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    return stream if isinstance(stream, trio.SocketStream) else None
+
+
+async def _reset(stream: trio.abc.Stream) -> None:
+    # SO_LINGER 0: close() sends a TCP RST, the abrupt drop the "reset" fault promises.
+    raw = _socket_stream(stream)
+    if raw is not None:
+        try:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        await trio.aclose_forcefully(raw)
+    await trio.aclose_forcefully(stream)
+
+
+def _h11_response(response: Response, length: int) -> h11.Response:
+    headers = [(k, v) for k, v in response.headers if k not in ("content-length", "transfer-encoding", "connection")]
+    headers += [("content-length", str(length)), _SERVER]
+    return h11.Response(status_code=response.status, headers=headers)
+
+
+async def _serve_connection(stream: trio.abc.Stream, fake: FakeOK, scheme: str, authority: str) -> None:
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEADER_BYTES)
+    try:
+        while True:
+            try:
+                received = await _read_request(conn, stream)
+            except h11.RemoteProtocolError:
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    bad = h11.Response(status_code=400, headers=[("content-length", "0"), ("connection", "close"), _SERVER])
+                    await stream.send_all(conn.send(bad) + conn.send(h11.EndOfMessage()))
+                return
+            if received is None:
+                return
+            event, body = received
+            host = next((v.decode("latin-1") for k, v in event.headers if k == b"host"), authority)
+            target = event.target.decode("latin-1")
+            url = target if target.startswith(("http://", "https://")) else f"{scheme}://{host}{target}"
+            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+            try:
+                request = Request(event.method.decode("latin-1"), url, headers, body)
+            except UsageError:
+                response, delay, reset, truncate_at = Response(400, (("content-type", "text/plain"),), b"Bad Request"), 0.0, False, None
+            else:
+                response, action = fake.handle_ex(request)
+                delay, reset, truncate_at = action.delay, action.reset, action.truncate_at
+            if delay:
+                await trio.sleep(delay)
+            if reset:
+                await _reset(stream)
+                return
+            send_body = event.method != b"HEAD"
+            await stream.send_all(conn.send(_h11_response(response, len(response.body))))
+            if truncate_at is not None:
+                # Fewer bytes than Content-Length, then close: the client sees an incomplete body.
+                if send_body and truncate_at:
+                    await stream.send_all(conn.send(h11.Data(data=response.body[:truncate_at])))
+                return
+            if send_body and response.body:
+                await stream.send_all(conn.send(h11.Data(data=response.body)))
+            await stream.send_all(conn.send(h11.EndOfMessage()))
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                return
+            conn.start_next_cycle()
+    except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
+        return
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+@asynccontextmanager
+async def serve_fake(
+    fake: FakeOK | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[str]:
+    """Serve ``fake`` on ``host:port`` (port 0: ephemeral) inside the current trio run.
+
+    Yields the base URL (``http://127.0.0.1:PORT``, or ``https://`` with ``ssl_context``, a
+    server-side context). Use it as ``Endpoints(api=url, connect=url)``.
+    """
+    served = fake if fake is not None else FakeOK()
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound = listeners[0].socket.getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
+    authority = f"{url_host}:{bound}"
+    scheme = "https" if ssl_context is not None else "http"
+
+    async def handler(stream: trio.abc.Stream) -> None:
+        try:
+            await _serve_connection(stream, served, scheme, authority)
+        except Exception:  # one broken connection must never stop the server
+            pass
+
+    serving: Sequence[trio.abc.Listener[trio.abc.Stream]] = listeners
+    if ssl_context is not None:
+        serving = [trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in listeners]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_listeners, handler, serving)
+        try:
+            yield f"{scheme}://{authority}"
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+@contextmanager
+def run_fake_server(
+    fake: FakeOK | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """:func:`serve_fake` in a background thread running its own trio loop, for sync or asyncio
+    tests: ``with run_fake_server(fake) as url: ...``. The emulator is then used from two
+    threads: script faults or inspect ``fake.requests`` between calls, not during one."""
+    started: queue.Queue[tuple[str, trio.lowlevel.TrioToken, trio.CancelScope] | BaseException] = queue.Queue()
+
+    async def serve() -> None:
+        with trio.CancelScope() as scope:
+            async with serve_fake(fake, host=host, port=port, ssl_context=ssl_context) as url:
+                started.put((url, trio.lowlevel.current_trio_token(), scope))
+                await trio.sleep_forever()
+
+    def thread_main() -> None:
+        try:
+            trio.run(serve)
+        except BaseException as exc:
+            started.put(exc)
+
+    thread = threading.Thread(target=thread_main, name="okru-fake-server", daemon=True)
+    thread.start()
+    item = started.get()
+    if isinstance(item, BaseException):
+        thread.join()
+        raise item
+    url, token, scope = item
+    try:
+        yield url
+    finally:
+        try:
+            trio.from_thread.run_sync(scope.cancel, trio_token=token)
+        except trio.RunFinishedError:
+            pass
+        thread.join()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m okru_trio.testing [--host H] [--port N] [--tls-cert C --tls-key K] [--seed S]``.
+
+    Prints the base URL on the first line (then the demo credentials) and serves until Ctrl-C.
+    """
+    parser = argparse.ArgumentParser(prog="python -m okru_trio.testing", description="Run the OK.ru emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 (default): an ephemeral port")
+    parser.add_argument("--tls-cert", help="PEM certificate chain (enables https)")
+    parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    context: ssl.SSLContext | None = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    fake = FakeOK(seed=args.seed)
+
+    async def serve() -> None:
+        async with serve_fake(fake, host=args.host, port=args.port, ssl_context=context) as url:
+            print(url, flush=True)
+            print(
+                f"app_id={fake.app_id} app_key={fake.app_key} app_secret_key={fake.app_secret_key}\n"
+                f"user_login={fake.user_login} user_password={fake.user_password} user_id={fake.user_id}",
+                flush=True,
+            )
+            await trio.sleep_forever()
+
+    try:
+        trio.run(serve)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
