@@ -9,6 +9,7 @@ with``.
 
 from __future__ import annotations
 
+import logging
 import random as _random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,10 @@ from ._oauth import (
 from ._rest import _scrub, check_method_name, parse_call_response, prepare_call
 from ._sign import server_secret
 from ._types import Endpoints, Secret, reveal
+
+#: The ``okru`` logger: one DEBUG line per call (method, status, duration, circuit), never a
+#: secret. Every adapter gets it from here.
+log = logging.getLogger("okru")
 
 __all__ = [
     "API",
@@ -292,10 +297,17 @@ class SessionCore:
             request = prepare_call(method, params, app_key=self.app_key, endpoints=self.endpoints,
                                    secret=self._secret, access_token=self._access,
                                    http_method=self.http_method)
+            debug = log.isEnabledFor(logging.DEBUG)
+            started = self.clock() if debug else 0.0
             try:
                 response = yield request
+                if debug:
+                    log.debug("%s -> HTTP %d in %.1f ms (%s circuit, %s)", method, response.status,
+                              (self.clock() - started) * 1000, self.circuit, request.method)
                 result = parse_call_response(response, method, pass_error=True)
             except Error as exc:
+                if debug:
+                    log.debug("%s failed: %s: %s", method, type(exc).__name__, _scrub(str(exc), self._secrets))
                 if retry is None or attempt >= retry.attempts or not getattr(exc, "retryable", False):
                     raise
                 yield Sleep(retry.delay(attempt))

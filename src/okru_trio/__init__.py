@@ -1,0 +1,40 @@
+"""okru over trio: h11 driven directly over trio streams, with the seed's session/API shape.
+
+```python
+async with okru_trio.CodeSession(app_id, app_key, app_secret_key, code, redirect_uri) as session:
+    api = okru_trio.API(session)
+    user = await api.users.getCurrentUser()
+```
+"""
+
+from okru_proto import API, Endpoints, RetryPolicy, Token
+
+from ._session import (
+    AppSession,
+    ClientSession,
+    CodeSession,
+    ImplicitSession,
+    PasswordSession,
+    PublicSession,
+    RefreshSession,
+    ServerSession,
+    TrioSession,
+)
+from ._transport import H11Transport
+
+__all__ = [
+    "API",
+    "AppSession",
+    "ClientSession",
+    "CodeSession",
+    "Endpoints",
+    "H11Transport",
+    "ImplicitSession",
+    "PasswordSession",
+    "PublicSession",
+    "RefreshSession",
+    "RetryPolicy",
+    "ServerSession",
+    "Token",
+    "TrioSession",
+]
