@@ -376,6 +376,30 @@ class FakeOK:
             "expires_in": self.expires_in(access),
         }
 
+    def add_token(
+        self,
+        access_token: str,
+        *,
+        app_id: str | None = None,
+        login: str | None = None,
+        scope: Iterable[str] = ("VALUABLE_ACCESS",),
+        session_secret_key: str | None = None,
+        expires_in: float = ACCESS_TOKEN_TTL,
+    ) -> AccessToken:
+        """Register an access token with a chosen value (e.g. to replay PROTOCOL.md test vectors).
+
+        With ``session_secret_key`` it signs either circuit; without, server-server only.
+        """
+        app, user = self._app(app_id), self._user(login)
+        scopes = self.grantable(app, scope)
+        record = AccessToken(
+            access_token, app.app_id, user.uid, scopes, self.now + expires_in, session_secret_key,
+            long="LONG_ACCESS_TOKEN" in scopes,
+            extended_day=int(self.now // 86400) if "LONG_ACCESS_TOKEN" in scopes else None,
+        )
+        self.tokens[access_token] = record
+        return record
+
     def expire_access_tokens(self) -> None:
         """Make every access token expired now (calls answer 102; refresh tokens still work)."""
         for token in self.tokens.values():
@@ -532,10 +556,6 @@ class FakeOK:
         if spec is None:
             return api_error(3, f"Method {name} does not exist")
         token_text = params.get("access_token") or params.get("session_key")
-        if spec.session == "prohibited" and token_text:
-            return api_error(451, "Session key given for method that must be called without session")
-        if spec.session == "required" and not token_text:
-            return api_error(453, "Session key is required for this method")
         received = params.get("sig")
         if not received:
             return api_error(104, "No signature specified")
@@ -549,6 +569,11 @@ class FakeOK:
         failure = self._check_signature(params, received, app, token)
         if failure is not None:
             return failure
+        # Session rules after the signature, so a correctly signed call always gets past 104.
+        if spec.session == "prohibited" and token is not None:
+            return api_error(451, "Session key given for method that must be called without session")
+        if spec.session == "required" and token is None:
+            return api_error(453, "Session key is required for this method")
         if token is not None and token.long:
             # Sliding 30-day extension, at most once per day (PROTOCOL.md §3.5).
             day = int(self.now // 86400)

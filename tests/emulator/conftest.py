@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import pytest
+
+from okru_proto.testing import FakeOK
+
+
+@pytest.fixture
+def fake() -> FakeOK:
+    return FakeOK()
+
+
+@pytest.fixture
+def token(fake: FakeOK) -> dict[str, str]:
+    return fake.issue_token(scope=("VALUABLE_ACCESS", "PHOTO_CONTENT", "GROUP_CONTENT"))
