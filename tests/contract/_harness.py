@@ -1,0 +1,150 @@
+"""The contract suite's harness: one suite, every adapter.
+
+Each test is written once, async, against :class:`Adapter` (make a session, enter it, call it,
+close it). An adapter joins by adding one entry to ``ADAPTERS`` below: a name, the anyio
+backend its tests run on, and a factory for :class:`Adapter`. A blocking adapter runs its calls
+in worker threads (``anyio.to_thread``), so the same tests drive it, concurrency included.
+
+``wire`` says how the adapter reaches the emulator: ``inproc`` (the adapter's in-process
+transport, e.g. ``okru_httpx.testing.FakeOKTransport``) or ``loopback`` (a real HTTP/1.1 server
+on 127.0.0.1, ``okru_trio.testing.run_fake_server``, with the adapter's own default client).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from okru_proto import API, Endpoints
+from okru_proto.testing import FakeOK
+
+SESSION_KINDS = ("CodeSession", "ImplicitSession", "PasswordSession", "RefreshSession",
+                 "ClientSession", "ServerSession", "AppSession", "PublicSession")
+
+
+@dataclass
+class Adapter:
+    """One adapter under test: its module of seed-shaped sessions and how to reach the fake."""
+
+    name: str
+    module: Any
+    blocking: bool
+    #: (fake, base_url or None) -> dict of session options (client=..., endpoints=...).
+    wire_options: Callable[[FakeOK, str | None], dict[str, Any]]
+    opened: list[Any] = field(default_factory=list)
+
+    def close_opened(self) -> None:
+        """Close the clients the suite made for in-process wiring (they hold no sockets)."""
+        for client in self.opened:
+            if self.blocking:
+                client.close()
+        self.opened.clear()
+
+    # -- sessions --------------------------------------------------------------------------
+    def session(self, kind: str, *args: Any, **options: Any) -> Any:
+        """A session of class ``kind`` (e.g. ``"ServerSession"``), not yet entered."""
+        return getattr(self.module, kind)(*args, **options)
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``: awaited (async adapters) or run in a worker thread (blocking ones)."""
+        if self.blocking:
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+        return await fn(*args)
+
+    async def enter(self, session: Any) -> Any:
+        if self.blocking:
+            return await anyio.to_thread.run_sync(session.__enter__)
+        return await session.__aenter__()
+
+    async def exit(self, session: Any) -> None:
+        if self.blocking:
+            await anyio.to_thread.run_sync(session.__exit__, None, None, None)
+        else:
+            await session.__aexit__(None, None, None)
+
+    @contextlib.asynccontextmanager
+    async def entered(self, session: Any) -> Any:
+        entered = await self.enter(session)
+        try:
+            yield entered
+        finally:
+            await self.exit(session)
+
+    async def call(self, session: Any, method: str, *args: Any, **params: Any) -> Any:
+        """``API(session)(method, ...)``, the seed's call shape."""
+        api = API(session)
+        return await self.run(lambda: api(method, *args, **params)) if self.blocking else \
+            await api(method, *args, **params)
+
+    async def api(self, session: Any, dotted: str, **params: Any) -> Any:
+        """``api.group.method(**params)`` via attribute access."""
+        target: Any = API(session)
+        for part in dotted.split("."):
+            target = getattr(target, part)
+        if self.blocking:
+            return await anyio.to_thread.run_sync(lambda: target(**params))
+        return await target(**params)
+
+    def set_fake_sleep(self, session: Any, slept: list[float]) -> None:
+        """Replace the session's backoff sleep with one that records and returns at once."""
+        if self.blocking:
+            session._sleep = slept.append
+        else:
+            async def sleep(seconds: float) -> None:
+                slept.append(seconds)
+            session._sleep = sleep
+
+
+# -- the adapters ---------------------------------------------------------------------------
+
+def _httpx_adapter(blocking: bool) -> Adapter:
+    import httpx
+
+    import okru_httpx
+    import okru_httpx.sync
+    from okru_httpx.testing import FakeOKTransport
+
+    def wire(fake: FakeOK, base_url: str | None) -> dict[str, Any]:
+        if base_url is not None:  # loopback: the session's own default client
+            return {"endpoints": Endpoints(api=base_url, connect=base_url)}
+        client_class = httpx.Client if blocking else httpx.AsyncClient
+        client = client_class(transport=FakeOKTransport(fake))
+        adapter.opened.append(client)
+        return {"client": client}
+
+    adapter = Adapter("httpx-sync" if blocking else "httpx-async",
+                      okru_httpx.sync if blocking else okru_httpx, blocking, wire)
+    return adapter
+
+
+#: name -> (anyio backend, factory). A new adapter joins the whole suite with one line here.
+ADAPTERS: dict[str, tuple[str, Callable[[], Adapter]]] = {
+    "httpx-sync": ("asyncio", lambda: _httpx_adapter(blocking=True)),
+    "httpx-asyncio": ("asyncio", lambda: _httpx_adapter(blocking=False)),
+    "httpx-trio": ("trio", lambda: _httpx_adapter(blocking=False)),
+}
+
+
+@dataclass
+class Env:
+    """What a test needs: the adapter, the emulator it talks to, and the wiring options."""
+
+    adapter: Adapter
+    fake: FakeOK
+    base_url: str | None
+
+    @property
+    def wire(self) -> str:
+        return "inproc" if self.base_url is None else "loopback"
+
+    def options(self, **extra: Any) -> dict[str, Any]:
+        return {**self.adapter.wire_options(self.fake, self.base_url), **extra}
+
+    def session(self, kind: str, *args: Any, **options: Any) -> Any:
+        return self.adapter.session(kind, *args, **self.options(**options))
