@@ -37,6 +37,9 @@ class Adapter:
     blocking: bool
     #: (fake, base_url or None) -> dict of session options (client=..., endpoints=...).
     wire_options: Callable[[FakeOK, str | None], dict[str, Any]]
+    #: (fake, headers, timeout) -> (the user's own client, list that records what it sent as
+    #: (headers dict, read timeout) pairs); None if the adapter takes no user client.
+    user_client: Callable[[FakeOK, dict[str, str], float], tuple[Any, list[tuple[dict[str, str], Any]]]] | None = None
     opened: list[Any] = field(default_factory=list)
 
     def close_opened(self) -> None:
@@ -75,6 +78,9 @@ class Adapter:
             yield entered
         finally:
             await self.exit(session)
+
+    def is_closed(self, client: Any) -> bool:
+        return bool(client.is_closed)
 
     async def call(self, session: Any, method: str, *args: Any, **params: Any) -> Any:
         """``API(session)(method, ...)``, the seed's call shape."""
@@ -118,8 +124,24 @@ def _httpx_adapter(blocking: bool) -> Adapter:
         adapter.opened.append(client)
         return {"client": client}
 
+    class Recording(FakeOKTransport):
+        def __init__(self, fake: FakeOK, seen: list[tuple[dict[str, str], Any]]) -> None:
+            super().__init__(fake)
+            self.seen = seen
+
+        def _respond(self, request: httpx.Request, body: bytes) -> httpx.Response:
+            self.seen.append((dict(request.headers), request.extensions.get("timeout", {}).get("read")))
+            return super()._respond(request, body)
+
+    def user_client(fake: FakeOK, headers: dict[str, str], timeout: float) -> tuple[Any, list[Any]]:
+        seen: list[tuple[dict[str, str], Any]] = []
+        client_class = httpx.Client if blocking else httpx.AsyncClient
+        client = client_class(transport=Recording(fake, seen), headers=headers, timeout=timeout)
+        adapter.opened.append(client)
+        return client, seen
+
     adapter = Adapter("httpx-sync" if blocking else "httpx-async",
-                      okru_httpx.sync if blocking else okru_httpx, blocking, wire)
+                      okru_httpx.sync if blocking else okru_httpx, blocking, wire, user_client)
     return adapter
 
 
