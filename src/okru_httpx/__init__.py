@@ -39,10 +39,8 @@ from okru_proto import (
 
 from ._common import (
     DEFAULT_TIMEOUT,
-    CallLog,
     SessionBase,
     closed_client_error,
-    logger,
     to_response,
     transport_error,
 )
@@ -66,7 +64,6 @@ __all__ = [
 ]
 
 _S = TypeVar("_S", bound="HttpxSession")
-_DEBUG = 10  # logging.DEBUG
 
 
 class HttpxSession(SessionBase):
@@ -106,21 +103,8 @@ class HttpxSession(SessionBase):
 
     async def call(self, method: str, params: Mapping[str, object] | None = None) -> Any:
         """One REST call (what :class:`API` runs): the JSON result, or an OK error raised."""
-        if not logger.isEnabledFor(_DEBUG):
-            return await run_async(self._core.call_flow(method, params), self._send, self._sleep, self._lock)
-        log = CallLog(method)
-        send = self._send
-
-        async def logged_send(request: Request) -> Response:
-            return log.seen(await send(request))
-
-        try:
-            result = await run_async(self._core.call_flow(method, params), logged_send, self._sleep, self._lock)
-        except BaseException as exc:
-            log.done(exc)
-            raise
-        log.done()
-        return result
+        # The core logs one DEBUG line per exchange on the "okru" logger (never a secret).
+        return await run_async(self._core.call_flow(method, params), self._send, self._sleep, self._lock)
 
     async def authorize(self) -> Token | None:
         """Run the session's grant (``async with`` does it for you); the new token, if any."""

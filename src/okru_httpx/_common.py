@@ -1,14 +1,13 @@
 """What ``okru_httpx`` (async) and ``okru_httpx.sync`` share: everything except the ``await``s.
 
 Option handling, ``Request`` -> ``httpx.Request`` and ``httpx.Response`` -> ``Response``
-conversion, error mapping, cookie isolation and the per-call DEBUG line live here once. The two
-public modules add only their twin ``_send``/``call``/``authorize``/close methods, a few lines
-each. No OK.ru knowledge anywhere in this package: that is ``okru_proto``'s.
+conversion, error mapping and cookie isolation live here once (the per-call DEBUG line is the
+core's). The two public modules add only their twin ``_send``/``call``/``authorize``/close
+methods, a few lines each. No OK.ru knowledge anywhere in this package: that is ``okru_proto``'s.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Iterable
@@ -18,7 +17,6 @@ import httpx
 
 from okru_proto import (
     CORE_OPTIONS,
-    APIError,
     Error,
     Request,
     Response,
@@ -31,16 +29,11 @@ from okru_proto import (
 __all__ = [
     "DEFAULT_TIMEOUT",
     "TRANSPORT_OPTIONS",
-    "CallLog",
     "SessionBase",
     "closed_client_error",
-    "logger",
     "to_response",
     "transport_error",
 ]
-
-#: The logger every adapter writes to (one DEBUG line per call; never a token, URL query or body).
-logger = logging.getLogger("okru")
 
 #: Keyword options the httpx adapters take on top of :data:`okru_proto.CORE_OPTIONS`.
 TRANSPORT_OPTIONS = frozenset({"client", "timeout"})
@@ -146,29 +139,3 @@ def _forget_cookies(client: httpx.Client | httpx.AsyncClient, request: Request,
                 jar.clear(cookie.domain, cookie.path, cookie.name)
             except KeyError:  # pragma: no cover - already gone
                 pass
-
-
-class CallLog:
-    """The one DEBUG line of a call: method, last HTTP status, outcome, duration. Built only when
-    the ``okru`` logger is enabled for DEBUG, so the hot path pays for one level check."""
-
-    __slots__ = ("method", "started", "status")
-
-    def __init__(self, method: str) -> None:
-        self.method = method
-        self.status: int | None = None
-        self.started = time.perf_counter()
-
-    def seen(self, response: Response) -> Response:
-        self.status = response.status
-        return response
-
-    def done(self, error: BaseException | None = None) -> None:
-        ms = (time.perf_counter() - self.started) * 1000.0
-        if error is None:
-            outcome = "ok"
-        elif isinstance(error, APIError):
-            outcome = f"{type(error).__name__} (code {error.code})"
-        else:
-            outcome = type(error).__name__
-        logger.debug("okru %s: HTTP %s, %s, %.1f ms", self.method, self.status or "-", outcome, ms)
