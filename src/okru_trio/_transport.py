@@ -30,8 +30,8 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 import h11
-import trio
 
+import trio
 from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
 from okru_proto._types import check_base_url
 
@@ -63,7 +63,7 @@ class _StaleConnection(Exception):
 
 
 class _Connection:
-    __slots__ = ("h11", "label", "reused", "stream")
+    __slots__ = ("deadline", "expired", "h11", "kind", "label", "reused", "stream")
 
     def __init__(self, stream: trio.abc.Stream, label: str) -> None:
         self.stream = stream
@@ -72,6 +72,12 @@ class _Connection:
         # Only a connection that already finished a cycle can be a stale keep-alive; a failure
         # on a fresh one is real and is never retried.
         self.reused = False
+        # While a call uses the connection: when the watchdog must close it, and which limit
+        # ("read" or "total") that is. ``inf`` while idle.
+        self.deadline = math.inf
+        self.kind = "read"
+        # Set by the watchdog when it closed the stream because ``deadline`` passed.
+        self.expired: str | None = None
 
 
 class _Origin:
@@ -153,9 +159,15 @@ class H11Transport:
         self._pools: dict[tuple[bool, str, int], _Origin] = {}
         # Request headers tuple -> encoded h11 header pairs (the core sends a handful of shapes).
         self._header_cache: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
-        # Every open stream, busy or idle, so that aclose() can close them all.
-        self._streams: set[trio.abc.Stream] = set()
+        # Every open connection, busy or idle: aclose() closes them all, the watchdog scans them.
+        self._conns: set[_Connection] = set()
         self._closed = False
+        self._watchdog_token: trio.lowlevel.TrioToken | None = None
+        self._watchdog_scope: trio.CancelScope | None = None
+        self._watchdog_sleep: trio.CancelScope | None = None
+        # When the sleeping watchdog will next look (a call whose deadline is earlier must wake
+        # it); -inf while it is awake or absent, when no call needs to.
+        self._watchdog_wake = -math.inf
 
     # -- public API -------------------------------------------------------------------------
 
@@ -177,82 +189,68 @@ class H11Transport:
         except h11.LocalProtocolError as exc:
             raise UsageError(f"request to {origin.label} cannot be framed as HTTP/1.1: {exc}") from None
 
-        timeout = self._timeout
-        total_deadline = _current_time() + timeout
-        kind = "pool"
-        attempts = 0
-        conn: _Connection | None = None
+        now = _current_time()
+        total_deadline = now + self._timeout
         semaphore = origin.semaphore
-        with trio.CancelScope(deadline=total_deadline) as scope:
+        conn: _Connection | None = None
+        try:
+            # The fast path skips acquire()'s extra scheduler round trip; the first socket
+            # operation below is the call's checkpoint. A free token implies no waiter (release
+            # hands tokens straight to waiters), so FIFO fairness is kept.
             try:
-                # The fast path skips acquire()'s extra scheduler round trip; the first socket
-                # operation below is the call's checkpoint. A free token implies no waiter, so
-                # FIFO fairness is kept.
-                try:
-                    semaphore.acquire_nowait()
-                except trio.WouldBlock:
-                    await semaphore.acquire()
-                try:
-                    while True:
-                        idle = origin.idle
-                        if idle:
-                            conn = idle.pop()
-                        else:
-                            kind = "connect"
-                            deadline = _current_time() + self._connect_timeout
-                            scope.deadline = deadline if deadline < total_deadline else total_deadline
-                            conn = await self._connect(origin)
-                        kind = "read"
-                        deadline = _current_time() + self._read_timeout
-                        scope.deadline = deadline if deadline < total_deadline else total_deadline
-                        try:
-                            response = await self._exchange(conn, event, body, scope, total_deadline)
-                        except _StaleConnection:
-                            stale, conn = conn, None
-                            await self._discard(stale)
-                            attempts += 1
-                            if attempts > 1:  # pragma: no cover - a fresh connection is never stale
-                                raise
-                            continue
-                        h = conn.h11
-                        if h.our_state is _DONE and h.their_state is _DONE and not self._closed:
-                            h.start_next_cycle()
-                            conn.reused = True
+                semaphore.acquire_nowait()
+            except trio.WouldBlock:
+                await self._wait_for_slot(origin, total_deadline)
+                now = _current_time()
+            try:
+                retried = False
+                while True:
+                    idle = origin.idle
+                    if idle:
+                        conn = idle.pop()
+                    else:
+                        conn = await self._connect(origin, total_deadline)
+                        now = _current_time()
+                    try:
+                        response = await self._exchange(conn, event, body, now, total_deadline)
+                    except _StaleConnection:
+                        if retried:  # pragma: no cover - only reused connections are ever stale
+                            raise
+                        retried = True
+                        stale, conn = conn, None
+                        await self._discard(stale)
+                        continue
+                    h = conn.h11
+                    if h.our_state is _DONE and h.their_state is _DONE and conn.expired is None:
+                        h.start_next_cycle()
+                        conn.reused = True
+                        if not self._closed:
                             idle.append(conn)
                             conn = None
-                        return response
-                finally:
-                    # Anything but a clean cycle (error, timeout, cancellation, server close)
-                    # leaves the connection in an unknown state: close it, never pool it.
-                    if conn is not None:
-                        await self._discard(conn)
-                    semaphore.release()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise self._transport_error(exc, origin, kind) from exc
-            except h11.RemoteProtocolError as exc:
-                raise ProtocolError(f"{origin.label} sent a reply that is not valid HTTP/1.1: {exc}") from exc
-        # Only reachable when our own deadline cancelled the call. Every deadline set above is
-        # min(phase deadline, total deadline), so the clock tells which one fired.
-        if _current_time() >= total_deadline:
-            where = {"pool": "waiting for a free connection to", "connect": "connecting to"}.get(
-                kind, "talking to"
-            )
-            message = f"total timeout ({timeout:g}s) expired {where} {origin.label}"
-        elif kind == "connect":
-            message = f"connect timeout ({self._connect_timeout:g}s) expired connecting to {origin.label}"
-        else:
-            message = f"read timeout ({self._read_timeout:g}s) expired waiting for {origin.label}"
-        raise TransportTimeout(message) from trio.TooSlowError()
+                    return response
+            finally:
+                # Anything but a clean cycle (error, timeout, cancellation, server close)
+                # leaves the connection in an unknown state: close it, never pool it.
+                if conn is not None:
+                    await self._discard(conn)
+                semaphore.release()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise self._transport_error(exc, origin, conn) from exc
+        except h11.RemoteProtocolError as exc:
+            raise ProtocolError(f"{origin.label} sent a reply that is not valid HTTP/1.1: {exc}") from exc
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy (busy calls then fail with TransportError)."""
         self._closed = True
         for origin in self._pools.values():
             origin.idle.clear()
-        streams, self._streams = self._streams, set()
+        conns, self._conns = self._conns, set()
+        if self._watchdog_scope is not None:
+            self._watchdog_scope.cancel()
+            self._watchdog_scope = None
         with trio.CancelScope(shield=True):
-            for stream in streams:
-                await trio.aclose_forcefully(stream)
+            for conn in conns:
+                await trio.aclose_forcefully(conn.stream)
 
     async def __aenter__(self) -> H11Transport:
         return self
@@ -268,12 +266,7 @@ class H11Transport:
     # -- internals --------------------------------------------------------------------------
 
     async def _exchange(
-        self,
-        conn: _Connection,
-        event: h11.Request,
-        body: bytes,
-        scope: trio.CancelScope,
-        total_deadline: float,
+        self, conn: _Connection, event: h11.Request, body: bytes, now: float, total_deadline: float
     ) -> Response:
         h = conn.h11
         stream = conn.stream
@@ -282,7 +275,20 @@ class H11Transport:
         if body:
             out += h.send(_H11Data(data=body)) or b""
         out += h.send(_END) or b""
+        read_timeout = self._read_timeout
+        deadline = now + read_timeout
+        if deadline < total_deadline:
+            conn.kind = "read"
+        else:
+            deadline = total_deadline
+            conn.kind = "total"
+        # Arm the watchdog: two attribute writes, no CancelScope (entering one per call costs
+        # more than the rest of this function). It closes the stream if the deadline passes.
+        conn.deadline = deadline
+        if deadline < self._watchdog_wake:
+            self._rearm_watchdog(deadline)
         got_bytes = False
+        eof = False
         try:
             await stream.send_all(out)
             next_event = h.next_event
@@ -293,13 +299,19 @@ class H11Transport:
             chunks: list[bytes | bytearray] = []
             size = 0
             cap = self._max_body
-            eof = False
             while True:
                 ev = next_event()
                 if ev is _NEED_DATA:
-                    if got_bytes and self._read_timeout < math.inf:
-                        deadline = _current_time() + self._read_timeout
-                        scope.deadline = deadline if deadline < total_deadline else total_deadline
+                    if got_bytes and read_timeout < math.inf:
+                        # The read timeout bounds each wait, not the whole body.
+                        deadline = _current_time() + read_timeout
+                        if deadline < total_deadline:
+                            conn.deadline = deadline
+                            if deadline < self._watchdog_wake:  # pragma: no cover - wake is later
+                                self._rearm_watchdog(deadline)
+                        else:
+                            conn.deadline = total_deadline
+                            conn.kind = "total"
                     received = await receive_some(65536)
                     if not received:
                         if not got_bytes and conn.reused:
@@ -321,22 +333,42 @@ class H11Transport:
                     status = ev.status_code  # type: ignore[union-attr]
                     headers = tuple([(n.decode("latin-1"), v.decode("latin-1")) for n, v in ev.headers])  # type: ignore[union-attr]
                 elif t is _EndOfMessage:
+                    conn.deadline = math.inf
                     return Response(status, headers, b"".join(chunks))
                 elif t is not _InformationalResponse:
-                    # ConnectionClosed before EndOfMessage: h11 reports this as a protocol
-                    # error below for framed bodies; anything else here is unexpected.
                     raise h11.RemoteProtocolError(f"unexpected {type(ev).__name__} before the end of the response")
-        except h11.RemoteProtocolError as exc:
-            if eof:
-                raise TransportError(
-                    f"{conn.label} closed the connection before the response was complete "
-                    f"(truncated: {exc})"
-                ) from exc
-            raise
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.RemoteProtocolError) as exc:
+            if conn.expired is not None:
+                # The watchdog closed the stream; the cause that matters is the deadline.
+                raise self._timeout_error(conn.expired, conn.label) from trio.TooSlowError()
+            if isinstance(exc, h11.RemoteProtocolError):
+                if eof:
+                    raise TransportError(
+                        f"{conn.label} closed the connection before the response was complete "
+                        f"(truncated: {exc})"
+                    ) from exc
+                raise
             if not got_bytes and conn.reused and not self._closed:
                 raise _StaleConnection from exc
             raise
+
+    def _timeout_error(self, kind: str, label: str) -> TransportTimeout:
+        if kind == "read":
+            message = f"read timeout ({self._read_timeout:g}s) expired waiting for {label}"
+        elif kind == "connect":
+            message = f"connect timeout ({self._connect_timeout:g}s) expired connecting to {label}"
+        elif kind == "pool":
+            message = f"total timeout ({self._timeout:g}s) expired waiting for a free connection to {label}"
+        else:
+            message = f"total timeout ({self._timeout:g}s) expired talking to {label}"
+        return TransportTimeout(message)
+
+    async def _wait_for_slot(self, origin: _Origin, total_deadline: float) -> None:
+        # Slow path only (the pool is busy), so a CancelScope is affordable here.
+        with trio.CancelScope(deadline=total_deadline) as scope:
+            await origin.semaphore.acquire()
+        if scope.cancelled_caught:
+            raise self._timeout_error("pool", origin.label) from trio.TooSlowError()
 
     def _route(self, url: str) -> tuple[_Origin, bytes]:
         # Fast path: "scheme://netloc" is cached; the rest of the URL is the request target.
@@ -407,39 +439,102 @@ class H11Transport:
         self._header_cache[headers] = encoded
         return encoded
 
-    async def _connect(self, origin: _Origin) -> _Connection:
-        factory = self._stream_factory
-        if factory is not None:
-            stream = await factory(origin.host, origin.port, origin.tls)
-        else:
-            tcp = await trio.open_tcp_stream(origin.host, origin.port)
-            if not origin.tls:
-                stream = tcp
-            else:
-                context = self._ssl_context
-                if context is None:
-                    context = self._ssl_context = ssl.create_default_context()
-                tls = trio.SSLStream(tcp, context, server_hostname=origin.host, https_compatible=True)
-                try:
-                    await tls.do_handshake()
-                except BaseException:
-                    with trio.CancelScope(shield=True):
-                        await trio.aclose_forcefully(tls)
-                    raise
-                stream = tls
+    async def _connect(self, origin: _Origin, total_deadline: float) -> _Connection:
+        self._ensure_watchdog()
+        deadline = _current_time() + self._connect_timeout
+        kind = "connect"
+        if deadline >= total_deadline:
+            deadline, kind = total_deadline, "total"
+        stream: trio.abc.Stream | None = None
+        with trio.CancelScope(deadline=deadline) as scope:
+            stream = await self._open_stream(origin)
+        if scope.cancelled_caught or stream is None:
+            raise self._timeout_error(kind, origin.label) from trio.TooSlowError()
         if self._closed:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
             raise trio.ClosedResourceError("the transport was closed while connecting")
-        self._streams.add(stream)
-        return _Connection(stream, origin.label)
+        conn = _Connection(stream, origin.label)
+        self._conns.add(conn)
+        return conn
+
+    async def _open_stream(self, origin: _Origin) -> trio.abc.Stream:
+        factory = self._stream_factory
+        if factory is not None:
+            return await factory(origin.host, origin.port, origin.tls)
+        tcp = await trio.open_tcp_stream(origin.host, origin.port)
+        if not origin.tls:
+            return tcp
+        context = self._ssl_context
+        if context is None:
+            context = self._ssl_context = ssl.create_default_context()
+        tls = trio.SSLStream(tcp, context, server_hostname=origin.host, https_compatible=True)
+        try:
+            await tls.do_handshake()
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(tls)
+            raise
+        return tls
 
     async def _discard(self, conn: _Connection) -> None:
-        self._streams.discard(conn.stream)
+        self._conns.discard(conn)
+        conn.deadline = math.inf
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(conn.stream)
 
-    def _transport_error(self, exc: BaseException, origin: _Origin, phase: str) -> TransportError:
+    # -- the watchdog: read and whole-call deadlines without a CancelScope per call ------------
+
+    def _ensure_watchdog(self) -> None:
+        if self._read_timeout == math.inf and self._timeout == math.inf:
+            return
+        token = trio.lowlevel.current_trio_token()
+        if self._watchdog_token is token:
+            return
+        # One system task per transport and trio run; it lives until aclose() or the run's end.
+        self._watchdog_token = token
+        # -inf while the watchdog is not asleep: its next scan sees every armed call anyway.
+        self._watchdog_wake = -math.inf
+        trio.lowlevel.spawn_system_task(self._watchdog, name=f"okru H11Transport watchdog {id(self):#x}")
+
+    def _rearm_watchdog(self, deadline: float) -> None:
+        # Rare: only when a call's deadline is earlier than the watchdog's next wake-up (the pool
+        # was idle, or a whole-call deadline is closer than the read timeout).
+        self._watchdog_wake = deadline
+        if self._watchdog_sleep is not None:
+            self._watchdog_sleep.deadline = deadline
+
+    async def _watchdog(self) -> None:
+        with trio.CancelScope() as self._watchdog_scope:
+            while True:
+                now = _current_time()
+                wake = math.inf
+                expired = []
+                for conn in self._conns:
+                    deadline = conn.deadline
+                    if deadline <= now:
+                        expired.append(conn)
+                    elif deadline < wake:
+                        wake = deadline
+                for conn in expired:
+                    # The call blocked on this stream gets ClosedResourceError (or a broken TLS
+                    # stream) and, seeing ``expired``, raises TransportTimeout.
+                    conn.expired = conn.kind
+                    conn.deadline = math.inf
+                    self._conns.discard(conn)
+                    try:
+                        await trio.aclose_forcefully(conn.stream)
+                    except Exception:  # pragma: no cover - a broken stream may fail to close
+                        pass
+                if expired:
+                    continue
+                self._watchdog_wake = wake
+                with trio.CancelScope(deadline=wake) as self._watchdog_sleep:
+                    await trio.sleep_forever()
+                self._watchdog_sleep = None
+                self._watchdog_wake = -math.inf
+
+    def _transport_error(self, exc: BaseException, origin: _Origin, conn: _Connection | None) -> TransportError:
         label = origin.label
         if self._closed:
             return TransportError(f"the transport was closed during a call to {label}")
@@ -452,6 +547,6 @@ class H11Transport:
             )
         if isinstance(cause, ssl.SSLError):
             return TransportError(f"TLS error with {label}: {cause}")
-        if phase == "connect":
+        if conn is None:
             return TransportError(f"could not connect to {label}: {exc}")
         return TransportError(f"connection to {label} failed: {type(exc).__name__}: {exc}")
