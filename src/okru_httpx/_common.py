@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import httpx
-
 from okru_proto import (
     CORE_OPTIONS,
     Error,
@@ -64,12 +63,7 @@ class SessionBase(SessionSpec):
             # Per request: the client's own default (ours is DEFAULT_TIMEOUT).
             self._timeout = httpx.USE_CLIENT_DEFAULT
         else:
-            try:
-                self._timeout = httpx.Timeout(timeout)
-            except (TypeError, ValueError) as exc:
-                raise UsageError(
-                    "timeout must be a number of seconds, None (no timeout), a "
-                    f"(connect, read, write, pool) tuple or an httpx.Timeout; got {timeout!r}") from exc
+            self._timeout = _check_timeout(timeout)
         if client is None:
             self._client = expected(timeout=DEFAULT_TIMEOUT if timeout is _UNSET else self._timeout)
             self._owns_client = True
@@ -89,6 +83,19 @@ class SessionBase(SessionSpec):
     def client(self) -> Any:
         """The httpx client this session sends through (yours if you passed ``client=``)."""
         return self._client
+
+
+def _check_timeout(timeout: Any) -> httpx.Timeout:
+    try:
+        checked = httpx.Timeout(timeout)
+        values = (checked.connect, checked.read, checked.write, checked.pool)
+        if all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0)
+               for v in values):
+            return checked
+    except (TypeError, ValueError):
+        pass
+    raise UsageError("timeout must be seconds (>= 0), None (no timeout), a (connect, read, write, pool) "
+                     f"tuple or an httpx.Timeout; got {timeout!r}")
 
 
 def _clean(text: str) -> str:
