@@ -39,6 +39,8 @@ SECRET_PARAM_NAMES = frozenset(
         "code",
         "fr.token",
         "auth_token",
+        # The upload URL's apiToken authorizes uploads to the user's albums for a day (§7.2).
+        "apiToken",
     }
 )
 
