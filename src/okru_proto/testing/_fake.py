@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import random
 import string
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from hashlib import md5
+from typing import Concatenate, ParamSpec, TypeVar
 
 from .._errors import UsageError
 from .._sign import canonical_string, server_secret, sign
@@ -48,6 +51,19 @@ CODE_TTL = 2 * 60  # "active for 2 minutes" (§3.1)
 UPLOAD_TTL = 24 * 3600  # ttl_ms 86399988 in the doc example (§7.2)
 
 _ALNUM = string.ascii_lowercase + string.digits
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(func: Callable[Concatenate[FakeOK, P], R]) -> Callable[Concatenate[FakeOK, P], R]:
+    @functools.wraps(func)
+    def wrapper(self: FakeOK, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.lock:
+            return func(self, *args, **kwargs)
+
+    return wrapper
 
 
 class ApiFail(Exception):
@@ -106,6 +122,9 @@ class FakeOK:
         #: Every request received, in order (see :class:`ReceivedRequest`).
         self.requests: list[ReceivedRequest] = []
         self._counter = 0
+        # run_fake_server answers from its own thread while the test thread scripts faults or
+        # issues tokens: one lock keeps each request and each setup call atomic.
+        self.lock = threading.RLock()
         self._setup_demo()
 
     # -- demo data -------------------------------------------------------------------------
@@ -162,6 +181,7 @@ class FakeOK:
 
     # -- registries --------------------------------------------------------------------------
 
+    @_locked
     def add_app(
         self,
         app_id: str,
@@ -186,6 +206,7 @@ class FakeOK:
         self.apps[app_id] = app
         return app
 
+    @_locked
     def add_user(
         self,
         login: str,
@@ -219,6 +240,7 @@ class FakeOK:
             self.join_group(uid, gid)
         return user
 
+    @_locked
     def add_group(self, gid: str, name: str, *, description: str = "") -> Group:
         group = self.groups.get(gid)
         if group is None:
@@ -320,6 +342,7 @@ class FakeOK:
     def expires_in(self, token: AccessToken) -> str:
         return str(max(0, int(token.expires_at - self.now)))
 
+    @_locked
     def grant(self, *, app_id: str | None = None, login: str | None = None,
               scope: Iterable[str] = ("VALUABLE_ACCESS",)) -> frozenset[str]:
         """Record that the user allowed these scopes to the app (skips the permission page)."""
@@ -328,6 +351,7 @@ class FakeOK:
         user.grants.setdefault(app.app_id, set()).update(granted)
         return granted
 
+    @_locked
     def authorize_code(
         self,
         *,
@@ -353,6 +377,7 @@ class FakeOK:
         self.codes[code] = AuthCode(code, app.app_id, uid, scopes, redirect_uri, self.now + CODE_TTL)
         return code
 
+    @_locked
     def issue_token(
         self,
         *,
@@ -376,6 +401,7 @@ class FakeOK:
             "expires_in": self.expires_in(access),
         }
 
+    @_locked
     def add_token(
         self,
         access_token: str,
@@ -400,11 +426,13 @@ class FakeOK:
         self.tokens[access_token] = record
         return record
 
+    @_locked
     def expire_access_tokens(self) -> None:
         """Make every access token expired now (calls answer 102; refresh tokens still work)."""
         for token in self.tokens.values():
             token.expires_at = min(token.expires_at, self.now)
 
+    @_locked
     def revoke(self, *, app_id: str | None = None, login: str | None = None) -> None:
         """The user revokes the app (PROTOCOL.md §3.5): its tokens become unknown (103)."""
         app, user = self._app(app_id), self._user(login)
@@ -420,6 +448,7 @@ class FakeOK:
 
     # -- faults and log ----------------------------------------------------------------------
 
+    @_locked
     def inject(self, fault: str, *, method: str | None = None, times: int | None = 1,
                seconds: float = 1.0) -> None:
         """Script a fault for the next ``times`` matching calls (``None``: every one).
@@ -431,7 +460,8 @@ class FakeOK:
         """
         self.faults.add(fault, method, times, seconds)
 
-    def fault_rates(self, *, slow_seconds: float = 1.0, **rates: float) -> None:
+    @_locked
+    def fault_rates(self, /, *, slow_seconds: float = 1.0, **rates: float) -> None:
         """Random faults on REST calls, e.g. ``fault_rates(reset=0.05, http_502=0.05, flood=0.05)``;
         drawn from the seeded generator, so a seed replays the same sequence."""
         for name, rate in rates.items():
@@ -442,6 +472,7 @@ class FakeOK:
         self.faults.rates = dict(rates)
         self.faults.slow_seconds = slow_seconds
 
+    @_locked
     def clear_faults(self) -> None:
         self.faults.clear()
 
@@ -466,7 +497,8 @@ class FakeOK:
     def handle_ex(self, request: Request) -> tuple[Response, Action]:
         """The response plus what the transport should do with it (delay, reset, truncate)."""
         try:
-            return self._dispatch(request)
+            with self.lock:
+                return self._dispatch(request)
         except Exception as exc:  # a bug in the emulator must not look like a client bug
             page = html_page("500", f"<h1>HTTP Status 500 - emulator error</h1><pre>{type(exc).__name__}</pre>")
             return html_response(500, page), PLAIN

@@ -80,7 +80,11 @@ def _parse_qs(text: str) -> list[tuple[str, str]]:
 
 def parse_incoming(request: Request) -> Incoming:
     """Split a request into path, query and form parameters (both percent-decoded, UTF-8)."""
-    parts = urlsplit(request.url)
+    try:
+        parts = urlsplit(request.url)
+        parts.port  # noqa: B018  (validates the port: a bad Host header must not crash us)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     path = unquote(parts.path, errors="replace") or "/"
     base_url = f"{parts.scheme}://{parts.netloc}"
     query = _parse_qs(parts.query)
