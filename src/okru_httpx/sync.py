@@ -11,9 +11,12 @@ removed (a test compares both modules' public names and signatures). Shared code
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -21,13 +24,18 @@ import httpx
 
 from okru_proto import (
     API,
+    DEFAULT_MAX_PAGES,
     AppSessionSpec,
     ClientSessionSpec,
     CodeSessionSpec,
     Endpoints,
     Error,
     ImplicitSessionSpec,
+    Page,
+    Pager,
     PasswordSessionSpec,
+    Photo,
+    PhotoSource,
     PublicSessionSpec,
     RefreshSessionSpec,
     Request,
@@ -35,7 +43,9 @@ from okru_proto import (
     RetryPolicy,
     ServerSessionSpec,
     Token,
+    UploadedPhoto,
     run_sync,
+    upload_photos_flow,
 )
 
 from ._common import (
@@ -127,6 +137,41 @@ class HttpxSession(SessionBase):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+    # -- helpers (docs/helpers.md): the core's upload flow and Pager, driven like call() --------
+    def upload_photos(self, *files: PhotoSource, aid: str | int | None = None,
+                      gid: str | int | None = None, commit: bool | None = None,
+                      params: Mapping[str, object] | None = None) -> tuple[UploadedPhoto, ...]:
+        """Upload photos (bytes, :class:`~okru_proto.Photo` or file paths) to the user's album,
+        album ``aid`` or group ``gid``; one :class:`~okru_proto.UploadedPhoto` per file."""
+        photos = [Photo.from_path(f, Path(f).read_bytes()) if isinstance(f, (str, os.PathLike))
+                  else Photo.coerce(f) for f in files]
+        flow = upload_photos_flow(self._core, photos, boundary=secrets.token_hex(16), aid=aid, gid=gid,
+                                  commit=commit, params=params)
+        return run_sync(flow, self._send, self._sleep, self._lock)
+
+    def pages(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
+              direction: str | None = None, items: str | None = None,
+              max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
+        """``for page in session.pages("group.getMembers", {"uid": gid}, count=100)``:
+        each :class:`~okru_proto.Page` of an anchor-paged method, fetched as you iterate."""
+        return self._pages(Pager(method, params, count=count, direction=direction, items=items,
+                                 max_pages=max_pages))
+
+    def items(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
+              direction: str | None = None, items: str | None = None,
+              max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Any]:
+        """Like :meth:`pages`, one item at a time."""
+        return self._items(Pager(method, params, count=count, direction=direction, items=items,
+                                 max_pages=max_pages))
+
+    def _pages(self, pager: Pager) -> Iterator[Page]:
+        while not pager.done:
+            yield run_sync(pager.page_flow(self._core), self._send, self._sleep, self._lock)
+
+    def _items(self, pager: Pager) -> Iterator[Any]:
+        for page in self._pages(pager):
+            yield from page.items
 
 
 class CodeSession(CodeSessionSpec, HttpxSession):

@@ -67,9 +67,12 @@ def test_sync_and_async_export_the_same_names_and_signatures() -> None:
         am, sm = _public_methods(a), _public_methods(s)
         assert set(am) - {"aclose"} == set(sm), name
         for method, signature in sm.items():
+            if method in ("pages", "items"):  # AsyncIterator vs Iterator: only the return differs
+                signature = signature.replace(return_annotation=am[method].return_annotation)
             assert am[method] == signature, f"{name}.{method}"
             assert inspect.iscoroutinefunction(getattr(a, method)) == (
-                inspect.iscoroutinefunction(getattr(s, method)) or method in ("call", "authorize", "close")
+                inspect.iscoroutinefunction(getattr(s, method))
+                or method in ("call", "authorize", "close", "upload_photos")
             ), f"{name}.{method}"
 
 
