@@ -143,3 +143,20 @@ def test_huge_and_malformed(fake: FakeOK) -> None:
     bad_utf8 = Request("POST", f"{BASE}/fb.do", (("content-type", "application/x-www-form-urlencoded"),),
                        b"method=users.getInfo&application_key=\xff\xfe&uids=%ff")
     assert error_code(fake.handle(bad_utf8)) == 101
+
+
+def test_reset_in_pure_handle_and_bad_host(fake: FakeOK) -> None:
+    fake.inject("reset")
+    response = fake.handle(Request("GET", f"{BASE}/fb.do"))
+    assert response.status == 499 and response.body == b""
+    assert fake.handle(Request("GET", "http://[::1/fb.do")).status == 400
+    assert fake.handle(Request("GET", "http://127.0.0.1:99999/fb.do")).status == 400
+
+
+def test_nameless_param_is_ignored(fake: FakeOK, token: dict[str, str]) -> None:
+    from emu_helpers import md5_hex, signature
+
+    params = {"application_key": fake.app_key, "method": "users.getLoggedInUser"}
+    sig = signature(params, md5_hex(token["access_token"] + fake.app_secret_key))
+    url = f"{BASE}/fb.do?application_key={fake.app_key}&method=users.getLoggedInUser&=junk&sig={sig}"
+    assert body(fake.handle(Request("GET", url + f"&access_token={token['access_token']}"))) == fake.user_id

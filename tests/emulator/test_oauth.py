@@ -235,3 +235,44 @@ def test_registered_redirects_and_client_oauth(fake: FakeOK) -> None:
 def test_authorize_code_helper_checks_redirect(fake: FakeOK) -> None:
     with pytest.raises(ValueError):
         fake.authorize_code(redirect_uri="https://evil.example/")
+
+
+def test_dialog_error_paths(fake: FakeOK) -> None:
+    browser = Browser(fake)
+    assert browser.get("/dk?st.cmd=OAuth2Login&st.client_id=1").status == 400
+    assert browser.post("/dk?cmd=OAuth2Login&st.cmd=OAuth2Login", {"fr.email": "demo"}).status == 400
+    assert browser.get("/dk?st.cmd=OAuth2Permissions").status == 400
+    assert browser.get("/dk?st.cmd=userMain").status == 404
+    # A fresh login page from the redirect works without any cookie.
+    first = browser.get(authorize_url(fake))
+    page = parse_page(browser.follow(first))
+    assert "hook_Block_OAuth2Login" in page.ids and not browser.cookies
+
+
+def test_change_user_link_and_second_user(fake: FakeOK) -> None:
+    fake.add_user("alice", "alice-pw", first_name="Alice")
+    browser = Browser(fake)
+    permissions = browser.follow(_login(browser, browser.follow(browser.get(authorize_url(fake)))))
+    change = [link for link in parse_page(permissions).links if "OAuth2Login" in link]
+    assert len(change) == 1
+    again = _login(browser, browser.get(change[0]), login="alice", password="alice-pw")
+    final = _accept(browser, browser.follow(again))
+    tok = fragment(final.header("location") or "")
+    assert fake.tokens[tok["access_token"]].uid == fake.user_by_login("alice").uid  # type: ignore[union-attr]
+
+
+def test_dialogs_over_loopback_with_a_real_cookie_jar(fake: FakeOK) -> None:
+    import httpx
+    from okru_trio.testing import run_fake_server
+
+    with run_fake_server(fake) as url, httpx.Client(base_url=url) as client:
+        redirect_uri = url + "/callback"
+        response = client.get(authorize_url(fake, redirect_uri=redirect_uri))
+        login_page = client.get(response.headers["location"])
+        (form,) = parse_page(Response(200, (), login_page.content)).forms
+        response = client.post(form.action, data={**form.fields, "fr.email": "demo", "fr.password": "demo-password"})
+        assert response.status_code == 302 and "AUTHCODE" in client.cookies
+        permissions = client.get(response.headers["location"])
+        (form,) = parse_page(Response(200, (), permissions.content)).forms
+        final = client.post(form.action, data={**form.fields, "button_accept_request": ""})
+        assert final.headers["location"].startswith(redirect_uri + "#access_token=")

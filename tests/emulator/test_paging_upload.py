@@ -8,6 +8,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from emu_helpers import body, call, error_code
+from hypothesis import given
+from hypothesis import strategies as st
 
 from okru_proto import Request, Response
 from okru_proto.testing import FakeOK
@@ -138,3 +140,22 @@ def test_mediatopic_group_needs_group_content(fake: FakeOK) -> None:
     tok = fake.issue_token(scope=("VALUABLE_ACCESS", "GROUP_CONTENT"))
     ok = call(fake, "mediatopic.post", {"attachment": text, "type": "GROUP_THEME", "gid": fake.group_id}, token=tok)
     assert error_code(ok) is None and fake.topics[-1].gid == fake.group_id
+
+
+def test_get_members_around(fake: FakeOK, token: dict[str, str]) -> None:
+    first = _members(fake, token, count="10")
+    around = _members(fake, token, count="4", anchor=str(first["anchor"]), direction="AROUND")
+    members = fake.groups[fake.group_id].members
+    assert [m["userId"] for m in around["members"]] == members[7:11]  # type: ignore[attr-defined]
+    assert around["has_more"] is True
+
+
+@given(data=st.binary(max_size=300), ctype=st.sampled_from(
+    ["multipart/form-data; boundary=b", "multipart/form-data", "multipart/mixed; boundary=\"x\"", "text/plain", ""]))
+def test_upload_never_raises(data: bytes, ctype: str) -> None:
+    fake = FakeOK()
+    tok = fake.issue_token(scope=("PHOTO_CONTENT",))
+    url = body(call(fake, "photosV2.getUploadUrl", token=tok))["upload_url"]
+    response = fake.handle(Request("POST", url, (("content-type", ctype),) if ctype else (), data))
+    assert response.status == 200
+    assert error_code(response) in (None, 21, 100, 505)

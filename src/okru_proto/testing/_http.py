@@ -65,7 +65,8 @@ class Incoming:
         # getParameter() does. OK signs the union of both (PROTOCOL.md §1.1, SCRIBE).
         merged: dict[str, str] = {}
         for key, value in (*self.query, *self.form):
-            merged.setdefault(key, value)
+            if key:  # "=x" has no name: a servlet drops it, and so nothing of it is signed
+                merged.setdefault(key, value)
         return merged
 
 
