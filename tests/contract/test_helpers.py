@@ -1,0 +1,158 @@
+"""Contract: the upload and paging helpers (PROTOCOL.md §7.2, §7.3) behave the same in every adapter."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pytest
+
+from okru_proto import Page, Photo, RetryPolicy, UploadedPhoto, UploadError, UsageError, photo_media
+
+from ._harness import Env
+
+pytestmark = pytest.mark.anyio
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(range(256))
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+SCOPES = ("VALUABLE_ACCESS", "PHOTO_CONTENT", "GROUP_CONTENT")
+
+
+def _server_session(env: Env, **options: Any) -> Any:
+    issued = env.fake.issue_token(scope=SCOPES)
+    return env.session("ServerSession", env.fake.app_id, env.fake.app_key, env.fake.app_secret_key,
+                       issued["access_token"], refresh_token=issued["refresh_token"], **options)
+
+
+async def _upload(env: Env, session: Any, *files: Any, **kwargs: Any) -> tuple[UploadedPhoto, ...]:
+    result = await env.adapter.run(functools.partial(session.upload_photos, *files, **kwargs))
+    assert isinstance(result, tuple)
+    return result
+
+
+async def _collect(env: Env, make: Callable[[], Any]) -> list[Any]:
+    """Drain ``make()``: a sync iterator in a worker thread, or an async iterator here."""
+    if env.adapter.blocking:
+        return await anyio.to_thread.run_sync(lambda: list(make()))
+    return [item async for item in make()]
+
+
+# -- upload ------------------------------------------------------------------------------------
+
+async def test_upload_bytes_photo_and_path_then_post(wired_env: Env, tmp_path: Path) -> None:
+    fake = wired_env.fake
+    path = tmp_path / "кот.png"
+    path.write_bytes(PNG)
+    session = _server_session(wired_env)
+    async with wired_env.adapter.entered(session):
+        uploaded = await _upload(wired_env, session, JPEG, Photo(PNG, "second.png"), path)
+        assert [type(p) for p in uploaded] == [UploadedPhoto] * 3
+        assert all(p.status == "SUCCESS" and p.assigned_photo_id for p in uploaded)
+        stored = [fake.photos[p.photo_id] for p in uploaded]
+        # The emulator saw each file's exact bytes under its own part, with its name.
+        assert [s.data for s in stored] == [JPEG, PNG, PNG]
+        assert [s.filename for s in stored] == ["pic1.jpg", "second.png", "кот.png"]
+        assert all(s.committed and s.uid == fake.user_id for s in stored)
+        topic = await wired_env.adapter.call(session, "mediatopic.post", type="USER",
+                                             attachment={"media": [photo_media(uploaded)]})
+        assert isinstance(topic, str) and topic.isdigit()
+    post = fake.calls("mediatopic.post")[-1]
+    assert '"id":"' + uploaded[0].token + '"' in post.params["attachment"].replace(" ", "")
+    # The upload POST carried no OK credentials: the apiToken in its URL authorizes it (§7.2).
+    upload = fake.calls("/uploadImage")[-1]
+    assert "access_token" not in upload.params and "sig" not in upload.params
+
+
+async def test_group_upload_skips_commit_and_posts_to_the_group(env: Env) -> None:
+    fake = env.fake
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        uploaded = await _upload(env, session, JPEG, gid=fake.group_id)
+        assert uploaded[0].status is None and uploaded[0].assigned_photo_id is None
+        assert not fake.photos[uploaded[0].photo_id].committed
+        assert not fake.calls("photosV2.commit")
+        await env.adapter.call(session, "mediatopic.post", type="GROUP_THEME", gid=fake.group_id,
+                               attachment={"media": [photo_media(uploaded)]})
+        # commit=True overrides the default for a group upload.
+        committed = await _upload(env, session, PNG, gid=fake.group_id, commit=True)
+        assert committed[0].status == "SUCCESS"
+    assert fake.calls("photosV2.getUploadUrl")[0].params["gid"] == fake.group_id
+
+
+async def test_upload_steps_get_refresh_and_retry(env: Env) -> None:
+    fake = env.fake
+    slept: list[float] = []
+    session = _server_session(env, retry=RetryPolicy(attempts=2, random=lambda: 0.0))
+    env.adapter.set_fake_sleep(session, slept)
+    async with env.adapter.entered(session):
+        old = session.access_token
+        fake.expire_access_tokens()
+        fake.inject("flood", method="photosV2.commit")
+        uploaded = await _upload(env, session, JPEG)
+        assert uploaded[0].status == "SUCCESS"
+        assert session.access_token != old  # getUploadUrl got 102 and refreshed once
+        assert len(slept) == 1  # commit was flood-blocked once and retried
+
+
+async def test_upload_host_html_is_an_upload_error(env: Env) -> None:
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        env.fake.inject("html", method="/uploadImage")
+        with pytest.raises(UploadError) as caught:
+            await _upload(env, session, JPEG)
+        assert caught.value.step == "upload"
+        assert not env.fake.calls("photosV2.commit")
+
+
+async def test_upload_usage_errors_before_any_request(env: Env) -> None:
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        before = len(env.fake.requests)
+        with pytest.raises(UsageError):
+            await _upload(env, session)
+        with pytest.raises(UsageError):
+            await _upload(env, session, b"")
+        with pytest.raises(UsageError):
+            await _upload(env, session, 42)
+        assert len(env.fake.requests) == before
+
+
+# -- paging ------------------------------------------------------------------------------------
+
+async def test_pages_and_items_over_group_members(wired_env: Env) -> None:
+    fake = wired_env.fake
+    session = _server_session(wired_env)
+    params = {"uid": fake.group_id}
+    async with wired_env.adapter.entered(session):
+        pages = await _collect(wired_env, lambda: session.pages("group.getMembers", params, count=10))
+        assert [type(p) for p in pages] == [Page] * 3
+        assert [len(p.items) for p in pages] == [10, 10, 5]
+        assert [p.has_more for p in pages] == [True, True, False]
+        members = await _collect(wired_env, lambda: session.items("group.getMembers", params, count=10,
+                                                                   items="members"))
+    assert [m["userId"] for m in members] == fake.groups[fake.group_id].members
+    sent = [c.params for c in fake.calls("group.getMembers")[-3:]]
+    assert "anchor" not in sent[0] and sent[1]["anchor"] and sent[2]["anchor"] != sent[1]["anchor"]
+    assert all(s["count"] == "10" for s in sent)
+
+
+async def test_items_over_the_legacy_shape(env: Env) -> None:
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        photos = await _collect(env, lambda: session.items("photos.getPhotos", count=5))
+        assert len(photos) == len({p["id"] for p in photos}) == 12
+        # max_pages bounds the iteration.
+        first = await _collect(env, lambda: session.pages("photos.getPhotos", count=5, max_pages=1))
+        assert len(first) == 1 and first[0].has_more
+
+
+async def test_paging_usage_errors_are_raised_at_once(env: Env) -> None:
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        with pytest.raises(UsageError):
+            session.pages("group.getMembers", count=0)
+        with pytest.raises(UsageError):
+            session.items("not a method")
