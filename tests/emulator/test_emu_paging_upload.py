@@ -159,3 +159,11 @@ def test_upload_never_raises(data: bytes, ctype: str) -> None:
     response = fake.handle(Request("POST", url, (("content-type", ctype),) if ctype else (), data))
     assert response.status == 200
     assert error_code(response) in (None, 21, 100, 505)
+
+
+def test_mediatopic_limits(fake: FakeOK, token: dict[str, str]) -> None:
+    too_many = json.dumps({"media": [{"type": "text", "text": "x"}] * 101})
+    assert error_code(call(fake, "mediatopic.post", {"attachment": too_many}, token=token)) == 600
+    too_long = json.dumps({"media": [{"type": "text", "text": "x" * 10_001}]})
+    assert error_code(call(fake, "mediatopic.post", {"attachment": too_long}, token=token)) == 601
+    assert error_code(call(fake, "mediatopic.post", {}, token=token)) == 100

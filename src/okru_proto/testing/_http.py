@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import json
 from dataclasses import dataclass, field
 from html import escape
@@ -164,6 +162,10 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part] | None:
         return None
     if "\r" in content_type or "\n" in content_type:
         return None
+    # Imported here: email.utils pulls in socket, which the pure package otherwise never loads.
+    import email.parser
+    import email.policy
+
     try:
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
