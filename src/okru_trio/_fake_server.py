@@ -35,6 +35,9 @@ async def _read_request(conn: h11.Connection, stream: trio.abc.Stream) -> tuple[
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
+            if conn.they_are_waiting_for_100_continue:
+                # curl waits a second for this before sending a large body.
+                await stream.send_all(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
             conn.receive_data(bytes(await stream.receive_some(65536)))
         elif isinstance(event, h11.Request):
             request = event
@@ -149,12 +152,29 @@ async def serve_fake(
     serving: Sequence[trio.abc.Listener[trio.abc.Stream]] = listeners
     if ssl_context is not None:
         serving = [trio.SSLListener(listener, ssl_context, https_compatible=True) for listener in listeners]
-    async with trio.open_nursery() as nursery:
-        await nursery.start(trio.serve_listeners, handler, serving)
+    # The server runs as a system task, not in a nursery around the caller's block: an error in
+    # the caller's code then propagates as itself, not wrapped in an ExceptionGroup.
+    scope = trio.CancelScope()
+    ready = trio.Event()
+    finished = trio.Event()
+
+    async def run() -> None:
         try:
-            yield f"{scheme}://{authority}"
+            with scope:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(trio.serve_listeners, handler, serving)
+                    ready.set()
         finally:
-            nursery.cancel_scope.cancel()
+            finished.set()
+
+    trio.lowlevel.spawn_system_task(run, name="okru-fake-server")
+    await ready.wait()
+    try:
+        yield f"{scheme}://{authority}"
+    finally:
+        scope.cancel()
+        with trio.CancelScope(shield=True):
+            await finished.wait()
 
 
 @contextmanager

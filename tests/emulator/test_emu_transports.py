@@ -160,3 +160,36 @@ def test_command_line_server() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_serve_fake_lets_errors_through_unwrapped(fake: FakeOK) -> None:
+    with pytest.raises(KeyError):
+        async with serve_fake(fake) as url:
+            assert url.startswith("http://")
+            raise KeyError("mine")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_expect_100_continue_and_malformed_request(fake: FakeOK) -> None:
+    async with serve_fake(fake) as url:
+        port = int(url.rsplit(":", 1)[1])
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        data = b"method=users.getInfo"
+        await stream.send_all(
+            b"POST /fb.do HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Expect: 100-continue\r\nContent-Length: " + str(len(data)).encode() + b"\r\n\r\n"
+        )
+        assert (await stream.receive_some(1000)).startswith(b"HTTP/1.1 100 ")
+        await stream.send_all(data)
+        reply = b""
+        while b"PARAM_API_KEY" not in reply:
+            reply += await stream.receive_some(4096)
+        assert reply.startswith(b"HTTP/1.1 200 ") and b"invocation-error: 101" in reply.lower()
+        await stream.aclose()
+        bad = await trio.open_tcp_stream("127.0.0.1", port)
+        await bad.send_all(b"NONSENSE\r\n\r\n")
+        assert (await bad.receive_some(1000)).startswith(b"HTTP/1.1 400 ")
+        await bad.aclose()
