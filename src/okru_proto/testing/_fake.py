@@ -15,7 +15,7 @@ from .._errors import UsageError
 from .._sign import canonical_string, server_secret, sign
 from .._types import Request, Response
 from ._clock import Clock, FakeClock
-from ._faults import PLAIN, Action, FaultPlan
+from ._faults import FAULTS, PLAIN, Action, FaultPlan
 from ._http import (
     BadRequest,
     Incoming,
@@ -465,8 +465,8 @@ class FakeOK:
         """Random faults on REST calls, e.g. ``fault_rates(reset=0.05, http_502=0.05, flood=0.05)``;
         drawn from the seeded generator, so a seed replays the same sequence."""
         for name, rate in rates.items():
-            self.faults.add(name, None, 1, 0.0)  # validates the name
-            self.faults.scripted.pop()
+            if name not in FAULTS:
+                raise UsageError(f"unknown fault {name!r}; one of {', '.join(FAULTS)}")
             if not 0.0 <= rate <= 1.0:
                 raise UsageError(f"rate for {name!r} must be within 0..1")
         self.faults.rates = dict(rates)

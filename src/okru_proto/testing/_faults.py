@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from .._errors import UsageError
+
 __all__ = ["FAULTS", "Action", "Fault", "FaultPlan", "ScriptedFault"]
 
 Fault = Literal[
@@ -58,9 +60,9 @@ class FaultPlan:
 
     def add(self, fault: str, method: str | None, times: int | None, delay: float) -> None:
         if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+            raise UsageError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
         if times is not None and times < 1:
-            raise ValueError("times must be >= 1 (or None for every matching call)")
+            raise UsageError("times must be >= 1 (or None for every matching call)")
         self.scripted.append(ScriptedFault(fault, method, times, delay))
 
     def clear(self) -> None:
