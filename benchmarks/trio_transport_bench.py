@@ -112,7 +112,8 @@ def raw_h11(port: int, n: int, concurrency: int) -> float:
     import trio
 
     path = b"/fb.do?"
-    headers = [(b"Host", b"127.0.0.1:%d" % port), (b"Accept", b"application/json")]
+    # The same header set the transport sends (clients.py's raw_h11_trio sends these three too).
+    headers = [(b"Host", b"127.0.0.1:%d" % port), (b"User-Agent", b"okru/0.1"), (b"Accept", b"application/json")]
     NEED_DATA, Response, Data, EndOfMessage = h11.NEED_DATA, h11.Response, h11.Data, h11.EndOfMessage
     elapsed = 0.0
 
