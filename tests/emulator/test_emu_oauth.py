@@ -41,7 +41,7 @@ def test_code_grant(fake: FakeOK, in_query: bool) -> None:
 
 def test_code_expires_after_two_minutes(fake: FakeOK) -> None:
     code = fake.authorize_code(redirect_uri=REDIRECT)
-    fake.clock.advance(120)  # type: ignore[attr-defined]
+    fake.clock.advance(120)
     assert body(token_do(fake, code_params(fake, code)))["error"] == "invalid_grant"
 
 
@@ -89,11 +89,11 @@ def test_refresh_grant(fake: FakeOK) -> None:
     issued = fake.issue_token()
     params = {"refresh_token": issued["refresh_token"], "client_id": fake.app_id,
               "client_secret": fake.app_secret_key, "grant_type": "refresh_token"}
-    fake.clock.advance(29 * 86400)  # type: ignore[attr-defined]
+    fake.clock.advance(29 * 86400)
     result = body(token_do(fake, params))
     assert set(result) == {"access_token", "token_type", "expires_in"}  # no new refresh token
     assert result["expires_in"] == "1800" and result["access_token"] != issued["access_token"]
-    fake.clock.advance(86400)  # type: ignore[attr-defined]
+    fake.clock.advance(86400)
     assert body(token_do(fake, params))["error"] == "invalid_grant"
 
 

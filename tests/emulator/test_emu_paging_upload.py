@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -15,7 +16,7 @@ from okru_proto import Request, Response
 from okru_proto.testing import FakeOK
 
 
-def _members(fake: FakeOK, token: dict[str, str], **params: str) -> dict[str, object]:
+def _members(fake: FakeOK, token: dict[str, str], **params: str) -> Any:
     result = body(call(fake, "group.getMembers", {"uid": fake.group_id, **params}, token=token))
     assert isinstance(result, dict)
     return result
@@ -28,9 +29,9 @@ def test_get_members_pages_forward(fake: FakeOK, token: dict[str, str]) -> None:
     while True:
         params = {"count": "10"} | ({"anchor": anchor} if anchor else {})
         page = _members(fake, token, **params)
-        seen += [m["userId"] for m in page["members"]]  # type: ignore[attr-defined]
+        seen += [m["userId"] for m in page["members"]]
         pages += 1
-        anchor = page["anchor"]  # type: ignore[assignment]
+        anchor = page["anchor"]
         if not page["has_more"]:
             break
     assert pages == 3
@@ -42,7 +43,7 @@ def test_get_members_backward_and_bad_params(fake: FakeOK, token: dict[str, str]
     second = _members(fake, token, count="10", anchor=str(first["anchor"]))
     back = _members(fake, token, count="10", anchor=str(second["anchor"]), direction="BACKWARD")
     assert back["members"] == [
-        m for m in first["members"] + second["members"][:-1]  # type: ignore[operator]
+        m for m in first["members"] + second["members"][:-1]
     ][-10:]
     assert error_code(call(fake, "group.getMembers", {"uid": fake.group_id, "anchor": "garbage"}, token=token)) == 100
     assert error_code(call(fake, "group.getMembers", {"uid": fake.group_id, "count": "0"}, token=token)) == 100
@@ -110,7 +111,7 @@ def test_upload_errors(fake: FakeOK, token: dict[str, str]) -> None:
     assert error_code(_upload(fake, bad_token, {"pic1": b"x"})) == 100
     assert error_code(_upload(fake, url, {"pic1": b""})) == 505
     assert error_code(_upload(fake, url, {"pic1": b"a", "pic2": b"b"})) == 100
-    fake.clock.advance(86401)  # type: ignore[attr-defined]
+    fake.clock.advance(86401)
     assert error_code(_upload(fake, url, {"pic1": b"x"})) == 100
 
 
@@ -146,7 +147,7 @@ def test_get_members_around(fake: FakeOK, token: dict[str, str]) -> None:
     first = _members(fake, token, count="10")
     around = _members(fake, token, count="4", anchor=str(first["anchor"]), direction="AROUND")
     members = fake.groups[fake.group_id].members
-    assert [m["userId"] for m in around["members"]] == members[7:11]  # type: ignore[attr-defined]
+    assert [m["userId"] for m in around["members"]] == members[7:11]
     assert around["has_more"] is True
 
 

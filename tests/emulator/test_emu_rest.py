@@ -119,9 +119,9 @@ def test_unknown_method(fake: FakeOK) -> None:
 
 
 def test_expired_and_unknown_token(fake: FakeOK, token: dict[str, str]) -> None:
-    fake.clock.advance(1799)  # type: ignore[attr-defined]
+    fake.clock.advance(1799)
     assert error_code(call(fake, "users.getLoggedInUser", token=token)) is None
-    fake.clock.advance(1)  # type: ignore[attr-defined]
+    fake.clock.advance(1)
     response = call(fake, "users.getLoggedInUser", token=token)
     assert body(response)["error_msg"] == "PARAM_SESSION_EXPIRED : Session expired"
     bogus = dict(token, access_token="nope.nope")
@@ -196,15 +196,15 @@ def test_long_access_token_sliding(fake: FakeOK) -> None:
     assert tok["expires_in"] == str(30 * 86400)
     record = fake.tokens[tok["access_token"]]
     for _ in range(40):  # a call every day keeps it alive past 30 days
-        fake.clock.advance(86400)  # type: ignore[attr-defined]
+        fake.clock.advance(86400)
         assert error_code(call(fake, "users.getLoggedInUser", token=tok)) is None
     first = record.expires_at
-    fake.clock.advance(3600)  # type: ignore[attr-defined]
+    fake.clock.advance(3600)
     call(fake, "users.getLoggedInUser", token=tok)
     assert record.expires_at == first  # at most once per day
     call(fake, "auth.touchSession", token=tok)
     assert record.expires_at == fake.now + 30 * 86400
-    fake.clock.advance(30 * 86400)  # type: ignore[attr-defined]
+    fake.clock.advance(30 * 86400)
     assert error_code(call(fake, "users.getLoggedInUser", token=tok)) == 102
 
 

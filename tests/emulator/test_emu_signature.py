@@ -170,7 +170,7 @@ _KEYS = st.text(string.ascii_letters + string.digits + "_.", min_size=1, max_siz
     lambda k: k not in ("sig", "access_token", "session_key", "method", "application_key", "format", "resig",
                         "methods")
 )
-_VALUES = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+_VALUES = st.text(st.characters(codec="utf-8"), max_size=20)
 _PARAMS = st.dictionaries(_KEYS, _VALUES, max_size=6)
 
 

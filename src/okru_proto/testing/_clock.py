@@ -11,10 +11,13 @@ DEFAULT_EPOCH = 1_704_067_200.0
 
 
 class Clock(Protocol):
-    """What :class:`~okru_proto.testing.FakeOK` needs from a clock: the current Unix time."""
+    """What :class:`~okru_proto.testing.FakeOK` needs from a clock: the current Unix time, and a
+    way for tests to move it (``fake.clock.advance(seconds)``). :class:`FakeClock` is one."""
 
     @property
     def now(self) -> float: ...
+
+    def advance(self, seconds: float) -> float: ...
 
 
 class FakeClock:

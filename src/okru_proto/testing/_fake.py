@@ -283,12 +283,9 @@ class FakeOK:
         """The emulator's current Unix time."""
         return self.clock.now
 
-    def advance(self, seconds: float) -> None:
-        """Shortcut for ``fake.clock.advance(seconds)`` (needs the default :class:`FakeClock`)."""
-        advance = getattr(self.clock, "advance", None)
-        if advance is None:
-            raise UsageError("this clock cannot be advanced by the emulator; advance it yourself")
-        advance(seconds)
+    def advance(self, seconds: float) -> float:
+        """Shortcut for ``fake.clock.advance(seconds)``; returns the new time."""
+        return self.clock.advance(seconds)
 
     def random_string(self, length: int, alphabet: str = _ALNUM) -> str:
         return "".join(self.rng.choice(alphabet) for _ in range(length))
