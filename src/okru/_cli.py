@@ -1,0 +1,525 @@
+"""The ``okru`` command: argparse, the subcommands, credentials, errors as one line.
+
+All OK.ru knowledge (signing, grants, parsing, errors) comes from ``okru_proto``; requests go
+through ``okru_httpx.sync``; the emulator is ``okru_proto.testing`` served by ``okru_trio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import secrets
+import shlex
+import sys
+import threading
+import traceback
+import webbrowser
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import parse_qsl
+
+from okru_proto import (
+    Endpoints,
+    Secret,
+    SignatureError,
+    Token,
+    authorize_url,
+    canonical_string,
+    prepare_call,
+    server_secret,
+    sign,
+)
+
+from . import __version__
+from ._login import (
+    CallbackListener,
+    StoredLogin,
+    credentials_path,
+    load_login,
+    remove_login,
+    save_login,
+)
+from ._output import (
+    EXIT_AUTH,
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    describe_error,
+    dump_json,
+    mask,
+)
+
+__all__ = ["build_parser", "parse_params", "run"]
+
+ENV = {
+    "app_id": "OKRU_APP_ID",
+    "app_key": "OKRU_APP_KEY",
+    "app_secret_key": "OKRU_APP_SECRET_KEY",
+    "access_token": "OKRU_ACCESS_TOKEN",
+    "session_secret_key": "OKRU_SESSION_SECRET_KEY",
+    "api_url": "OKRU_API_URL",
+    "connect_url": "OKRU_CONNECT_URL",
+}
+_CREDENTIAL_FIELDS = ("app_id", "app_key", "app_secret_key", "access_token", "session_secret_key")
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+DESCRIPTION = """\
+The OK.ru (Odnoklassniki) API from the command line: signed calls, the OAuth login, signature
+debugging, and a local OK.ru emulator. Start with `okru demo`: it needs no credentials."""
+
+EPILOG = EXIT_CODES_HELP + """
+credentials (okru call / sign / login), first found wins: the flags, then the environment
+(OKRU_APP_ID, OKRU_APP_KEY, OKRU_APP_SECRET_KEY, OKRU_ACCESS_TOKEN, OKRU_SESSION_SECRET_KEY,
+OKRU_API_URL, OKRU_CONNECT_URL), then the login stored by `okru login` (used only when no
+credential comes from flags or environment). The stored login lives in
+$OKRU_CONFIG_DIR or $XDG_CONFIG_HOME/okru or ~/.config/okru (credentials.json, mode 0600).
+Secrets are never printed: tokens show as `dwip…***`, keys as `***`. docs/cli.md has more."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one ``okru: error:`` line (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CLIError(message, f"see `{self.prog} --help`", EXIT_USAGE)
+
+
+# -- parameters ------------------------------------------------------------------------------------
+
+def parse_params(items: Sequence[str]) -> dict[str, object]:
+    """``key=value`` (a string) and ``key:=json`` (a JSON value: ``uids:=[1,2]``, ``flag:=true``)."""
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or key == ":":
+            raise CLIError(f"bad parameter {item!r}: expected key=value or key:=json",
+                           "e.g. uids=1,2 fields=name  or  uids:=[1,2] emptyPictures:=false")
+        parsed: object = value
+        if key.endswith(":"):
+            key = key[:-1]
+            try:
+                parsed = json.loads(value)
+            except ValueError as exc:
+                raise CLIError(f"bad JSON for parameter {key!r}: {exc}",
+                               "quote it for the shell, e.g. 'attachment:={\"media\": []}'") from None
+        if not _PARAM_NAME.match(key):
+            raise CLIError(f"bad parameter name {key!r}", "names are letters, digits, _ . -")
+        if key in params:
+            raise CLIError(f"parameter {key!r} given twice", "give each parameter once")
+        params[key] = parsed
+    return params
+
+
+# -- credentials -----------------------------------------------------------------------------------
+
+@dataclass
+class Credentials:
+    app_id: str | None = None
+    app_key: str | None = None
+    app_secret_key: str | None = None
+    access_token: str | None = None
+    session_secret_key: str | None = None
+    refresh_token: str | None = None
+    api_url: str | None = None
+    connect_url: str | None = None
+    stored: StoredLogin | None = None
+
+    @property
+    def circuit(self) -> str:
+        if self.access_token and self.session_secret_key:
+            return "client"
+        if self.access_token:
+            return "server"
+        if self.app_secret_key:
+            return "app"
+        return "public"
+
+    def endpoints(self) -> Endpoints:
+        api = self.api_url or "https://api.ok.ru"
+        # The emulator serves both: --connect-url follows --api-url unless given.
+        connect = self.connect_url or (self.api_url if self.api_url else "https://connect.ok.ru")
+        return Endpoints(api=api, connect=connect)
+
+
+def _from_flags_or_env(args: argparse.Namespace, name: str) -> str | None:
+    value = getattr(args, name, None)
+    if value:
+        return str(value)
+    env = os.environ.get(ENV[name])
+    return env or None
+
+
+def resolve_credentials(args: argparse.Namespace, *, use_stored: bool = True) -> Credentials:
+    """Flags, then environment; the stored login only when neither gives any credential."""
+    get = _from_flags_or_env
+    creds = Credentials(app_id=get(args, "app_id"), app_key=get(args, "app_key"),
+                        app_secret_key=get(args, "app_secret_key"), access_token=get(args, "access_token"),
+                        session_secret_key=get(args, "session_secret_key"), api_url=get(args, "api_url"),
+                        connect_url=get(args, "connect_url"))
+    if use_stored and not any(getattr(creds, name) for name in _CREDENTIAL_FIELDS):
+        stored = load_login()
+        if stored is not None:
+            creds.app_id, creds.app_key = stored.app_id, stored.app_key
+            creds.app_secret_key, creds.access_token = stored.app_secret_key, stored.access_token
+            creds.refresh_token, creds.stored = stored.refresh_token, stored
+            creds.api_url = creds.api_url or stored.api_url
+            creds.connect_url = creds.connect_url or stored.connect_url
+    return creds
+
+
+def open_session(creds: Credentials, *, http_method: str = "POST", timeout: float | None = None,
+                 on_token: Callable[[Token], object] | None = None) -> Any:
+    """The ``okru_httpx.sync`` session for the credentials' circuit (not yet entered)."""
+    from okru_httpx import sync
+
+    options: dict[str, Any] = {"endpoints": creds.endpoints(), "http_method": http_method}
+    if timeout is not None:
+        options["timeout"] = timeout
+    circuit = creds.circuit
+    if circuit != "public" and not creds.app_key:
+        raise CLIError("no application key", "pass --app-key or set OKRU_APP_KEY (the app's public key)")
+    if circuit == "client":
+        return sync.ClientSession(creds.app_id, creds.app_key, creds.access_token, creds.session_secret_key,  # type: ignore[arg-type]
+                                  **options)
+    if circuit == "server":
+        if not creds.app_secret_key:
+            raise CLIError("an access token alone cannot sign a call",
+                           "add --session-secret-key (client-server circuit) or --app-secret-key "
+                           "(server-server circuit), or set OKRU_SESSION_SECRET_KEY / OKRU_APP_SECRET_KEY")
+        if on_token is not None:
+            options["on_token"] = on_token
+        return sync.ServerSession(creds.app_id, creds.app_key, creds.app_secret_key, creds.access_token,  # type: ignore[arg-type]
+                                  refresh_token=creds.refresh_token, **options)
+    if circuit == "app":
+        return sync.AppSession(creds.app_id, creds.app_key, creds.app_secret_key, **options)  # type: ignore[arg-type]
+    if not creds.app_key:
+        raise CLIError("no credentials",
+                       "pass --app-key (and --app-secret-key / --access-token ...), set OKRU_APP_KEY etc., "
+                       "or run `okru login`; `okru demo` needs none")
+    return sync.PublicSession(app_key=creds.app_key, **options)
+
+
+# -- subcommands -----------------------------------------------------------------------------------
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from okru_proto import API
+
+    params = parse_params(args.params)
+    creds = resolve_credentials(args)
+    creds.endpoints()  # validate the URLs before anything else
+    stored = creds.stored
+
+    def persist(token: Token) -> None:
+        if stored is not None:
+            save_login(stored.with_token(token))
+            log.info("the stored login got a refreshed token")
+
+    session = open_session(creds, http_method="GET" if args.get else "POST", timeout=args.timeout,
+                           on_token=persist if stored is not None else None)
+    try:
+        with session:
+            result = API(session)(args.method, params)
+    except SignatureError as exc:
+        raise CLIError(str(exc), _sign_hint(args, creds), EXIT_AUTH) from exc
+    print(dump_json(result))
+    return EXIT_OK
+
+
+_SECRET_FLAGS = {
+    "client": ("the session secret key", "--access-token … --session-secret-key …"),
+    "server": ("md5(access_token + app_secret_key)", "--access-token … --app-secret-key …"),
+    "app": ("the app secret key", "--app-secret-key …"),
+    "public": ("no secret at all (unsigned)", "--secret …"),
+}
+
+
+def _sign_hint(args: argparse.Namespace, creds: Credentials) -> str:
+    which, flags = _SECRET_FLAGS[creds.circuit]
+    params = " ".join(shlex.quote(p) for p in args.params)
+    command = f"okru sign --method {shlex.quote(args.method)} --app-key {shlex.quote(creds.app_key or '…')}"
+    if params:
+        command += f" {params}"
+    return (f"the call was signed in the {creds.circuit} circuit with {which}; check that secret. "
+            f"OK showed the string it signed; compare with: {command} {flags}")
+
+
+def _secret_for_signing(args: argparse.Namespace) -> tuple[Secret, str]:
+    if args.secret:
+        return Secret(args.secret), "the given --secret"
+    creds = resolve_credentials(args, use_stored=False)
+    if creds.session_secret_key:
+        return Secret(creds.session_secret_key), "session_secret_key (client-server circuit)"
+    if creds.access_token and creds.app_secret_key:
+        return (server_secret(creds.access_token, creds.app_secret_key),
+                "md5(access_token + app_secret_key) (server-server circuit)")
+    if creds.app_secret_key:
+        return Secret(creds.app_secret_key), "app_secret_key (session-less circuit)"
+    raise CLIError("okru sign needs a secret",
+                   "pass --secret S, --session-secret-key S, or --app-secret-key K [--access-token T] "
+                   "(or the OKRU_* variables)")
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    params = parse_params(args.params)
+    secret, which = _secret_for_signing(args)
+    if args.method:
+        app_key = _from_flags_or_env(args, "app_key")
+        # Exactly what `okru call` would send: the core adds application_key, format, method.
+        request = prepare_call(args.method, params, app_key=app_key, endpoints=Endpoints(), secret=secret)
+        signed: dict[str, object] = {
+            k: v for k, v in parse_qsl(request.body.decode("ascii"), keep_blank_values=True) if k != "sig"}
+    else:
+        signed = dict(params)
+    text = canonical_string(signed)
+    sig = sign(signed, secret)
+    print(f"canonical string: {text}")
+    print(f"signed string:    {text}<secret>   (MD5 of this, UTF-8)")
+    print(f"secret:           {which} = {mask(secret.reveal(), hint=False)}")
+    print(f"sig:              {sig}")
+    if not args.method and "method" not in params:
+        print("note: a REST call also signs application_key, format=json and method; add "
+              "--method METHOD --app-key KEY to include them as `okru call` does", file=sys.stderr)
+    return EXIT_OK
+
+
+def _split_scopes(values: Sequence[str]) -> list[str]:
+    scopes: list[str] = []
+    for value in values:
+        scopes += [s for s in re.split(r"[;,\s]+", value) if s]
+    return scopes
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from okru_httpx import sync
+
+    creds = resolve_credentials(args, use_stored=False)
+    missing = [f"--{n.replace('_', '-')}" for n in ("app_id", "app_key", "app_secret_key") if not getattr(creds, n)]
+    if missing:
+        raise CLIError(f"okru login needs {', '.join(missing)}",
+                       "pass them or set OKRU_APP_ID, OKRU_APP_KEY, OKRU_APP_SECRET_KEY (your app on OK.ru)")
+    assert creds.app_id and creds.app_key and creds.app_secret_key
+    endpoints = creds.endpoints()
+    scopes = _split_scopes(args.scope or ["VALUABLE_ACCESS"])
+    listener = CallbackListener(port=args.port, redirect_uri=args.redirect_uri)
+    with listener.running():
+        state = secrets.token_urlsafe(24)
+        listener.expect_state(state)
+        url = authorize_url(creds.app_id, redirect_uri=listener.redirect_uri, scope=scopes, state=state,
+                            endpoints=endpoints)
+        print("Open this URL in a browser and allow access:", flush=True)
+        print(f"  {url}", flush=True)
+        if not args.no_browser:
+            try:
+                opened = webbrowser.open(url)
+            except Exception:  # a broken browser setup must not stop the login
+                opened = False
+            print("(opened in your browser)" if opened else "(could not open a browser: copy the URL)",
+                  flush=True)
+        print(f"Waiting for the browser to come back to {listener.redirect_uri} "
+              f"(up to {args.timeout:g} s; Ctrl-C cancels)...", flush=True)
+
+        def progress(left: float) -> None:
+            print(f"  still waiting for the browser ({left:.0f} s left)...", file=sys.stderr, flush=True)
+
+        code = listener.wait(args.timeout, progress)
+    print("Got the authorization code (state checked); exchanging it for a token...", flush=True)
+    session = sync.CodeSession(creds.app_id, creds.app_key, creds.app_secret_key, code,
+                               listener.redirect_uri, endpoints=endpoints)
+    with session:
+        token = session.token
+        assert token is not None
+        me = sync.API(session).users.getCurrentUser()
+    login = StoredLogin(app_id=creds.app_id, app_key=creds.app_key, app_secret_key=creds.app_secret_key,
+                        access_token=token.access_token.reveal(),
+                        api_url=creds.api_url, connect_url=creds.connect_url or creds.api_url)
+    login = login.with_token(token)
+    name = me.get("name") if isinstance(me, dict) else None
+    login.uid = str(me.get("uid")) if isinstance(me, dict) and me.get("uid") else token.uid
+    login.name = str(name) if name else None
+    path = save_login(login)
+    who = f"{login.name} (uid {login.uid})" if login.name else f"uid {login.uid}"
+    print(f"Logged in as {who}; token {mask(login.access_token)} saved to {path} (readable only by you).")
+    print("`okru call METHOD ...` now uses it; `okru logout` removes it.")
+    return EXIT_OK
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    path = credentials_path()
+    if remove_login(path):
+        print(f"Removed the stored login {path}.")
+    else:
+        print(f"No stored login at {path}: nothing to do.")
+    return EXIT_OK
+
+
+def cmd_fake_server(args: argparse.Namespace) -> int:
+    import ssl
+
+    from okru_proto.testing import FakeOK
+    from okru_trio.testing import run_fake_server
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CLIError("--tls-cert and --tls-key go together", "pass both PEM files, or neither")
+    context: ssl.SSLContext | None = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise CLIError(f"cannot load the TLS certificate/key: {exc}", "pass PEM files") from exc
+    fake = FakeOK(seed=args.seed)
+    with run_fake_server(fake, host=args.host, port=args.port, ssl_context=context) as url:
+        print(url, flush=True)
+        print(f"OK.ru emulator on {url} (Ctrl-C stops it). Its demo app and user (public demo values, "
+              "not secrets):", flush=True)
+        print(f"  app_id={fake.app_id} app_key={fake.app_key} app_secret_key={fake.app_secret_key}", flush=True)
+        print(f"  user_login={fake.user_login} user_password={fake.user_password} user_id={fake.user_id}",
+              flush=True)
+        print(f"Try: okru login --api-url {url} --app-id {fake.app_id} --app-key {fake.app_key} "
+              f"--app-secret-key {fake.app_secret_key}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_demo
+
+    return run_demo(verbose=args.verbose, faults=args.fault or [])
+
+
+# -- the parser ------------------------------------------------------------------------------------
+
+def _add_credentials(p: argparse.ArgumentParser, *, token: bool = True) -> None:
+    g = p.add_argument_group("credentials (else OKRU_* environment variables, else the stored login)")
+    g.add_argument("--app-id", help="the app's numeric id (OKRU_APP_ID)")
+    g.add_argument("--app-key", help="the app's public key (OKRU_APP_KEY)")
+    g.add_argument("--app-secret-key", help="the app's secret key (OKRU_APP_SECRET_KEY)")
+    if token:
+        g.add_argument("--access-token", help="a user's access token (OKRU_ACCESS_TOKEN)")
+        g.add_argument("--session-secret-key",
+                       help="the token's session secret: client-server circuit (OKRU_SESSION_SECRET_KEY)")
+
+
+def _add_endpoints(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api-url", help="REST/OAuth base URL (OKRU_API_URL; default https://api.ok.ru; "
+                   "plain http only for loopback, e.g. the emulator)")
+    p.add_argument("--connect-url", help="OAuth dialog base URL (OKRU_CONNECT_URL; default: --api-url "
+                   "when given, else https://connect.ok.ru)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and the okru logger's DEBUG lines on stderr")
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="okru", description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt,
+                     parents=[common])
+    parser.add_argument("--version", action="version", version=f"okru {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("demo", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,
+                       help="walk through every grant and call against a local emulator (no credentials)",
+                       description="Start the OK.ru emulator on loopback and walk through every grant, "
+                       "the three signing circuits, parameters, errors, refresh, upload and paging.")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every parameter and full results")
+    p.add_argument("--fault", action="append", metavar="METHOD=FAULT",
+                   help="inject an emulator fault on every call of METHOD (e.g. users.getInfo=service, "
+                   "/oauth/token.do=http_502) to see how failures look; repeatable")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("call", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,
+                       help="make one signed REST call and print the JSON result",
+                       description="Make one signed REST call. Parameters: key=value (a string) or "
+                       "key:=json (a JSON value: uids:=[1,2] emptyPictures:=false 'attachment:={...}'). "
+                       "The circuit follows the credentials: --session-secret-key -> client-server, "
+                       "--access-token + --app-secret-key -> server-server, --app-secret-key only -> "
+                       "session-less, --app-key only -> unsigned.")
+    p.add_argument("method", metavar="METHOD", help="e.g. users.getCurrentUser")
+    p.add_argument("params", nargs="*", metavar="key=value|key:=json")
+    p.add_argument("--get", action="store_true", help="send GET instead of POST")
+    p.add_argument("--timeout", type=float, help="seconds per request (default 10)")
+    _add_credentials(p)
+    _add_endpoints(p)
+    p.set_defaults(func=cmd_call)
+
+    p = sub.add_parser("login", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,
+                       help="log in through the browser (authorization-code grant) and store the tokens",
+                       description="Print (and open) OK.ru's authorize URL, wait for the browser on a "
+                       "loopback redirect URI, check state, exchange the code, and store the tokens in "
+                       "a file only you can read. Real OK.ru needs the exact redirect URI registered "
+                       "for your app: pass it with --redirect-uri (e.g. http://127.0.0.1:8765/callback).")
+    _add_credentials(p, token=False)
+    _add_endpoints(p)
+    p.add_argument("--scope", action="append", metavar="SCOPE",
+                   help="permission(s) to ask for, e.g. VALUABLE_ACCESS;PHOTO_CONTENT (default VALUABLE_ACCESS)")
+    p.add_argument("--port", type=int, default=0, help="loopback port for the callback (default 0: any free port)")
+    p.add_argument("--redirect-uri", help="the loopback redirect URI registered for your app")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)")
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("logout", parents=[common], help="remove the stored login")
+    p.set_defaults(func=cmd_logout)
+
+    p = sub.add_parser("sign", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,
+                       help="show the canonical string and sig for parameters (debug error 104)",
+                       description="Show what OK.ru signs: the canonical string (secret masked) and the "
+                       "sig. With --method (and --app-key) the parameters are completed exactly as "
+                       "`okru call` sends them.")
+    p.add_argument("params", nargs="*", metavar="key=value|key:=json")
+    p.add_argument("--method", help="complete the parameters as a REST call of METHOD")
+    p.add_argument("--secret", help="the secret to append, as is")
+    _add_credentials(p)
+    p.set_defaults(func=cmd_sign)
+
+    p = sub.add_parser("fake-server", parents=[common], formatter_class=fmt,
+                       help="run the OK.ru emulator on loopback until Ctrl-C",
+                       description="Run the OK.ru emulator (okru_proto.testing.FakeOK). The first "
+                       "output line is its base URL; then the demo app and user.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="default 0: an ephemeral port")
+    p.add_argument("--tls-cert", help="PEM certificate chain (serves https)")
+    p.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    p.add_argument("--seed", type=int, default=0, help="seed for the emulator's tokens and ids")
+    p.set_defaults(func=cmd_fake_server)
+    return parser
+
+
+log = logging.getLogger("okru.cli")
+
+
+def _setup_debug() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("okru")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand: the exit code (errors are one line on stderr)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        debug = bool(getattr(args, "debug", False))
+        if debug:
+            _setup_debug()
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+    except (Exception, KeyboardInterrupt) as exc:
+        if debug:
+            traceback.print_exc()
+        code, line = describe_error(exc, debug_hint=not debug)
+        print(line, file=sys.stderr, flush=True)
+        return code

@@ -1,0 +1,171 @@
+"""What the command prints: masked secrets, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from okru_proto import (
+    SECRET_PARAM_NAMES,
+    APIError,
+    Error,
+    OAuthError,
+    ProtocolError,
+    ReloginRequiredError,
+    SessionExpiredError,
+    SessionRequiredError,
+    SignatureError,
+    TransportError,
+    TransportTimeout,
+    UsageError,
+)
+
+__all__ = [
+    "EXIT_API",
+    "EXIT_AUTH",
+    "EXIT_CODES_HELP",
+    "EXIT_DEMO",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_TRANSPORT",
+    "EXIT_USAGE",
+    "CLIError",
+    "describe_error",
+    "dump_json",
+    "mask",
+    "mask_params",
+    "one_line",
+]
+
+EXIT_OK = 0
+EXIT_API = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_TRANSPORT = 4
+EXIT_DEMO = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0    success
+  1    OK.ru answered with an API error (error_code in the reply)
+  2    usage: bad arguments, bad key=value, missing or inconsistent credentials
+  3    authorization: OAuth error, login refused or timed out, wrong signature (104),
+       invalid/expired session (101, 102, 103, 401-403, 453)
+  4    transport or protocol: connection failed, timeout, HTML or garbage instead of JSON
+  5    okru demo: at least one step failed
+  130  interrupted (Ctrl-C)
+"""
+
+#: API error codes that mean "your credentials are wrong or gone" (exit 3, not 1).
+_AUTH_CODES = frozenset({101, 102, 103, 104, 401, 402, 403, 453})
+
+#: Parameter names masked on top of the core's SECRET_PARAM_NAMES.
+_EXTRA_SECRET_NAMES = frozenset({"app_secret_key", "secret", "st.token"})
+#: Credentials shown with their first 4 characters (tokens and codes, which are long and random);
+#: keys, secrets and passwords are shown as *** alone.
+_HINTED_NAMES = frozenset({"access_token", "refresh_token", "session_key", "code", "auth_token"})
+
+
+class CLIError(Exception):
+    """A failure the command explains itself: ``what`` happened, ``todo`` says what to do."""
+
+    def __init__(self, what: str, todo: str = "", code: int = EXIT_USAGE) -> None:
+        super().__init__(what)
+        self.what = what
+        self.todo = todo
+        self.code = code
+
+
+def mask(value: object, *, hint: bool = True) -> str:
+    """A credential as ``dwip…***`` (``hint``: its first 4 characters, only when it is long
+    enough that 4 characters give nothing away), else ``***``; empty stays empty."""
+    text = "" if value is None else str(value)
+    if not text:
+        return ""
+    if hint and len(text) >= 16:
+        return f"{text[:4]}…***"
+    return "***"
+
+
+def is_secret_name(name: str) -> bool:
+    return name in SECRET_PARAM_NAMES or name in _EXTRA_SECRET_NAMES
+
+
+def mask_params(params: dict[str, str], *, short_sig: bool = True) -> dict[str, str]:
+    """``params`` with credential values masked (and ``sig`` shortened unless told not to)."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if is_secret_name(key):
+            out[key] = mask(value, hint=key in _HINTED_NAMES)
+        elif key == "sig" and short_sig and len(value) > 8:
+            out[key] = value[:8] + "…"
+        else:
+            out[key] = value
+    return out
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace so an error is always exactly one line."""
+    return " ".join(text.split())
+
+
+def dump_json(value: Any, *, indent: int | None = 2) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int, str]:
+    """(exit code, ``okru: error: <what> — <what to do>``) for any exception."""
+    todo: str
+    if isinstance(exc, CLIError):
+        code, what, todo = exc.code, exc.what, exc.todo
+    elif isinstance(exc, SignatureError):
+        code, what = EXIT_AUTH, str(exc)
+        todo = ("the secret does not match the circuit (session secret for client-server, "
+                "md5(access_token + app_secret_key) for server-server, the app secret for "
+                "session-less calls); OK showed the string it signed: compare with `okru sign "
+                "--method METHOD key=value ...` using the same credentials")
+    elif isinstance(exc, SessionExpiredError):
+        code, what = EXIT_AUTH, str(exc)
+        todo = "the token expired and there is no refresh token to renew it: run `okru login` again"
+    elif isinstance(exc, (ReloginRequiredError, SessionRequiredError)):
+        code, what = EXIT_AUTH, str(exc)
+        todo = f"{exc.action}: run `okru login` or pass --access-token with its secret"
+    elif isinstance(exc, APIError):
+        code = EXIT_AUTH if exc.code in _AUTH_CODES else EXIT_API
+        what = str(exc)
+        todo = exc.action
+        if exc.data not in (None, ""):
+            what += f" (error_data: {exc.data})"
+    elif isinstance(exc, OAuthError):
+        code, what = EXIT_AUTH, f"OAuth: {exc}"
+        todo = "check the app id, app secret key and redirect URI, then run `okru login` again"
+    elif isinstance(exc, UsageError):
+        code, what, todo = EXIT_USAGE, str(exc), "see `okru COMMAND --help`"
+    elif isinstance(exc, TransportTimeout):
+        code, what = EXIT_TRANSPORT, f"timed out: {exc}"
+        todo = "check the network or --api-url, or raise --timeout"
+    elif isinstance(exc, TransportError):
+        code, what = EXIT_TRANSPORT, f"could not reach the server: {exc}"
+        todo = "check the network and --api-url (is `okru fake-server` running?)"
+    elif isinstance(exc, ProtocolError):
+        code, what = EXIT_TRANSPORT, f"unexpected reply: {exc}"
+        todo = "check --api-url points at the OK.ru API (or the emulator); try again later"
+    elif isinstance(exc, Error):
+        code, what, todo = EXIT_API, str(exc), "see the message"
+    elif isinstance(exc, ModuleNotFoundError) and exc.name in ("httpx", "anyio", "trio", "h11"):
+        code, what = EXIT_USAGE, f"the okru command needs {exc.name}, which is not installed"
+        todo = "pip install 'okru[all]'"
+    elif isinstance(exc, KeyboardInterrupt):
+        code, what, todo = EXIT_INTERRUPTED, "interrupted", "nothing was changed after the interruption"
+    elif isinstance(exc, OSError):
+        code, what, todo = EXIT_USAGE, f"{type(exc).__name__}: {exc}", "check the path and its permissions"
+    else:
+        code, what = EXIT_API, f"unexpected {type(exc).__name__}: {exc}"
+        todo = "this is a bug in okru: please report it with the output of --debug"
+    if debug_hint and code not in (EXIT_USAGE, EXIT_INTERRUPTED):
+        todo = f"{todo} (--debug shows more)" if todo else "--debug shows more"
+    line = f"okru: error: {one_line(what)}"
+    if todo:
+        line += f" — {one_line(todo)}"
+    return code, line
