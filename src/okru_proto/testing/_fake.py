@@ -616,9 +616,9 @@ class FakeOK:
         ctx = CallContext(self, incoming, app, token, self.users.get(token.uid) if token else None)
         return self._run(lambda: spec.func(ctx))
 
-    def _run(self, func: object) -> Response:
+    def _run(self, func: Callable[[], object]) -> Response:
         try:
-            result = func()  # type: ignore[operator]
+            result = func()
         except ApiFail as fail:
             return api_error(*_fail_args(fail))
         if isinstance(result, Response):
