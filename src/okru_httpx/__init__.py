@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import anyio
-import httpx
 
+import httpx
 from okru_proto import (
     API,
     DEFAULT_MAX_PAGES,
@@ -50,6 +50,7 @@ from ._common import (
     DEFAULT_TIMEOUT,
     SessionBase,
     closed_client_error,
+    httpx_url,
     to_response,
     transport_error,
 )
@@ -99,7 +100,7 @@ class HttpxSession(SessionBase):
         client = self._client
         try:
             hresp = await client.send(
-                client.build_request(request.method, request.url, headers=request.headers,
+                client.build_request(request.method, httpx_url(self._urls, request.url), headers=request.headers,
                                      content=request.body, timeout=self._timeout),
                 follow_redirects=False)
         except (httpx.HTTPError, OSError) as exc:

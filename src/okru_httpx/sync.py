@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-
 from okru_proto import (
     API,
     DEFAULT_MAX_PAGES,
@@ -52,6 +51,7 @@ from ._common import (
     DEFAULT_TIMEOUT,
     SessionBase,
     closed_client_error,
+    httpx_url,
     to_response,
     transport_error,
 )
@@ -101,7 +101,7 @@ class HttpxSession(SessionBase):
         client = self._client
         try:
             hresp = client.send(
-                client.build_request(request.method, request.url, headers=request.headers,
+                client.build_request(request.method, httpx_url(self._urls, request.url), headers=request.headers,
                                      content=request.body, timeout=self._timeout),
                 follow_redirects=False)
         except (httpx.HTTPError, OSError) as exc:
