@@ -109,6 +109,7 @@ _HEADERS = st.lists(
 )
 
 
+@pytest.mark.fuzz
 @given(method=_METHODS, path=_PATHS, query=_QUERY, headers=_HEADERS, data=st.binary(max_size=200))
 def test_handle_never_raises(method: str, path: str, query: str, headers: list[tuple[str, str]],
                              data: bytes) -> None:
@@ -117,6 +118,7 @@ def test_handle_never_raises(method: str, path: str, query: str, headers: list[t
     assert 200 <= response.status < 500
 
 
+@pytest.mark.fuzz
 @given(params=st.dictionaries(st.sampled_from(["method", "application_key", "sig", "access_token", "session_key",
                                                "uids", "fields", "attachment", "anchor", "count", "photos",
                                                "grant_type", "client_id", "code", "st.cmd", "st.client_id"]),

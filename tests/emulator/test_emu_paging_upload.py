@@ -151,6 +151,7 @@ def test_get_members_around(fake: FakeOK, token: dict[str, str]) -> None:
     assert around["has_more"] is True
 
 
+@pytest.mark.fuzz
 @given(data=st.binary(max_size=300), ctype=st.sampled_from(
     ["multipart/form-data; boundary=b", "multipart/form-data", "multipart/mixed; boundary=\"x\"", "text/plain", ""]))
 def test_upload_never_raises(data: bytes, ctype: str) -> None:

@@ -181,6 +181,7 @@ def _signed_call(fake: FakeOK, extra: dict[str, str], secret: str, *, token: str
     return rest_request(params, sig=sig or signature(params, secret), access_token=token, http=http)
 
 
+@pytest.mark.fuzz
 @given(extra=_PARAMS, circuit=st.sampled_from(["none", "client", "server"]), http=st.sampled_from(["GET", "POST"]))
 def test_any_correct_signature_verifies(extra: dict[str, str], circuit: str, http: str) -> None:
     fake = FakeOK()
@@ -195,6 +196,7 @@ def test_any_correct_signature_verifies(extra: dict[str, str], circuit: str, htt
     assert body(response) == [{"available": True, "callsLeft": 1000, "name": "friends.get"}]
 
 
+@pytest.mark.fuzz
 @given(extra=_PARAMS, bad=st.text("0123456789abcdefABCDEF", min_size=0, max_size=40))
 def test_any_other_signature_rejected(extra: dict[str, str], bad: str) -> None:
     fake = FakeOK()
