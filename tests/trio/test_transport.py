@@ -19,6 +19,7 @@ import trio.testing
 import okru_proto
 import trio
 from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
+from okru_proto.testing import FakeOK
 from okru_trio._transport import H11Transport
 
 TOKEN = "-s-secret-token-value"
@@ -748,3 +749,82 @@ async def test_connection_refused_is_a_transport_error() -> None:
             await t.send(Request("GET", URL))
         assert isinstance(info.value.__cause__, ConnectionRefusedError)
         assert not isinstance(info.value, TransportTimeout)
+
+
+# -- the OK.ru emulator on the other side of the memory streams ----------------------------------
+
+
+def emulator_handler(fake: FakeOK) -> Handler:
+    async def handler(request: h11.Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        host = next(v for n, v in request.headers if n == b"host").decode()
+        ok_request = Request(
+            request.method.decode(),
+            f"http://{host}{request.target.decode()}",
+            tuple((n.decode(), v.decode("latin-1")) for n, v in request.headers),
+            body,
+        )
+        reply = fake.handle(ok_request)
+        return reply.status, [(n.encode(), v.encode("latin-1")) for n, v in reply.headers], reply.body
+
+    return handler
+
+
+@pytest.mark.parametrize("http_method", ["POST", "GET"])
+@trio_test
+async def test_signed_calls_against_the_emulator(http_method: str) -> None:
+    fake = FakeOK()
+    session = fake.issue_token()
+    app = next(iter(fake.apps.values()))
+    endpoints = okru_proto.Endpoints(api="http://127.0.0.1:8080")
+
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, emulator_handler(fake))
+        async with transport(server, max_connections_per_origin=4) as t:
+            results: list[object] = []
+
+            async def call() -> None:
+                request = okru_proto.prepare_call(
+                    "users.getCurrentUser", {"fields": "uid,name"}, app_key=app.app_key,
+                    endpoints=endpoints, secret=session["session_secret_key"],
+                    access_token=session["access_token"], http_method=http_method,
+                )
+                results.append(okru_proto.parse_call_response(await t.send(request), "users.getCurrentUser"))
+
+            async with trio.open_nursery() as calls:
+                for _ in range(200):
+                    calls.start_soon(call)
+            assert server.opened == 4
+            assert server.max_open == 4
+        nursery.cancel_scope.cancel()
+    assert len(results) == 200
+    assert all(isinstance(r, dict) and r.get("uid") == "571000000001" for r in results)
+
+
+@trio_test
+async def test_emulator_error_reply_passes_through_untouched() -> None:
+    fake = FakeOK()
+    app = next(iter(fake.apps.values()))
+    endpoints = okru_proto.Endpoints(api="http://127.0.0.1:8080")
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, emulator_handler(fake))
+        async with transport(server) as t:
+            request = okru_proto.prepare_call(
+                "users.getCurrentUser", {}, app_key=app.app_key, endpoints=endpoints,
+                secret="wrong-secret", access_token="no-such-token",
+            )
+            response = await t.send(request)
+            # The transport returns what came; only the core decides that this is an error.
+            assert response.status == 200
+            with pytest.raises(okru_proto.APIError):
+                okru_proto.parse_call_response(response, "users.getCurrentUser")
+        nursery.cancel_scope.cancel()
+
+
+def test_trusted_response_equals_the_validating_constructor() -> None:
+    from okru_trio import _transport
+
+    headers = (("content-type", "application/json"), ("set-cookie", "a=1"), ("x-1", "caf\xe9"))
+    fast = _transport._response(200, headers, b"{}")
+    assert fast == Response(200, headers, b"{}")
+    assert type(fast) is Response
+    assert repr(fast) == repr(Response(200, headers, b"{}"))
