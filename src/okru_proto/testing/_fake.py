@@ -482,8 +482,9 @@ class FakeOK:
     def handle(self, request: Request) -> Response:
         """Answer one request as OK.ru would. Never raises.
 
-        Transport-level faults ("slow", "reset") are invisible here; use :meth:`handle_ex`.
-        A "truncated" fault cuts the body in half.
+        Transport-level faults need a transport (:meth:`handle_ex` tells it what to do): here
+        "slow" answers at once, "reset" gives an empty HTTP 499 (no request was processed), and
+        "truncated" cuts the body in half.
         """
         response, action = self.handle_ex(request)
         if action.truncate_at is not None:
