@@ -315,9 +315,10 @@ class Demo:
             self.note(f"on_token got the new token: {token_summary(tokens[0])}")
 
     def adapters(self) -> None:
+        import trio
+
         import okru_httpx
         import okru_trio
-        import trio
         from okru_httpx import sync
 
         fake = self.fake
