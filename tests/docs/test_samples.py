@@ -10,7 +10,8 @@ Conventions for sample authors:
   (``okru_trio.testing.run_fake_server``), and refuses DNS lookups of any non-loopback host,
   so a sample can never reach the real OK.ru.
 * The harness provides these names (the demo app and user of :class:`FakeOK`):
-  ``fake`` (the emulator behind the default endpoints), ``emulator_url``, ``app_id``,
+  ``fake`` (the emulator behind the default endpoints), ``emulator_url``, ``endpoints`` (an
+  explicit ``Endpoints`` for it, for samples that show the option), ``user_id``, ``app_id``,
   ``app_key``, ``app_secret_key``, ``login``, ``password``, ``redirect_uri``
   (``http://localhost/callback``), ``state``, ``code`` and ``callback_url`` (a fresh
   authorization code for ``redirect_uri`` and the URL OK redirects the browser to, with
@@ -89,6 +90,8 @@ def _fresh(fake: FakeOK, url: str, photo_path: Path) -> dict[str, Any]:
     return {
         "fake": fake,
         "emulator_url": url,
+        "endpoints": Endpoints(api=url, connect=url),
+        "user_id": fake.user_id,
         "app_id": fake.app_id,
         "app_key": fake.app_key,
         "app_secret_key": fake.app_secret_key,
