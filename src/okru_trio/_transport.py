@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import h11
-
 import trio
+
 from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
 from okru_proto._types import check_base_url
 
@@ -216,12 +216,11 @@ class H11Transport:
         # Every open connection, busy or idle: aclose() closes them all, the watchdog scans them.
         self._conns: set[_Connection] = set()
         self._closed = False
-        self._watchdog_token: trio.lowlevel.TrioToken | None = None
+        # The deadline watchdog (see _rearm_watchdog): its task's scope, its sleep's scope, and
+        # when it next looks.
         self._watchdog_scope: trio.CancelScope | None = None
         self._watchdog_sleep: trio.CancelScope | None = None
-        # When the sleeping watchdog will next look (a call whose deadline is earlier must wake
-        # it); -inf while it is awake or absent, when no call needs to.
-        self._watchdog_wake = -math.inf
+        self._watchdog_wake = math.inf
 
     # -- public API -------------------------------------------------------------------------
 
@@ -363,7 +362,7 @@ class H11Transport:
                         deadline = _current_time() + read_timeout
                         if deadline < total_deadline:
                             conn.deadline = deadline
-                            if deadline < self._watchdog_wake:  # pragma: no cover - wake is later
+                            if deadline < self._watchdog_wake:
                                 self._rearm_watchdog(deadline)
                         else:
                             conn.deadline = total_deadline
@@ -484,7 +483,6 @@ class H11Transport:
             raise UsageError(f"request URL for {origin.label} is not ASCII; percent-encode it") from None
 
     async def _connect(self, origin: _Origin, total_deadline: float) -> _Connection:
-        self._ensure_watchdog()
         deadline = _current_time() + self._connect_timeout
         kind = "connect"
         if deadline >= total_deadline:
@@ -528,55 +526,61 @@ class H11Transport:
             await trio.aclose_forcefully(conn.stream)
 
     # -- the watchdog: read and whole-call deadlines without a CancelScope per call ------------
+    #
+    # Entering a trio CancelScope costs more than everything else this transport adds to a call,
+    # so the exchange only writes ``conn.deadline``. One system task per transport and trio run
+    # sleeps until the earliest deadline of a busy connection and closes the streams whose
+    # deadline passed; the blocked call then fails and raises TransportTimeout. Deadlines are
+    # "now + a fixed timeout", so a new call almost never needs the watchdog earlier than it
+    # already plans to look: waking it is the rare path.
+    #
+    # ``_watchdog_wake`` is -inf while the watchdog is awake (its next scan sees every armed call),
+    # the time it sleeps until while asleep, and +inf while there is no watchdog (the first armed
+    # call, in this trio run, starts one).
 
-    def _ensure_watchdog(self) -> None:
-        if self._read_timeout == math.inf and self._timeout == math.inf:
+    def _rearm_watchdog(self, deadline: float) -> None:
+        sleeping = self._watchdog_sleep
+        if sleeping is not None:
+            self._watchdog_wake = deadline
+            sleeping.deadline = deadline
             return
-        token = trio.lowlevel.current_trio_token()
-        if self._watchdog_token is token:
-            return
-        # One system task per transport and trio run; it lives until aclose() or the run's end.
-        self._watchdog_token = token
-        # -inf while the watchdog is not asleep: its next scan sees every armed call anyway.
+        # No watchdog yet, or the trio run that had one has ended.
         self._watchdog_wake = -math.inf
         trio.lowlevel.spawn_system_task(self._watchdog, name=f"okru H11Transport watchdog {id(self):#x}")
 
-    def _rearm_watchdog(self, deadline: float) -> None:
-        # Rare: only when a call's deadline is earlier than the watchdog's next wake-up (the pool
-        # was idle, or a whole-call deadline is closer than the read timeout).
-        self._watchdog_wake = deadline
-        if self._watchdog_sleep is not None:
-            self._watchdog_sleep.deadline = deadline
-
     async def _watchdog(self) -> None:
-        with trio.CancelScope() as self._watchdog_scope:
-            while True:
-                now = _current_time()
-                wake = math.inf
-                expired = []
-                for conn in self._conns:
-                    deadline = conn.deadline
-                    if deadline <= now:
-                        expired.append(conn)
-                    elif deadline < wake:
-                        wake = deadline
-                for conn in expired:
-                    # The call blocked on this stream gets ClosedResourceError (or a broken TLS
-                    # stream) and, seeing ``expired``, raises TransportTimeout.
-                    conn.expired = conn.kind
-                    conn.deadline = math.inf
-                    self._conns.discard(conn)
-                    try:
-                        await trio.aclose_forcefully(conn.stream)
-                    except Exception:  # pragma: no cover - a broken stream may fail to close
-                        pass
-                if expired:
-                    continue
-                self._watchdog_wake = wake
-                with trio.CancelScope(deadline=wake) as self._watchdog_sleep:
-                    await trio.sleep_forever()
-                self._watchdog_sleep = None
-                self._watchdog_wake = -math.inf
+        try:
+            with trio.CancelScope() as self._watchdog_scope:
+                while not self._closed:
+                    now = _current_time()
+                    wake = math.inf
+                    expired = []
+                    for conn in self._conns:
+                        deadline = conn.deadline
+                        if deadline <= now:
+                            expired.append(conn)
+                        elif deadline < wake:
+                            wake = deadline
+                    for conn in expired:
+                        # The call blocked on this stream gets ClosedResourceError (or a broken
+                        # TLS stream) and, seeing ``expired``, raises TransportTimeout.
+                        conn.expired = conn.kind
+                        conn.deadline = math.inf
+                        self._conns.discard(conn)
+                        try:
+                            await trio.aclose_forcefully(conn.stream)
+                        except Exception:  # pragma: no cover - a broken stream may fail to close
+                            pass
+                    if expired:
+                        continue
+                    self._watchdog_wake = wake
+                    with trio.CancelScope(deadline=wake) as self._watchdog_sleep:
+                        await trio.sleep_forever()
+                    self._watchdog_sleep = None
+                    self._watchdog_wake = -math.inf
+        finally:
+            self._watchdog_scope = self._watchdog_sleep = None
+            self._watchdog_wake = math.inf
 
     def _transport_error(self, exc: BaseException, origin: _Origin, conn: _Connection | None) -> TransportError:
         label = origin.label

@@ -14,10 +14,10 @@ from typing import Any
 
 import h11
 import pytest
+import trio
 import trio.testing
 
 import okru_proto
-import trio
 from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
 from okru_proto.testing import FakeOK
 from okru_trio._transport import H11Transport
@@ -828,3 +828,100 @@ def test_trusted_response_equals_the_validating_constructor() -> None:
     assert fast == Response(200, headers, b"{}")
     assert type(fast) is Response
     assert repr(fast) == repr(Response(200, headers, b"{}"))
+
+
+# -- the deadline watchdog -----------------------------------------------------------------------
+
+
+def stall_after_first(number_ok: int = 1) -> Callable[[trio.abc.Stream, int], Awaitable[None]]:
+    async def serve(stream: trio.abc.Stream, number: int) -> None:
+        conn = h11.Connection(h11.SERVER)
+        served = 0
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                data = await stream.receive_some(65536)
+                if not data:
+                    return
+                conn.receive_data(data)
+            elif isinstance(ev, h11.EndOfMessage):
+                if served >= number_ok:
+                    await trio.sleep_forever()
+                out = conn.send(h11.Response(status_code=200, headers=[(b"content-length", b"2")]))
+                await stream.send_all(out + conn.send(h11.Data(data=b"ok")) + conn.send(h11.EndOfMessage()))
+                conn.start_next_cycle()
+                served += 1
+
+    return serve
+
+
+@trio_test
+async def test_watchdog_wakes_for_a_call_after_an_idle_period() -> None:
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, raw=stall_after_first())
+        async with transport(server, read_timeout=5, timeout=60) as t:
+            assert (await t.send(Request("GET", URL))).body == b"ok"
+            await trio.sleep(100)  # the watchdog has looked and gone to sleep with nothing to watch
+            assert t._watchdog_wake == float("inf") and t._watchdog_sleep is not None
+            start = trio.current_time()
+            with pytest.raises(TransportTimeout, match="read timeout"):
+                await t.send(Request("GET", URL))
+            assert trio.current_time() - start == pytest.approx(5)
+            assert server.opened == 1
+        assert t._watchdog_scope is None  # aclose stopped it
+        nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_each_call_gets_its_own_deadline() -> None:
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, raw=stall)
+        async with transport(server, read_timeout=5, timeout=60) as t:
+            ends: dict[int, float] = {}
+
+            async def call(i: int) -> None:
+                with pytest.raises(TransportTimeout):
+                    await t.send(Request("GET", URL))
+                ends[i] = trio.current_time()
+
+            start = trio.current_time()
+            async with trio.open_nursery() as calls:
+                for i in range(3):
+                    calls.start_soon(call, i)
+                    await trio.sleep(1)
+            assert [ends[i] - start for i in range(3)] == pytest.approx([5, 6, 7])
+        nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_no_timeouts_means_no_watchdog() -> None:
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery)
+        async with transport(server, connect_timeout=None, read_timeout=None, timeout=None) as t:
+            assert (await t.send(Request("GET", URL))).status == 200
+            assert t._watchdog_scope is None and t._watchdog_sleep is None
+        nursery.cancel_scope.cancel()
+
+
+def test_transport_reused_in_a_second_trio_run_still_times_out() -> None:
+    t = H11Transport(stream_factory=None, read_timeout=5)
+
+    async def one_run(expect_ok: bool) -> None:
+        async with trio.open_nursery() as nursery:
+            server = Server(nursery, raw=stall_after_first(1 if expect_ok else 0))
+            t._stream_factory = server.factory
+            if expect_ok:
+                assert (await t.send(Request("GET", URL))).body == b"ok"
+                # Leave the pool empty: streams of one run are not for another.
+                for origin in t._pools.values():
+                    origin.idle.clear()
+                t._conns.clear()
+            else:
+                with pytest.raises(TransportTimeout, match="read timeout"):
+                    await t.send(Request("GET", URL))
+            nursery.cancel_scope.cancel()
+
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    trio.run(one_run, True, clock=clock)
+    assert t._watchdog_scope is None  # the first run's watchdog ended with its run
+    trio.run(one_run, False, clock=trio.testing.MockClock(autojump_threshold=0))

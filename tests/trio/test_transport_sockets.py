@@ -15,9 +15,9 @@ from typing import Any
 
 import h11
 import pytest
+import trio
 import trustme
 
-import trio
 from okru_proto import Request, TransportError, TransportTimeout
 from okru_trio._transport import H11Transport
 
