@@ -13,6 +13,7 @@ import html
 import json
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -90,6 +91,9 @@ def load_login(path: Path | None = None) -> StoredLogin | None:
     path = path or credentials_path()
     try:
         text = path.read_text(encoding="utf-8")
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            print(f"okru: warning: {path} is readable by other users; run `chmod 600 {path}`",
+                  file=sys.stderr)
     except FileNotFoundError:
         return None
     except OSError as exc:

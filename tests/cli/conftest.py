@@ -83,14 +83,22 @@ class LineProcess:
         self.proc = proc
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
+        self.stderr: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._err_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._err_reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.put(line)
         self.lines.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
 
     def wait_line(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
         """The first (new) stdout line matching ``pattern``; fails on EOF or timeout."""
@@ -110,11 +118,12 @@ class LineProcess:
 
     def finish(self, timeout: float = TIMEOUT) -> Result:
         try:
-            _, stderr = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise
         self._reader.join(timeout)
+        self._err_reader.join(timeout)
         rest: list[str] = []
         while True:
             try:
@@ -124,7 +133,7 @@ class LineProcess:
             if item is not None:
                 rest.append(item)
         self.seen += rest
-        return Result(self.proc.returncode, "".join(self.seen), stderr or "")
+        return Result(self.proc.returncode, "".join(self.seen), "".join(self.stderr))
 
     def kill(self) -> None:
         if self.proc.poll() is None:

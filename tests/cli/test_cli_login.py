@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import stat
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
@@ -152,3 +153,27 @@ def test_fake_server_process_serves_calls(okru: Runner) -> None:
         assert done.returncode == 0, done.output
     finally:
         proc.kill()
+
+
+def test_fake_server_over_tls(okru: Runner, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_pem, key_pem, ca_pem = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_pem))
+    cert.private_key_pem.write_to_path(str(key_pem))
+    ca.cert_pem.write_to_path(str(ca_pem))
+    proc = okru.popen("fake-server", "--tls-cert", str(cert_pem), "--tls-key", str(key_pem))
+    try:
+        url = proc.wait_line(r"^(https://127\.0\.0\.1:\d+)$").group(1)
+        fake = FakeOK()
+        args = ("call", "users.getInfo", f"uids={fake.user_id}", "fields=name", "--api-url", url,
+                "--app-key", fake.app_key, "--app-secret-key", fake.app_secret_key)
+        result = okru(*args, env={"SSL_CERT_FILE": str(ca_pem)})
+        assert result.returncode == 0, result.output
+        assert json.loads(result.stdout)[0]["name"] == "Demo User"
+        # Without trusting the CA: a transport error, exit 4.
+        assert_one_error_line(okru(*args), 4)
+    finally:
+        proc.kill()
+    assert_one_error_line(okru("fake-server", "--tls-cert", str(cert_pem)), 2, "--tls-key")
