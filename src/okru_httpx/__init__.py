@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import anyio
-
 import httpx
+
 from okru_proto import (
     API,
     DEFAULT_MAX_PAGES,

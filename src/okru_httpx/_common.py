@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import httpx
+
 from okru_proto import (
     CORE_OPTIONS,
     Error,

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
 import httpx
+
 from okru_proto import (
     API,
     DEFAULT_MAX_PAGES,

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 import trio
+
 from okru_proto import (
     DEFAULT_MAX_PAGES,
     AppSessionSpec,
