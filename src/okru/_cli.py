@@ -27,6 +27,7 @@ from okru_proto import (
     Secret,
     SignatureError,
     Token,
+    UsageError,
     authorize_url,
     canonical_string,
     prepare_call,
@@ -142,7 +143,12 @@ class Credentials:
         api = self.api_url or "https://api.ok.ru"
         # The emulator serves both: --connect-url follows --api-url unless given.
         connect = self.connect_url or (self.api_url if self.api_url else "https://connect.ok.ru")
-        return Endpoints(api=api, connect=connect)
+        try:
+            return Endpoints(api=api, connect=connect)
+        except UsageError as exc:
+            # The core's message names Endpoints.api/.connect: say which option that was.
+            text = str(exc).replace("Endpoints.api", "--api-url").replace("Endpoints.connect", "--connect-url")
+            raise CLIError(text, "use https://, or http:// only for a loopback emulator") from exc
 
 
 def _from_flags_or_env(args: argparse.Namespace, name: str) -> str | None:

@@ -157,7 +157,7 @@ def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int,
         code, what = EXIT_USAGE, f"the okru command needs {exc.name}, which is not installed"
         todo = "pip install 'okru[all]'"
     elif isinstance(exc, KeyboardInterrupt):
-        code, what, todo = EXIT_INTERRUPTED, "interrupted", "nothing was changed after the interruption"
+        code, what, todo = EXIT_INTERRUPTED, "interrupted", "run the command again when ready"
     elif isinstance(exc, OSError):
         code, what, todo = EXIT_USAGE, f"{type(exc).__name__}: {exc}", "check the path and its permissions"
     else:
