@@ -177,3 +177,12 @@ def test_fake_server_over_tls(okru: Runner, tmp_path: Path) -> None:
     finally:
         proc.kill()
     assert_one_error_line(okru("fake-server", "--tls-cert", str(cert_pem)), 2, "--tls-key")
+
+
+def test_store_location_follows_xdg_config_home(okru: Runner, tmp_path: Path) -> None:
+    env = {k: v for k, v in okru.env.items() if k != "OKRU_CONFIG_DIR"}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"))
+    okru.env = env
+    assert str(tmp_path / "xdg" / "okru" / "credentials.json") in okru("logout").stdout
+    del env["XDG_CONFIG_HOME"]
+    assert str(tmp_path / "home" / ".config" / "okru" / "credentials.json") in okru("logout").stdout
