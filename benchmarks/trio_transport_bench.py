@@ -11,6 +11,12 @@ one process; the table shows medians and the ratios the issue sets targets for:
 * transport with 1000 calls in flight (over a pool of 20) / transport at 20: target <= 1.20
 * bounded memory with 1000 in flight: tracemalloc peak, for N and 2N calls (must not grow with N)
 
+On a shared machine the socket numbers are noisy (kernel time, the stub's CPU). A second table
+removes the kernel: both clients talk to an in-memory stream that answers at once (each call
+still yields to trio twice), timed with the garbage collector off, minimum of the repetitions.
+It splits the difference into the transport's own cost and the cost of building the
+``okru_proto.Request`` value (the core's constructor validates the headers each time).
+
     /work/venv/bin/python benchmarks/trio_transport_bench.py [-n 3000] [--reps 5]
 """
 
@@ -108,7 +114,6 @@ async def run_workers(call: Callable[[int], Awaitable[None]], total: int, worker
 def raw_h11(port: int, n: int, concurrency: int) -> float:
     """trio TCP stream + h11, one keep-alive connection per worker: the floor."""
     import h11
-
     import trio
 
     path = b"/fb.do?"
@@ -169,6 +174,7 @@ def transport(port: int, n: int, concurrency: int, pool: int, *, trace: bool = F
     """okru_trio's H11Transport: the same request as an okru_proto.Request, ``concurrency`` tasks
     sharing a pool of at most ``pool`` connections."""
     import trio
+
     from okru_proto import Request
     from okru_trio._transport import H11Transport
 
@@ -206,6 +212,93 @@ def peak_memory(port: int, n: int, concurrency: int, pool: int) -> int:
     return peak
 
 
+# -- no-kernel breakdown --------------------------------------------------------------------------
+
+
+def breakdown(n: int, reps: int) -> dict[str, float]:
+    import gc
+
+    import h11
+    import trio
+
+    from okru_proto import Request
+    from okru_trio._transport import H11Transport
+
+    reply = (
+        b"HTTP/1.1 200 OK\r\nServer: okstub\r\nContent-Type: application/json;charset=utf-8\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+    )
+
+    class Instant(trio.abc.Stream):
+        async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+            await trio.lowlevel.checkpoint()
+
+        async def wait_send_all_might_not_block(self) -> None:  # pragma: no cover
+            await trio.lowlevel.checkpoint()
+
+        async def receive_some(self, max_bytes: int | None = None) -> bytes:
+            await trio.lowlevel.checkpoint()
+            return reply
+
+        async def aclose(self) -> None:
+            await trio.lowlevel.checkpoint()
+
+    url = "http://127.0.0.1:1/fb.do?" + signed_query()
+    target = url[len("http://127.0.0.1:1") :].encode()
+    headers = (("accept", "application/json"),)
+
+    async def raw() -> float:
+        raw_headers = [(b"Host", b"127.0.0.1:1"), (b"User-Agent", b"okru/0.1"), (b"Accept", b"application/json")]
+        stream, conn = Instant(), h11.Connection(h11.CLIENT)
+        start = time.perf_counter()
+        for _ in range(n):
+            await stream.send_all(
+                conn.send(h11.Request(method=b"GET", target=target, headers=raw_headers))  # type: ignore[operator]
+                + conn.send(h11.EndOfMessage())
+            )
+            chunks = []
+            while True:
+                ev = conn.next_event()
+                if ev is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive_some(65536))
+                elif type(ev) is h11.Data:
+                    chunks.append(ev.data)
+                elif type(ev) is h11.EndOfMessage:
+                    break
+            conn.start_next_cycle()
+            b"".join(chunks)
+        return time.perf_counter() - start
+
+    async def transport(prebuilt: bool) -> float:
+        async def factory(host: str, port: int, use_tls: bool) -> trio.abc.Stream:
+            return Instant()
+
+        async with H11Transport(stream_factory=factory) as t:
+            request = Request("GET", url, headers)
+            await t.send(request)
+            start = time.perf_counter()
+            if prebuilt:
+                for _ in range(n):
+                    await t.send(request)
+            else:
+                for _ in range(n):
+                    await t.send(Request("GET", url, headers))
+            return time.perf_counter() - start
+
+    runs: dict[str, list[float]] = {"raw": [], "prebuilt": [], "built": []}
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(reps):
+            runs["raw"].append(trio.run(raw))
+            runs["prebuilt"].append(trio.run(transport, True))
+            runs["built"].append(trio.run(transport, False))
+    finally:
+        if enabled:
+            gc.enable()
+    return {name: min(values) / n * 1e6 for name, values in runs.items()}
+
+
 # -- driver ------------------------------------------------------------------------------------
 
 
@@ -213,13 +306,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=3000, help="measured calls per scenario (default 3000)")
     ap.add_argument("--reps", type=int, default=5, help="interleaved repetitions (default 5)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin the stub to CPU 0 and this process to CPU 1")
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve is not None:
         serve(a.serve)
         return
 
-    pin = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+    pin = not a.no_pin and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
     stub = subprocess.Popen(
         [sys.executable, __file__, "--serve", "0"],
         stdout=subprocess.PIPE,
@@ -266,6 +360,16 @@ def main() -> None:
         for name, target in (("seq", 1.10), ("c=20", 1.10), ("1000/20", 1.20)):
             label = {"seq": "transport/raw seq", "c=20": "transport/raw c=20", "1000/20": "1000 in flight / c=20"}[name]
             print(f"| {label:<36} | {statistics.median(ratios[name]):>7.3f} | {target:>6.2f} |")
+
+        b = breakdown(max(n, 10000), a.reps)
+        print("\nno kernel (in-memory stream, gc off, min of reps), µs/call:")
+        print(f"| {'raw h11':<44} | {b['raw']:>6.2f} |")
+        print(f"| {'transport.send(prebuilt Request)':<44} | {b['prebuilt']:>6.2f} |")
+        print(f"| {'transport.send(Request(...)) built per call':<44} | {b['built']:>6.2f} |")
+        print(
+            f"transport's own cost: {b['prebuilt'] - b['raw']:+.2f} µs/call; "
+            f"building the Request: {b['built'] - b['prebuilt']:+.2f} µs/call"
+        )
 
         small, large = peak_memory(port, n, 1000, 20), peak_memory(port, 2 * n, 1000, 20)
         print(
