@@ -925,3 +925,55 @@ def test_transport_reused_in_a_second_trio_run_still_times_out() -> None:
     trio.run(one_run, True, clock=clock)
     assert t._watchdog_scope is None  # the first run's watchdog ended with its run
     trio.run(one_run, False, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+@trio_test
+async def test_head_and_chunked_replies_keep_the_connection() -> None:
+    async def replies(stream: trio.abc.Stream, number: int) -> None:
+        conn = h11.Connection(h11.SERVER)
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                data = await stream.receive_some(65536)
+                if not data:
+                    return
+                conn.receive_data(data)
+            elif isinstance(ev, h11.Request):
+                request = ev
+            elif isinstance(ev, h11.EndOfMessage):
+                if request.method == b"HEAD":
+                    out = conn.send(h11.Response(status_code=200, headers=[(b"content-length", b"1234")]))
+                else:  # no Content-Length: h11 frames it chunked
+                    out = conn.send(h11.Response(status_code=200, headers=[(b"transfer-encoding", b"chunked")]))
+                    out += conn.send(h11.Data(data=b'{"a":')) + conn.send(h11.Data(data=b"1}"))
+                await stream.send_all(out + conn.send(h11.EndOfMessage()))
+                conn.start_next_cycle()
+
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, raw=replies)
+        async with transport(server) as t:
+            head = await t.send(Request("HEAD", URL))
+            assert (head.status, head.body, head.header("content-length")) == (200, b"", "1234")
+            chunked = await t.send(Request("GET", URL))
+            assert chunked.body == b'{"a":1}'
+            assert (await t.send(Request("GET", URL))).body == b'{"a":1}'
+            assert server.opened == 1
+        nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_body_cap_counts_every_chunk_and_ignores_the_declared_length() -> None:
+    async def chunks(stream: trio.abc.Stream, number: int) -> None:
+        await stream.receive_some(65536)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(20):
+            await stream.send_all(b"64\r\n" + b"x" * 100 + b"\r\n")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, raw=chunks)
+        async with transport(server, max_response_bytes=1500) as t:
+            with pytest.raises(ProtocolError, match=r"max_response_bytes \(1500\)"):
+                await t.send(Request("GET", URL))
+            assert not t._conns
+        nursery.cancel_scope.cancel()
