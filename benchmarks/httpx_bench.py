@@ -115,6 +115,7 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 def sync_scenario(kind: str, base: str, n: int) -> float:
     import httpx
+
     import okru_httpx.sync
     from okru_proto import Endpoints
 
@@ -163,6 +164,7 @@ async def _calls(call: Callable[[], Awaitable[Any]], n: int, c: int) -> None:
 
 def async_scenario(kind: str, base: str, n: int, c: int) -> float:
     import httpx
+
     import okru_httpx
     from okru_proto import Endpoints
 

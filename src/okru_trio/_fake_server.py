@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 import h11
-
 import trio
+
 from okru_proto import Request, Response, UsageError
 from okru_proto.testing import FakeOK
 

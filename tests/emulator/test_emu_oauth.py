@@ -263,6 +263,7 @@ def test_change_user_link_and_second_user(fake: FakeOK) -> None:
 
 def test_dialogs_over_loopback_with_a_real_cookie_jar(fake: FakeOK) -> None:
     import httpx
+
     from okru_trio.testing import run_fake_server
 
     with run_fake_server(fake) as url, httpx.Client(base_url=url) as client:

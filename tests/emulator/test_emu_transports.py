@@ -8,13 +8,13 @@ import subprocess
 import sys
 from urllib.parse import urlencode
 
+import httpx
 import pytest
+import trio
 import trio.testing
 import trustme
 from emu_helpers import md5_hex, signature
 
-import httpx
-import trio
 from okru_httpx.testing import FakeOKTransport
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server, serve_fake

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
-import httpx
 import okru_httpx
 import okru_httpx.sync
 from okru_httpx._common import to_response
