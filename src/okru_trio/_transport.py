@@ -261,7 +261,9 @@ class H11Transport:
                 retried = False
                 while True:
                     idle = origin.idle
-                    if idle:
+                    # The retry after a stale connection always dials a fresh one: another
+                    # pooled connection may be stale too, and only reused ones can be.
+                    if idle and not retried:
                         conn = idle.pop()
                     else:
                         conn = await self._connect(origin, total_deadline)
