@@ -977,3 +977,27 @@ async def test_body_cap_counts_every_chunk_and_ignores_the_declared_length() -> 
                 await t.send(Request("GET", URL))
             assert not t._conns
         nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_stale_retry_dials_fresh_even_with_other_idle_connections() -> None:
+    gate = trio.Event()
+
+    async def handler(request: h11.Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        await gate.wait()
+        return 200, [], b"ok"
+
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, handler, close_after=1)
+        async with transport(server) as t:
+            async with trio.open_nursery() as calls:
+                calls.start_soon(t.send, Request("GET", URL))
+                calls.start_soon(t.send, Request("GET", URL))
+                await trio.testing.wait_all_tasks_blocked()
+                gate.set()
+            await trio.testing.wait_all_tasks_blocked()
+            assert pool_size(t) == 2  # both idle, both already closed by the server
+            # The first pops one stale connection, then must dial, not pop the other stale one.
+            assert (await t.send(Request("GET", URL))).body == b"ok"
+            assert server.opened == 3
+        nursery.cancel_scope.cancel()
