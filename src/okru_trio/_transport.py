@@ -278,7 +278,14 @@ class H11Transport:
                         await self._discard(stale)
                         continue
                     h = conn.h11
-                    if h.our_state is _DONE and h.their_state is _DONE and conn.expired is None:
+                    # Bytes after the end of the response are a server bug; on a pooled
+                    # connection they would be parsed as the next call's reply.
+                    if (
+                        h.our_state is _DONE
+                        and h.their_state is _DONE
+                        and conn.expired is None
+                        and not h.trailing_data[0]
+                    ):
                         h.start_next_cycle()
                         conn.reused = True
                         if not self._closed:

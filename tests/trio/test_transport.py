@@ -1001,3 +1001,19 @@ async def test_stale_retry_dials_fresh_even_with_other_idle_connections() -> Non
             assert (await t.send(Request("GET", URL))).body == b"ok"
             assert server.opened == 3
         nursery.cancel_scope.cancel()
+
+
+@trio_test
+async def test_bytes_after_the_response_keep_the_connection_out_of_the_pool() -> None:
+    async def extra(stream: trio.abc.Stream, number: int) -> None:
+        while await stream.receive_some(65536):
+            await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
+
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, raw=extra)
+        async with transport(server) as t:
+            assert (await t.send(Request("GET", URL))).body == b"ok"
+            assert pool_size(t) == 0
+            assert (await t.send(Request("GET", URL))).body == b"ok"
+            assert server.opened == 2
+        nursery.cancel_scope.cancel()
