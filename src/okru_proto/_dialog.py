@@ -26,7 +26,7 @@ from ._oauth import (
     parse_token_response,
 )
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode
-from ._types import Endpoints, Request, Response, Secret, reveal
+from ._types import Endpoints, Request, Response, Secret, _is_loopback, reveal
 
 __all__ = ["MAX_DIALOG_STEPS", "CookieJar", "Form", "implicit_flow", "parse_forms"]
 
@@ -186,6 +186,13 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def _insecure(url: str) -> bool:
+    """Not https, and not plain http to a loopback host (the rule of ``Endpoints``): a redirect
+    or form that downgrades to http:// would send the password and cookies in clear text."""
+    parts = urlsplit(url)
+    return not (parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or "")))
+
+
 def _request(method: str, url: str, jar: CookieJar, body: bytes = b"") -> Request:
     headers = [("accept", "text/html,application/json")]
     cookie = jar.header(_host(url))
@@ -265,7 +272,10 @@ def implicit_flow(
                     raise OAuthError(query["error"], query.get("error_description"))
                 return parse_fragment_token(fragment, now, expected_state=state)
             parts = urlsplit(target)
-            if parts.scheme not in ("http", "https") or _host(target) not in allowed_hosts:
+            if _insecure(target) and parts.scheme == "http" and _host(target) in allowed_hosts:
+                raise DialogError(f"the dialog redirected to plain http:// at {parts.netloc!r}; refused "
+                                  "(credentials and cookies travel only over https)", st_cmd=_st_cmd(target))
+            if _insecure(target) or _host(target) not in allowed_hosts:
                 raise DialogError(f"the dialog redirected to a foreign host {parts.netloc or target[:40]!r}; "
                                   "refused (credentials and cookies stay with OK.ru)", st_cmd=_st_cmd(target))
             if status in (307, 308) and request.method == "POST":
@@ -310,8 +320,9 @@ def implicit_flow(
 def _submit(form: Form, page_url: str, fields: list[tuple[str, str]], jar: CookieJar,
             allowed_hosts: set[str]) -> Request:
     target = urljoin(page_url, form.action or page_url)
-    if urlsplit(target).scheme not in ("http", "https") or _host(target) not in allowed_hosts:
-        raise DialogError(f"a dialog form posts to a foreign host {_host(target)!r}; refused",
+    if _insecure(target) or _host(target) not in allowed_hosts:
+        where = "plain http:// at" if _host(target) in allowed_hosts else "a foreign host"
+        raise DialogError(f"a dialog form posts to {where} {_host(target)!r}; refused",
                           st_cmd=_st_cmd(page_url))
     body = form_encode(fields).encode("ascii")
     if form.method == "GET":
