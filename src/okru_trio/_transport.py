@@ -19,6 +19,12 @@ Error mapping (the original exception is always ``__cause__``):
   plain-http URL for a non-loopback host -> :class:`okru_proto.UsageError`, before any I/O.
 
 Messages name ``host:port`` only: never the URL's query or the body, where tokens travel.
+
+Timeouts: the connect timeout and the wait for a pool slot use trio CancelScopes (slow paths
+only). The read and whole-call deadlines of an exchange are watched by one trio system task per
+transport (started on first use in each trio run, stopped by ``aclose``) that closes a stalled
+connection's stream, because entering a CancelScope on every call would cost more CPU than the
+rest of the transport. Cancelling ``send`` from outside works at any point as usual in trio.
 """
 
 from __future__ import annotations
