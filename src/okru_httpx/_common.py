@@ -9,6 +9,7 @@ methods, a few lines each. No OK.ru knowledge anywhere in this package: that is 
 from __future__ import annotations
 
 import re
+import ssl
 import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -113,9 +114,23 @@ def transport_error(exc: BaseException, request: Request) -> Error:
     host = request.host
     detail = _clean(str(exc))
     detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    tls = _tls_cause(exc)
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        # Under trio, httpx's ConnectError has no text: the certificate failure is only a cause.
+        return TransportError(f"TLS certificate verification failed for {host} "
+                              f"({tls.verify_message or tls.reason}; {detail})")
     if isinstance(exc, httpx.TimeoutException):
         return TransportTimeout(f"timed out talking to {host} ({detail})")
     return TransportError(f"could not talk to {host} ({detail})")
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    cause: BaseException | None = exc
+    for _ in range(16):  # a bounded walk down __cause__/__context__
+        if cause is None or isinstance(cause, ssl.SSLError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def closed_client_error(request: Request) -> Error:
