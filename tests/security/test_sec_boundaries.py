@@ -166,6 +166,7 @@ def test_sec_dialog_redirect_off_https_or_foreign_refused(location: str) -> None
 def test_sec_dialog_form_off_https_or_foreign_refused(action: str) -> None:
     page = LOGIN_PAGE.replace(b'"/dk?st.cmd=OAuth2Login"', f'"{action}"'.encode())
     error, sent = _canned_dialog([Response(200, HTML, page)])
+    assert "refused" in str(error)
     assert len(sent) == 1  # the password was never put in a request
     assert all(b"PASSWORD-k3vv" not in r.body and "PASSWORD-k3vv" not in r.url for r in sent)
 
