@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
@@ -120,7 +121,19 @@ def _mask_url(url: str) -> str:
 _METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
+_BAD_VALUE = re.compile(r"[\r\n\x00]").search
+_BAD_NAME = re.compile(r"[^!#$%&'*+\-.^_`|~0-9a-z]").search
+
+
 def _normalize_headers(headers: HeadersInput) -> Headers:
+    if type(headers) is tuple:
+        # Fast path (every reply goes through here): already lower-case str pairs, nothing to fix.
+        for item in headers:
+            if (type(item) is not tuple or len(item) != 2 or type(item[0]) is not str
+                    or type(item[1]) is not str or not item[0] or _BAD_NAME(item[0]) or _BAD_VALUE(item[1])):
+                break
+        else:
+            return headers
     items = headers.items() if isinstance(headers, Mapping) else headers
     out = []
     for item in items:
