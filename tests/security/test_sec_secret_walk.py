@@ -141,7 +141,10 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     async def attempt(fn: Callable[..., Any], *args: Any, expect: type[BaseException] | None = None,
                       may_succeed: bool = False, **kwargs: Any) -> Any:
         try:
-            result = await adapter.run(fn, *args, **kwargs)
+            if fn == adapter.collect:  # already adapter-aware: awaited here, never in a thread
+                result = await fn(*args, **kwargs)
+            else:
+                result = await adapter.run(fn, *args, **kwargs)
         except okru_proto.Error as exc:
             cap.exc(exc)
             cap.outcomes.append(type(exc).__name__)
