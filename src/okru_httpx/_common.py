@@ -8,6 +8,7 @@ methods, a few lines each. No OK.ru knowledge anywhere in this package: that is 
 
 from __future__ import annotations
 
+import logging
 import re
 import ssl
 import time
@@ -18,6 +19,7 @@ import httpx
 
 from okru_proto import (
     CORE_OPTIONS,
+    SECRET_PARAM_NAMES,
     Error,
     Request,
     Response,
@@ -25,6 +27,7 @@ from okru_proto import (
     TransportError,
     TransportTimeout,
     UsageError,
+    mask_query,
 )
 
 __all__ = [
@@ -45,6 +48,37 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 _UNSET: Any = object()
 _QUERY = re.compile(r"\?\S*")
+
+# httpx logs each request URL at INFO and httpcore each response's headers at DEBUG: an upload
+# URL's apiToken, a GET call's access_token, the dialogs' login cookie and the implicit grant's
+# redirect fragment (access_token, session_secret_key) would all land in the application's logs.
+# A filter on those loggers masks credential values; everything else in the line stays.
+_NAMES = "|".join(re.escape(n) for n in sorted(SECRET_PARAM_NAMES))
+_CREDENTIAL_VALUE = re.compile(rf"((?:{_NAMES})=)[^&#\s'\"]+")
+_COOKIE_VALUE = re.compile(r"((?:set-)?cookie'?,\s*b?['\"][^=;'\"]+=)[^;'\"]*", re.IGNORECASE)
+
+
+class RedactCredentials(logging.Filter):
+    """Masks OK.ru credential values in httpx's and httpcore's own log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix; let logging report it
+            return True
+        masked = _COOKIE_VALUE.sub(r"\1***", _CREDENTIAL_VALUE.sub(r"\1***", text))
+        if masked != text:
+            record.msg, record.args = masked, ()
+        return True
+
+
+_REDACT = RedactCredentials()
+for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+              "httpcore.proxy", "httpcore.socks"):
+    # Logger filters do not apply to child loggers, hence each httpcore module by name.
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, RedactCredentials) for f in _logger.filters):
+        _logger.addFilter(_REDACT)
 
 
 class SessionBase(SessionSpec):
@@ -109,9 +143,24 @@ def _clean(text: str) -> str:
     return _QUERY.sub("?...", text)[:300]
 
 
+def _mask_request(exc: BaseException) -> None:
+    # The httpx error stays our error's __cause__, and its .request repr shows the whole URL: in
+    # GET mode that holds the access token, an upload URL its apiToken. Keep the request, masked.
+    if isinstance(exc, httpx.RequestError) and exc._request is not None:
+        original = exc._request
+        masked = mask_query(original.url.query.decode("ascii", "replace"))
+        if masked != original.url.query.decode("ascii", "replace"):
+            try:
+                url = original.url.copy_with(query=masked.encode())
+            except (httpx.InvalidURL, ValueError, TypeError):
+                url = original.url.copy_with(query=None)
+            exc.request = httpx.Request(original.method, url)
+
+
 def transport_error(exc: BaseException, request: Request) -> Error:
     """Our error for an httpx/OS failure (the caller raises it ``from exc``). Names the host only."""
     host = request.host
+    _mask_request(exc)
     detail = _clean(str(exc))
     detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     tls = _tls_cause(exc)

@@ -50,8 +50,7 @@ HTTPX_LEAK = pytest.mark.xfail(strict=True, reason=(
     "exception kept as __cause__ carries the httpx.Request whose repr shows the full URL"))
 
 
-@pytest.fixture(params=[pytest.param(name, marks=HTTPX_LEAK) if name.startswith("httpx") else name
-                        for name in sorted(ADAPTERS)])
+@pytest.fixture(params=sorted(ADAPTERS))
 def adapter(request: pytest.FixtureRequest) -> Adapter:
     return ADAPTERS[request.param]
 
