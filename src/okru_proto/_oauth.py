@@ -259,13 +259,14 @@ def parse_token_response(
     "Provide OAUTH request parameters!", or HTTP 200 "Error : Failed to convert value...")
     raise :class:`ProtocolError` quoting the page title.
     """
+    if response.status >= 500:
+        # Checked before the content type: a 502 HTML page from a proxy is worth a retry.
+        raise HTTPStatusError(f"{what}: OK.ru answered HTTP {response.status} ({describe_body(response)})",
+                              method=what, status=response.status, response=response)
     ctype = (response.header("content-type") or "").lower()
     if "html" in ctype:
         raise ProtocolError(f"{what}: expected JSON, got an HTML page ({describe_body(response)})",
                             method=what, status=response.status, response=response)
-    if response.status >= 500:
-        raise HTTPStatusError(f"{what}: OK.ru answered HTTP {response.status} ({describe_body(response)})",
-                              method=what, status=response.status, response=response)
     payload = parse_json_body(response, what)
     if not isinstance(payload, dict):
         if response.status != 200:

@@ -271,10 +271,22 @@ class SessionCore:
         """Refresh the token with the refresh grant, keep the refresh token, adopt the result."""
         if self.token is None or not self.can_refresh:
             raise UsageError("this session cannot refresh: it needs a refresh token, app_id and app_secret_key")
-        token = yield from refresh_flow(self.app_id or "", self.require_app_secret("refresh"),
-                                        self.token, self.endpoints, self.clock())
-        self.set_token(token)
-        return token
+        retry = self.retry
+        attempt = 0
+        while True:
+            try:
+                token = yield from refresh_flow(self.require_app_id(), self.require_app_secret("refresh"),
+                                                self.token, self.endpoints, self.clock())
+            except Error as exc:
+                # The retry policy covers token.do too: a flood or a 502 while refreshing must not
+                # fail every caller waiting on the refresh.
+                if retry is None or attempt >= retry.attempts or not getattr(exc, "retryable", False):
+                    raise
+                yield Sleep(retry.delay(attempt))
+                attempt += 1
+                continue
+            self.set_token(token)
+            return token
 
     def call_flow(self, method: str, params: Mapping[str, object] | None = None,
                   pass_error: bool | None = None) -> Flow[Any]:

@@ -316,3 +316,12 @@ class TokenLifecycle(RuleBasedStateMachine):
 
 TestTokenLifecycle = TokenLifecycle.TestCase
 TestTokenLifecycle.settings = settings(max_examples=40, stateful_step_count=12, deadline=None)
+
+
+def test_refresh_is_retried_by_the_policy(fake):
+    sleeps: list[float] = []
+    session = code_session(fake, retry=RetryPolicy(attempts=2, base=1, random=lambda: 0.0), sleeps=sleeps)
+    fake.clock.advance(1801)
+    fake.inject("http_502", method="/oauth/token.do", times=1)
+    assert API(session).friends.get()
+    assert sleeps == [0.5] and session.core.generation == 2
