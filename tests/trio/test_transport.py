@@ -306,6 +306,57 @@ async def test_pool_wait_is_fifo() -> None:
     assert order == [0, 1, 2, 3, 4, 5]
 
 
+@trio_test
+async def test_cancelled_and_timed_out_pool_waiters_leave_the_queue_and_the_slot_count_intact() -> None:
+    gate = trio.Event()
+    order: list[int] = []
+    outcomes: list[str] = []
+
+    async def handler(request: h11.Request, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        if request.target == b"/?i=0":
+            await gate.wait()
+        return 200, [], b""
+
+    async with trio.open_nursery() as nursery:
+        server = Server(nursery, handler)
+        async with transport(server, max_connections_per_origin=1, read_timeout=None, timeout=10) as t:
+            origin_key = (False, "127.0.0.1", 1)
+
+            async def call(i: int, task_status: trio.TaskStatus[trio.CancelScope] = trio.TASK_STATUS_IGNORED) -> None:
+                with trio.CancelScope() as scope:
+                    task_status.started(scope)
+                    try:
+                        await t.send(Request("GET", f"http://127.0.0.1:1/?i={i}"))
+                    except TransportTimeout as exc:
+                        outcomes.append(f"{i}: {exc}")
+                        return
+                    order.append(i)
+
+            async with trio.open_nursery() as calls:
+                await calls.start(call, 0)
+                await trio.testing.wait_all_tasks_blocked()
+                scopes = [await calls.start(call, i) for i in (1, 2, 3)]
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(t._pools[origin_key].waiters) == 3
+                scopes[1].cancel()  # the middle waiter leaves the queue
+                await trio.testing.wait_all_tasks_blocked()
+                assert len(t._pools[origin_key].waiters) == 2
+                await trio.sleep(11)  # every call started at 0: 0 times out talking, 1 and 3 waiting
+                assert sorted(outcomes) == [
+                    "0: total timeout (10s) expired talking to 127.0.0.1:1",
+                    "1: total timeout (10s) expired waiting for a free connection to 127.0.0.1:1",
+                    "3: total timeout (10s) expired waiting for a free connection to 127.0.0.1:1",
+                ]
+                gate.set()
+            origin = t._pools[origin_key]
+            assert order == []
+            assert origin.free == 1
+            assert not origin.waiters
+            # The slot count is intact: the next call gets the one connection at once.
+            await t.send(Request("GET", "http://127.0.0.1:1/?i=4"))
+        nursery.cancel_scope.cancel()
+
+
 # -- stale keep-alive retry ------------------------------------------------------------------
 
 
@@ -643,7 +694,9 @@ async def test_cancel_while_connecting_and_while_waiting_for_the_pool() -> None:
                 await trio.testing.wait_all_tasks_blocked()
                 calls.cancel_scope.cancel()
             assert not t._conns
-            assert t._pools[(False, "127.0.0.1", 8080)].semaphore.value == 1
+            origin = t._pools[(False, "127.0.0.1", 8080)]
+            assert origin.free == 1
+            assert not origin.waiters
         nursery.cancel_scope.cancel()
 
 
