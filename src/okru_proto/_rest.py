@@ -34,19 +34,41 @@ RESERVED_PARAMS = frozenset({"method", "application_key", "format", "sig", "acce
 
 _METHOD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+")
 _SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+_SAFE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+#: ``quote_plus(c, safe="")`` of every ASCII character, as a ``str.translate`` table.
+_ASCII_QUOTE = str.maketrans({chr(c): chr(c) if chr(c) in _SAFE_CHARS else "+" if c == 32 else f"%{c:02X}"
+                              for c in range(128)})
 
 
 def _quote(text: str) -> str:
     # Most OK parameter values are ids and names: skip quote_plus's work when nothing needs it.
     if _SAFE.fullmatch(text):
         return text
+    if text.isascii():
+        # Comma-joined lists ("1,2,3") are the usual case: a translate is ~7x cheaper than
+        # quote_plus and gives the same text for ASCII.
+        return text.translate(_ASCII_QUOTE)
     return quote_plus(text, safe="")
+
+
+#: Parameter names (never values: those may be credentials) -> their encoded form. Names come
+#: from code, so there are few; the cap only guards against names built from data.
+_QUOTED_KEYS: dict[str, str] = {}
 
 
 def form_encode(pairs: Iterable[tuple[str, str]]) -> str:
     """``application/x-www-form-urlencoded`` text (the same encoding a query string uses)."""
+    keys = _QUOTED_KEYS
+    parts = []
     try:
-        return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in pairs)
+        for k, v in pairs:
+            key = keys.get(k)
+            if key is None:
+                key = _quote(k)
+                if len(keys) < 1024:
+                    keys[k] = key
+            parts.append(f"{key}={_quote(v)}")
+        return "&".join(parts)
     except UnicodeEncodeError:
         raise UsageError("a parameter holds text that is not valid Unicode (a lone surrogate?)") from None
 

@@ -223,3 +223,25 @@ def test_fuzz_json_error_objects(value):
         parse_call_response(Response(200, JSON, body), "m.x")
     except APIError as exc:
         assert isinstance(exc.code, int)
+
+
+@given(st.lists(st.tuples(st.text(min_size=1), st.text())))
+def test_form_encode_is_urlencode(pairs: list[tuple[str, str]]) -> None:
+    # form_encode's fast paths (safe text as is, ASCII through a translate table) must give
+    # exactly what the standard library gives.
+    from urllib.parse import urlencode
+
+    from okru_proto import form_encode
+
+    pairs = [(k, v) for k, v in pairs
+             if not any("\ud800" <= c <= "\udfff" for c in k + v)]  # lone surrogates: a UsageError
+    assert form_encode(pairs) == urlencode(pairs)
+
+
+def test_form_encode_every_ascii_character() -> None:
+    from urllib.parse import quote_plus
+
+    from okru_proto import form_encode
+
+    for code in range(128):
+        assert form_encode([("k", chr(code) + ",x")]) == "k=" + quote_plus(chr(code) + ",x", safe="")
