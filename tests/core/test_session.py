@@ -325,3 +325,21 @@ def test_refresh_is_retried_by_the_policy(fake):
     fake.inject("http_502", method="/oauth/token.do", times=1)
     assert API(session).friends.get()
     assert sleeps == [0.5] and session.core.generation == 2
+
+
+def test_api_children_are_cached_and_capped() -> None:
+    calls: list[tuple[str, object]] = []
+
+    class Recorder:
+        def call(self, method: str, params: object) -> None:
+            calls.append((method, params))
+
+    api = API(Recorder())
+    assert api.users is api.users
+    assert api.users.getInfo is api.users.getInfo
+    api.users.getInfo(uids="1")
+    api.users.getInfo(uids="2")
+    assert calls == [("users.getInfo", {"uids": "1"}), ("users.getInfo", {"uids": "2"})]
+    for i in range(1000):  # names built from data: still correct, the cache stays bounded
+        assert repr(getattr(api, f"g{i}").m) == f"API('g{i}.m')"
+    assert len(api.__dict__) <= 256
