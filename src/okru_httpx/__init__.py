@@ -12,8 +12,6 @@ only sends its :class:`~okru_proto.Request` values with httpx. The blocking twin
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -22,18 +20,14 @@ import httpx
 
 from okru_proto import (
     API,
-    DEFAULT_MAX_PAGES,
     AppSessionSpec,
+    AsyncSessionBase,
     ClientSessionSpec,
     CodeSessionSpec,
     Endpoints,
     Error,
     ImplicitSessionSpec,
-    Page,
-    Pager,
     PasswordSessionSpec,
-    Photo,
-    PhotoSource,
     PublicSessionSpec,
     RefreshSessionSpec,
     Request,
@@ -41,9 +35,6 @@ from okru_proto import (
     RetryPolicy,
     ServerSessionSpec,
     Token,
-    UploadedPhoto,
-    run_async,
-    upload_photos_flow,
 )
 
 from ._common import (
@@ -76,7 +67,7 @@ __all__ = [
 _S = TypeVar("_S", bound="HttpxSession")
 
 
-class HttpxSession(SessionBase):
+class HttpxSession(SessionBase, AsyncSessionBase):
     """Base of the async sessions: sends the core's requests with an ``httpx.AsyncClient``.
 
     Options (keyword-only, on every session): ``client=`` (your own ``httpx.AsyncClient``: used
@@ -96,6 +87,9 @@ class HttpxSession(SessionBase):
         # One refresh for all concurrent callers on this session, under asyncio or trio.
         self._lock = anyio.Lock()
 
+    async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
+        return await anyio.Path(path).read_bytes()
+
     async def _send(self, request: Request) -> Response:
         client = self._client
         try:
@@ -110,15 +104,6 @@ class HttpxSession(SessionBase):
                 raise closed_client_error(request) from exc
             raise
         return to_response(hresp, client, request)
-
-    async def call(self, method: str, params: Mapping[str, object] | None = None) -> Any:
-        """One REST call (what :class:`API` runs): the JSON result, or an OK error raised."""
-        # The core logs one DEBUG line per exchange on the "okru" logger (never a secret).
-        return await run_async(self._core.call_flow(method, params), self._send, self._sleep, self._lock)
-
-    async def authorize(self) -> Token | None:
-        """Run the session's grant (``async with`` does it for you); the new token, if any."""
-        return await run_async(self._core.authorize_flow(), self._send, self._sleep, self._lock)
 
     async def aclose(self) -> None:
         """Close the httpx client if the session created it (yours stays open)."""
@@ -140,43 +125,6 @@ class HttpxSession(SessionBase):
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.aclose()
-
-    # -- helpers (docs/helpers.md): the core's upload flow and Pager, driven like call() --------
-    async def upload_photos(self, *files: PhotoSource, aid: str | int | None = None,
-                            gid: str | int | None = None, commit: bool | None = None,
-                            params: Mapping[str, object] | None = None) -> tuple[UploadedPhoto, ...]:
-        """Upload photos (bytes, :class:`~okru_proto.Photo` or file paths) to the user's album,
-        album ``aid`` or group ``gid``; one :class:`~okru_proto.UploadedPhoto` per file."""
-        photos = [Photo.from_path(f, await anyio.Path(f).read_bytes()) if isinstance(f, (str, os.PathLike))
-                  else Photo.coerce(f) for f in files]
-        flow = upload_photos_flow(self._core, photos, boundary=secrets.token_hex(16), aid=aid, gid=gid,
-                                  commit=commit, params=params)
-        return await run_async(flow, self._send, self._sleep, self._lock)
-
-    def pages(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
-              direction: str | None = None, items: str | None = None,
-              max_pages: int = DEFAULT_MAX_PAGES) -> AsyncIterator[Page]:
-        """``async for page in session.pages("group.getMembers", {"uid": gid}, count=100)``:
-        each :class:`~okru_proto.Page` of an anchor-paged method, fetched as you iterate."""
-        return self._pages(Pager(method, params, count=count, direction=direction, items=items,
-                                 max_pages=max_pages))
-
-    def items(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
-              direction: str | None = None, items: str | None = None,
-              max_pages: int = DEFAULT_MAX_PAGES) -> AsyncIterator[Any]:
-        """Like :meth:`pages`, one item at a time."""
-        return self._items(Pager(method, params, count=count, direction=direction, items=items,
-                                 max_pages=max_pages))
-
-    async def _pages(self, pager: Pager) -> AsyncIterator[Page]:
-        while not pager.done:
-            yield await run_async(pager.page_flow(self._core), self._send, self._sleep, self._lock)
-
-    async def _items(self, pager: Pager) -> AsyncIterator[Any]:
-        async for page in self._pages(pager):
-            for item in page.items:
-                yield item
-
 
 class CodeSession(CodeSessionSpec, HttpxSession):
     """Authorization-code grant: ``async with`` exchanges ``code`` for a token (server-server

@@ -12,10 +12,8 @@ removed (a test compares both modules' public names and signatures). Shared code
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
@@ -24,28 +22,21 @@ import httpx
 
 from okru_proto import (
     API,
-    DEFAULT_MAX_PAGES,
     AppSessionSpec,
     ClientSessionSpec,
     CodeSessionSpec,
     Endpoints,
     Error,
     ImplicitSessionSpec,
-    Page,
-    Pager,
     PasswordSessionSpec,
-    Photo,
-    PhotoSource,
     PublicSessionSpec,
     RefreshSessionSpec,
     Request,
     Response,
     RetryPolicy,
     ServerSessionSpec,
+    SyncSessionBase,
     Token,
-    UploadedPhoto,
-    run_sync,
-    upload_photos_flow,
 )
 
 from ._common import (
@@ -78,7 +69,7 @@ __all__ = [
 _S = TypeVar("_S", bound="HttpxSession")
 
 
-class HttpxSession(SessionBase):
+class HttpxSession(SessionBase, SyncSessionBase):
     """Base of the blocking sessions: sends the core's requests with an ``httpx.Client``.
 
     Options (keyword-only, on every session): ``client=`` (your own ``httpx.Client``: used as it
@@ -98,6 +89,9 @@ class HttpxSession(SessionBase):
         # One refresh for all threads calling through this session.
         self._lock = threading.Lock()
 
+    def _read_file(self, path: str | os.PathLike[str]) -> bytes:
+        return Path(path).read_bytes()
+
     def _send(self, request: Request) -> Response:
         client = self._client
         try:
@@ -112,15 +106,6 @@ class HttpxSession(SessionBase):
                 raise closed_client_error(request) from exc
             raise
         return to_response(hresp, client, request)
-
-    def call(self, method: str, params: Mapping[str, object] | None = None) -> Any:
-        """One REST call (what :class:`API` runs): the JSON result, or an OK error raised."""
-        # The core logs one DEBUG line per exchange on the "okru" logger (never a secret).
-        return run_sync(self._core.call_flow(method, params), self._send, self._sleep, self._lock)
-
-    def authorize(self) -> Token | None:
-        """Run the session's grant (``with`` does it for you); the new token, if any."""
-        return run_sync(self._core.authorize_flow(), self._send, self._sleep, self._lock)
 
     def close(self) -> None:
         """Close the httpx client if the session created it (yours stays open)."""
@@ -138,42 +123,6 @@ class HttpxSession(SessionBase):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-    # -- helpers (docs/helpers.md): the core's upload flow and Pager, driven like call() --------
-    def upload_photos(self, *files: PhotoSource, aid: str | int | None = None,
-                      gid: str | int | None = None, commit: bool | None = None,
-                      params: Mapping[str, object] | None = None) -> tuple[UploadedPhoto, ...]:
-        """Upload photos (bytes, :class:`~okru_proto.Photo` or file paths) to the user's album,
-        album ``aid`` or group ``gid``; one :class:`~okru_proto.UploadedPhoto` per file."""
-        photos = [Photo.from_path(f, Path(f).read_bytes()) if isinstance(f, (str, os.PathLike))
-                  else Photo.coerce(f) for f in files]
-        flow = upload_photos_flow(self._core, photos, boundary=secrets.token_hex(16), aid=aid, gid=gid,
-                                  commit=commit, params=params)
-        return run_sync(flow, self._send, self._sleep, self._lock)
-
-    def pages(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
-              direction: str | None = None, items: str | None = None,
-              max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
-        """``for page in session.pages("group.getMembers", {"uid": gid}, count=100)``:
-        each :class:`~okru_proto.Page` of an anchor-paged method, fetched as you iterate."""
-        return self._pages(Pager(method, params, count=count, direction=direction, items=items,
-                                 max_pages=max_pages))
-
-    def items(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
-              direction: str | None = None, items: str | None = None,
-              max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Any]:
-        """Like :meth:`pages`, one item at a time."""
-        return self._items(Pager(method, params, count=count, direction=direction, items=items,
-                                 max_pages=max_pages))
-
-    def _pages(self, pager: Pager) -> Iterator[Page]:
-        while not pager.done:
-            yield run_sync(pager.page_flow(self._core), self._send, self._sleep, self._lock)
-
-    def _items(self, pager: Pager) -> Iterator[Any]:
-        for page in self._pages(pager):
-            yield from page.items
-
 
 class CodeSession(CodeSessionSpec, HttpxSession):
     """Authorization-code grant: ``with`` exchanges ``code`` for a token (server-server

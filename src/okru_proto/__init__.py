@@ -37,6 +37,7 @@ from ._errors import (
     UsageError,
     api_error_from_payload,
 )
+from ._facade import AsyncSessionBase, SyncSessionBase
 from ._flow import Effect, Flow, RefreshNeeded, Sleep, run_async, run_sync
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
@@ -118,6 +119,7 @@ __all__ = [
     "UPLOAD_STEPS",
     "APIError",
     "AppSessionSpec",
+    "AsyncSessionBase",
     "AuthLoginError",
     "BadCredentialsError",
     "CaptchaRequiredError",
@@ -171,6 +173,7 @@ __all__ = [
     "SignatureError",
     "Sleep",
     "StateMismatchError",
+    "SyncSessionBase",
     "Token",
     "TransportError",
     "TransportTimeout",

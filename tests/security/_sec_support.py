@@ -86,7 +86,8 @@ def intercept(adapter: Adapter, session: Any, rewrite: Rewrite | None = None) ->
     error), optionally rewriting responses. The list is what the transport was asked to send:
     a request missing from it never left the process."""
     seen: list[Exchange] = []
-    owner, attr = (session._transport, "send") if adapter.is_trio_transport else (session, "_send")
+    # Every adapter hands the core's drivers its transport as ``session._send``.
+    owner, attr = session, "_send"
     original = getattr(owner, attr)
 
     if adapter.blocking:
