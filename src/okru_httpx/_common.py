@@ -190,12 +190,13 @@ def to_response(hresp: httpx.Response, client: httpx.Client | httpx.AsyncClient,
     """Our :class:`Response` for an httpx reply (body already read; header names lower-cased)."""
     raw = hresp.headers
     encoding = raw.encoding  # what httpx itself decodes header text with
-    headers = [(k.decode(encoding).lower(), v.decode(encoding)) for k, v in raw.raw]
+    # A tuple takes Response's validation fast path (a list is re-checked pair by pair: +1.2 µs).
+    headers = tuple([(k.decode(encoding).lower(), v.decode(encoding)) for k, v in raw.raw])
     for name, _ in headers:
         if name == "set-cookie":
             _forget_cookies(client, request, headers)
             break
-    return Response(hresp.status_code, headers, hresp.content)  # type: ignore[arg-type]
+    return Response(hresp.status_code, headers, hresp.content)
 
 
 def httpx_url(cache: dict[str, httpx.URL], url: str) -> httpx.URL | str:
