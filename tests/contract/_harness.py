@@ -41,6 +41,10 @@ class Adapter:
     #: (headers dict, read timeout) pairs); None if the adapter takes no user client.
     user_client: Callable[[FakeOK, dict[str, str], float], tuple[Any, list[tuple[dict[str, str], Any]]]] | None = None
     opened: list[Any] = field(default_factory=list)
+    #: True when even "inproc" wiring goes over a loopback socket (no in-process transport)
+    sockets: bool = False
+    #: loopback servers started for this test (adapters without an in-process transport)
+    servers: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def close_opened(self) -> None:
         """Close the clients the suite made for in-process wiring (they hold no sockets)."""
@@ -48,6 +52,7 @@ class Adapter:
             if self.blocking:
                 client.close()
         self.opened.clear()
+        self.servers.close()
 
     # -- sessions --------------------------------------------------------------------------
     def session(self, kind: str, *args: Any, **options: Any) -> Any:
@@ -145,12 +150,35 @@ def _httpx_adapter(blocking: bool) -> Adapter:
     return adapter
 
 
+def _trio_adapter() -> Adapter:
+    import okru_trio
+    from okru_trio.testing import run_fake_server
+
+    urls: dict[int, str] = {}
+
+    def wire(fake: FakeOK, base_url: str | None) -> dict[str, Any]:
+        if base_url is None:
+            # okru_trio has no in-process transport: this test's own emulator gets its own
+            # loopback server (h11 over trio in a thread), started once per emulator.
+            if id(fake) not in urls:
+                urls[id(fake)] = adapter.servers.enter_context(run_fake_server(fake))
+            base_url = urls[id(fake)]
+        return {"endpoints": Endpoints(api=base_url, connect=base_url)}
+
+    adapter = Adapter("trio", okru_trio, False, wire, sockets=True)
+    return adapter
+
+
 #: name -> (anyio backend, factory). A new adapter joins the whole suite with one line here.
 ADAPTERS: dict[str, tuple[str, Callable[[], Adapter]]] = {
     "httpx-sync": ("asyncio", lambda: _httpx_adapter(blocking=True)),
     "httpx-asyncio": ("asyncio", lambda: _httpx_adapter(blocking=False)),
     "httpx-trio": ("trio", lambda: _httpx_adapter(blocking=False)),
+    "trio": ("trio", _trio_adapter),
 }
+#: Adapters that take the user's own HTTP client (``client=``); okru_trio takes ``transport=``
+#: instead (tests/trio/test_trio_session.py).
+USER_CLIENT_ADAPTERS = sorted(name for name in ADAPTERS if name.startswith("httpx"))
 
 
 @dataclass
@@ -164,6 +192,10 @@ class Env:
     @property
     def wire(self) -> str:
         return "inproc" if self.base_url is None else "loopback"
+
+    @property
+    def over_socket(self) -> bool:
+        return self.base_url is not None or self.adapter.sockets
 
     def options(self, **extra: Any) -> dict[str, Any]:
         return {**self.adapter.wire_options(self.fake, self.base_url), **extra}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
@@ -19,7 +20,7 @@ from okru_proto import (
     TransportTimeout,
 )
 
-from ._harness import Env
+from ._harness import USER_CLIENT_ADAPTERS, Env
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +48,10 @@ def no_jitter_retry(attempts: int = 3) -> RetryPolicy:
     ("reset", TransportError),
 ])
 async def test_broken_replies_raise_our_errors(env: Env, fault: str, error: type[Error]) -> None:
+    if fault == "truncated" and env.over_socket:
+        # In process the short body arrives whole (cut JSON: a protocol error); on a socket the
+        # server closes before Content-Length is met, which the transport reports itself.
+        error = TransportError
     session = server_session(env)
     env.fake.inject(fault, method=ME)
     async with env.adapter.entered(session):
@@ -69,7 +74,7 @@ async def test_timeout_is_transport_timeout(env: Env) -> None:
         with pytest.raises(TransportTimeout) as caught:
             await env.adapter.call(session, ME)
     assert caught.value.__cause__ is not None
-    assert "api.ok.ru" in str(caught.value)  # names the host...
+    assert urlsplit(session.core.endpoints.api).netloc in str(caught.value)  # names the host...
     assert session.access_token not in str(caught.value)  # ...never the token
 
 
@@ -168,9 +173,9 @@ async def test_no_retry_by_default(env: Env) -> None:
 
 # -- the user's own client --------------------------------------------------------------------------
 
+@pytest.mark.parametrize("adapter_name", USER_CLIENT_ADAPTERS)
 async def test_user_client_is_honoured_and_left_open(env: Env) -> None:
-    if env.adapter.user_client is None:
-        pytest.skip(f"{env.adapter.name} takes no user client")
+    assert env.adapter.user_client is not None
     client, seen = env.adapter.user_client(env.fake, {"x-trace": "t-1", "user-agent": "my-app/1.0"}, 7.0)
     session = server_session(env, client=client)
     async with env.adapter.entered(session):
