@@ -126,6 +126,7 @@ class HttpxSession(SessionBase, AsyncSessionBase):
                         tb: TracebackType | None) -> None:
         await self.aclose()
 
+
 class CodeSession(CodeSessionSpec, HttpxSession):
     """Authorization-code grant: ``async with`` exchanges ``code`` for a token (server-server
     circuit after). ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri)``."""

@@ -124,6 +124,7 @@ class HttpxSession(SessionBase, SyncSessionBase):
                  tb: TracebackType | None) -> None:
         self.close()
 
+
 class CodeSession(CodeSessionSpec, HttpxSession):
     """Authorization-code grant: ``with`` exchanges ``code`` for a token (server-server
     circuit after). ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri)``."""

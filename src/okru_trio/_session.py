@@ -106,6 +106,7 @@ class TrioSession(AsyncSessionBase):
         with trio.CancelScope(shield=True):
             await self.aclose()
 
+
 class CodeSession(CodeSessionSpec, TrioSession):
     """Authorization-code grant: ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri)``."""
 
