@@ -60,10 +60,15 @@ class DialogServer:
     def location(self, target: str) -> str:
         return f"https://{HOST}{target}" if self.shape.absolute and target.startswith("/") else target
 
-    def redirect(self, target: str, *cookies: tuple[str, str]) -> Response:
+    def redirect(self, target: str, *cookies: tuple[str, str], after_post: bool = False) -> Response:
         headers = [("location", self.location(target))]
         headers += [("set-cookie", f"{name}={value}; Path=/; HttpOnly") for name, value in cookies]
-        return Response(self.shape.status, tuple(headers), b"")
+        # After a form POST OK answers post/redirect/get; a 307 there would make any browser
+        # (and the flow) re-POST the login form to the next page, which is not OK's dialog.
+        status = self.shape.status
+        if after_post and status == 307:
+            status = 302
+        return Response(status, tuple(headers), b"")
 
     def login_page(self) -> Response:
         s = self.shape
@@ -85,7 +90,7 @@ class DialogServer:
 
     def final(self) -> Response:
         return self.redirect(BLANK + "#access_token=AT-1&session_secret_key=SSK-1&expires_in=1800"
-                                     "&permissions_granted=VALUABLE_ACCESS&state=st")
+                                     "&permissions_granted=VALUABLE_ACCESS&state=st", after_post=True)
 
     def __call__(self, request: Request) -> Response:
         self.received.append(request)
@@ -104,7 +109,7 @@ class DialogServer:
                 return self.login_page()
             if self.shape.granted:
                 return self.final()
-            return self.redirect("/dk?st.cmd=OAuth2Permissions", *self.shape.cookies)
+            return self.redirect("/dk?st.cmd=OAuth2Permissions", *self.shape.cookies, after_post=True)
         if query.get("st.cmd") == "OAuth2Permissions" and request.method == "GET":
             return self.permissions_page()
         if query.get("st.cmd") == "OAuth2Permissions":
