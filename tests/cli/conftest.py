@@ -51,8 +51,8 @@ def clean_env(config_dir: Path, **extra: str) -> dict[str, str]:
 def okru_command(script: bool = False) -> list[str]:
     if script:
         path = Path(sys.executable).parent / "okru"
-        if not path.exists():
-            pytest.skip("the okru console script is not installed next to this interpreter")
+        # The distribution's entry point must be installed with the package (pip install -e .).
+        assert path.exists(), f"the okru console script is missing next to {sys.executable}"
         return [str(path)]
     return [sys.executable, "-m", "okru"]
 

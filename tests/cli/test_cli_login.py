@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import stat
@@ -156,7 +157,7 @@ def test_fake_server_process_serves_calls(okru: Runner) -> None:
 
 
 def test_fake_server_over_tls(okru: Runner, tmp_path: Path) -> None:
-    trustme = pytest.importorskip("trustme")
+    trustme = importlib.import_module("trustme")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
     cert_pem, key_pem, ca_pem = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"

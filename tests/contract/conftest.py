@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import pytest
@@ -36,7 +37,7 @@ def fake() -> FakeOK:
 @pytest.fixture(scope="module")
 def loopback_fake() -> Iterator[tuple[FakeOK, str]]:
     """One emulator behind one loopback server per module (starting a server costs a thread)."""
-    testing = pytest.importorskip("okru_trio.testing")
+    testing = importlib.import_module("okru_trio.testing")
     fake = FakeOK()
     with testing.run_fake_server(fake) as url:
         yield fake, url

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import importlib
 import inspect
 import ipaddress
 import re
@@ -59,7 +60,7 @@ def blocks(path: Path) -> list[tuple[int, str, str]]:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[tuple[FakeOK, str]]:
-    testing = pytest.importorskip("okru_trio.testing")
+    testing = importlib.import_module("okru_trio.testing")
     fake = FakeOK()
     with testing.run_fake_server(fake) as url:
         yield fake, url

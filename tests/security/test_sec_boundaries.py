@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import ssl
@@ -63,7 +64,7 @@ def loopback() -> Iterator[tuple[FakeOK, str]]:
 
 @pytest.fixture(scope="module")
 def tls_loopback() -> Iterator[tuple[FakeOK, str, ssl.SSLContext]]:
-    trustme = pytest.importorskip("trustme")
+    trustme = importlib.import_module("trustme")
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
@@ -316,7 +317,7 @@ async def test_sec_dialog_cookies_and_password_stay_with_the_host_that_asked(
 # -- the stored login ----------------------------------------------------------------------------
 
 def test_sec_stored_login_is_0600_in_a_0700_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    login_module = pytest.importorskip("okru._login")
+    login_module = importlib.import_module("okru._login")
     config = tmp_path / "config"
     monkeypatch.setenv("OKRU_CONFIG_DIR", str(config))
     old = os.umask(0)  # a permissive umask must not loosen the file
