@@ -364,7 +364,7 @@ def api_error_from_payload(payload: dict[str, Any], method: str | None = None) -
     raw = payload.get("error_code")
     try:
         code = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON Infinity / 1e400
         code = 1
     msg = payload.get("error_msg")
     cls = _BY_CODE.get(code, APIError)

@@ -226,7 +226,7 @@ def _expires_in(value: object, what: str) -> int | None:
         raise ProtocolError(f"{what}: expires_in is a boolean")
     try:
         number: int = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON Infinity / 1e400
         raise ProtocolError(f"{what}: expires_in {str(value)[:20]!r} is not a number") from None
     if number < 0:
         raise ProtocolError(f"{what}: expires_in is negative")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from okru_proto import (
+    APIError,
     AuthLoginError,
     CaptchaRequiredError,
     Endpoints,
@@ -217,3 +218,19 @@ def test_password_flow():
     token, _ = _drive(password_flow("K", "u", "p", None, 0.0),
                       [reply({"uid": "1", "session_key": "SK", "session_secret_key": "SSK"})])
     assert token.access_token.reveal() == "SK"
+
+
+@pytest.mark.parametrize("body", [b'{"error_code":Infinity}', b'{"error_code":-Infinity,"error_msg":"x"}',
+                                  b'{"error_code":1e400}', b'{"error_code":NaN}'])
+def test_non_finite_error_codes_are_unknown_errors(body):
+    # found by the nightly fuzz run: int(inf) raised a bare OverflowError
+    with pytest.raises(APIError) as info:
+        parse_password_login(reply(body), now=0)
+    assert info.value.code == 1
+
+
+@pytest.mark.parametrize("expires", [b"Infinity", b"1e400", b"NaN", b"-Infinity"])
+def test_non_finite_expires_in_is_a_protocol_error(expires):
+    body = b'{"access_token":"A","expires_in":' + expires + b"}"
+    with pytest.raises(ProtocolError):
+        parse_token_response(reply(body), now=0)
