@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError
 from ._flow import Flow
@@ -194,6 +194,11 @@ def _insecure(url: str) -> bool:
 
 
 def _request(method: str, url: str, jar: CookieJar, body: bytes = b"") -> Request:
+    parts = urlsplit(url)
+    if parts.netloc != parts.netloc.lower():
+        # Host names are case-insensitive; send (and scope cookies to) the canonical spelling,
+        # as a browser does.
+        url = urlunsplit(parts._replace(netloc=parts.netloc.lower()))
     headers = [("accept", "text/html,application/json")]
     cookie = jar.header(_host(url))
     if cookie:

@@ -240,3 +240,12 @@ def test_fuzz_dialog_ends_within_bound_with_our_errors(script):
         run_sync(implicit_flow("512", "u", "p", state="st8", now=0.0), send, lambda s: None)
     except Error:
         pass
+
+
+def test_host_case_is_canonicalised():
+    # found by the 100k fuzz run: a Location spelling the dialog host in capitals
+    replies = full_dialog()
+    replies[0] = redirect("https://CONNECT.OK.RU/dk?st.cmd=OAuth2Login")
+    token, sent = run(replies)
+    assert token.access_token.reveal() == "AT"
+    assert all(urlsplit(r.url).netloc == "connect.ok.ru" for r in sent)
