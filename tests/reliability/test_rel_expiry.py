@@ -9,23 +9,13 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
-from _rel_support import ASYNC_ADAPTERS, AsyncAdapter
+from _rel_support import AsyncAdapter
 
 from okru_proto import Endpoints
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
 
 CONCURRENT = 200
-
-
-@pytest.fixture(params=sorted(ASYNC_ADAPTERS))
-def adapter(request: pytest.FixtureRequest) -> AsyncAdapter:
-    return ASYNC_ADAPTERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(adapter: AsyncAdapter) -> str:
-    return adapter.backend
 
 
 @pytest.fixture

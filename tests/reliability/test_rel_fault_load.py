@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _rel_support import ASYNC_ADAPTERS, AsyncAdapter, count_sockets, leaked, open_fds, wait_for_fds
+from _rel_support import AsyncAdapter, count_sockets, leaked, open_fds, wait_for_fds
 
 import okru_proto
 from okru_proto import Endpoints, RetryPolicy
@@ -31,16 +31,6 @@ RATES = {"reset": 0.05, "http_502": 0.05, "flood": 0.05, "slow": 0.01}
 TIMEOUT = 0.5  # the session's timeout
 SLOW = 0.8  # a "slow" answer comes this late: always over the timeout
 DEADLINE = 60.0  # the whole run, hard
-
-
-@pytest.fixture(params=sorted(ASYNC_ADAPTERS))
-def adapter(request: pytest.FixtureRequest) -> AsyncAdapter:
-    return ASYNC_ADAPTERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(adapter: AsyncAdapter) -> str:
-    return adapter.backend
 
 
 @pytest.fixture

@@ -42,14 +42,6 @@ SCOPE = ("VALUABLE_ACCESS", "PHOTO_CONTENT", "GROUP_CONTENT")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 
 
-#: Known gap, kept visible (strict xfail: fixing it turns these red until the mark goes).
-HTTPX_LEAK = pytest.mark.xfail(strict=True, reason=(
-    "httpx's own loggers leak: httpx logs every request URL at INFO (the upload URL's apiToken, "
-    "GET-mode access_token) and httpcore logs response headers at DEBUG (Set-Cookie AUTHCODE, the "
-    "implicit grant's Location fragment with access_token and session_secret_key); the httpx "
-    "exception kept as __cause__ carries the httpx.Request whose repr shows the full URL"))
-
-
 @pytest.fixture(params=sorted(ADAPTERS))
 def adapter(request: pytest.FixtureRequest) -> Adapter:
     return ADAPTERS[request.param]
