@@ -38,6 +38,7 @@ from okru_proto import (
 )
 
 from ._common import (
+    DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
     SessionBase,
     closed_client_error,
@@ -48,6 +49,7 @@ from ._common import (
 
 __all__ = [
     "API",
+    "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "AppSession",
     "ClientSession",

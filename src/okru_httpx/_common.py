@@ -31,6 +31,7 @@ from okru_proto import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "TRANSPORT_OPTIONS",
     "SessionBase",
@@ -45,6 +46,13 @@ TRANSPORT_OPTIONS = frozenset({"client", "timeout"})
 
 #: Timeout of the client a session creates itself (a user's own client keeps its settings).
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+#: Pool limits of the client a session creates itself. httpx's default keeps 20 of its 100
+#: connections alive; above 20 open connections httpcore 1.0.x then closes any IDLE one, even one
+#: it has just handed to a waiting request, and with threads that request may already be reading
+#: from it: ``ReadError: Bad file descriptor`` or a hang until the read timeout (encode/httpcore
+#: #1110, unfixed in 1.0.9). Keeping as many alive as may be open takes that path out.
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=5.0)
 
 _UNSET: Any = object()
 _QUERY = re.compile(r"\?\S*")
@@ -103,7 +111,8 @@ class SessionBase(SessionSpec):
         else:
             self._timeout = _check_timeout(timeout)
         if client is None:
-            self._client = expected(timeout=DEFAULT_TIMEOUT if timeout is _UNSET else self._timeout)
+            self._client = expected(timeout=DEFAULT_TIMEOUT if timeout is _UNSET else self._timeout,
+                                    limits=DEFAULT_LIMITS)
             self._owns_client = True
         elif isinstance(client, expected):
             # Used as it is: we never change its settings and never close it.

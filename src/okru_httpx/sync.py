@@ -40,6 +40,7 @@ from okru_proto import (
 )
 
 from ._common import (
+    DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
     SessionBase,
     closed_client_error,
@@ -50,6 +51,7 @@ from ._common import (
 
 __all__ = [
     "API",
+    "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "AppSession",
     "ClientSession",

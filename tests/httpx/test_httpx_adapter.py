@@ -148,6 +148,23 @@ def test_own_client_closed_on_exit_user_client_untouched() -> None:
     client.close()
 
 
+@pytest.mark.parametrize("mod", [okru_httpx, okru_httpx.sync])
+def test_own_client_keeps_every_connection_alive(mod: Any) -> None:
+    # httpcore 1.0.x closes an idle connection it has just handed to a waiting request whenever
+    # more are open than max_keepalive_connections (encode/httpcore#1110: "Bad file descriptor"
+    # under threads). Our own client must never have more open than it keeps alive. The limits
+    # are only visible on httpcore's pool, hence the private attributes.
+    session = mod.ServerSession(*ARGS)
+    pool = session.client._transport._pool
+    assert pool._max_keepalive_connections == pool._max_connections == 100
+    assert mod.DEFAULT_LIMITS.max_keepalive_connections == mod.DEFAULT_LIMITS.max_connections
+
+    mine = httpx.Limits(max_connections=7, max_keepalive_connections=3)
+    client = (httpx.AsyncClient if mod is okru_httpx else httpx.Client)(limits=mine)
+    users = mod.ServerSession(*ARGS, client=client).client._transport._pool
+    assert (users._max_connections, users._max_keepalive_connections) == (7, 3)  # yours stays yours
+
+
 def test_failed_enter_closes_own_client() -> None:
     session = okru_httpx.sync.CodeSession(*ARGS[:3], "code", "http://localhost/cb")
     session._client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500)))
