@@ -89,6 +89,7 @@ from ._session import (
 from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
 from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
 from ._upload import (
+    PHOTO_IDS_PLACEHOLDER,
     UPLOAD_STEPS,
     Photo,
     PhotoSource,
@@ -96,6 +97,7 @@ from ._upload import (
     UploadError,
     build_multipart,
     commit_params,
+    fill_photo_ids,
     parse_commit,
     parse_upload_reply,
     parse_upload_url,
@@ -113,6 +115,7 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "LAYOUTS",
     "MAX_DIALOG_STEPS",
+    "PHOTO_IDS_PLACEHOLDER",
     "RESERVED_PARAMS",
     "SECRET_PARAM_NAMES",
     "UNSIGNED_PARAMS",
@@ -187,6 +190,7 @@ __all__ = [
     "code_flow",
     "commit_params",
     "describe_body",
+    "fill_photo_ids",
     "form_encode",
     "implicit_flow",
     "join_scope",

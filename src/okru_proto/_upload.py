@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ._errors import APIError, Error, ProtocolError, UsageError
 from ._flow import Flow
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._session import SessionCore
 
 __all__ = [
+    "PHOTO_IDS_PLACEHOLDER",
     "UPLOAD_STEPS",
     "Photo",
     "PhotoSource",
@@ -32,6 +33,7 @@ __all__ = [
     "UploadedPhoto",
     "build_multipart",
     "commit_params",
+    "fill_photo_ids",
     "parse_commit",
     "parse_upload_reply",
     "parse_upload_url",
@@ -209,9 +211,27 @@ def _check_upload_url(url: object) -> str:
         raise UploadError("getUploadUrl", f"upload_url uses plain http:// for {host}; refusing to send "
                                           "photos unencrypted (only loopback hosts may use http)")
     if "${" in url:
-        raise UploadError("getUploadUrl", "upload_url has a ${photoIds} placeholder (placeholders=true "
-                                          "is not supported by upload_photos)")
+        raise UploadError("getUploadUrl", "upload_url still has a ${...} placeholder; put the photo ids "
+                                          "in it first (fill_photo_ids)")
     return url
+
+
+#: What ``getUploadUrl`` with ``placeholders=true`` leaves in the URL for the ids (DOC-PHOTO).
+PHOTO_IDS_PLACEHOLDER = "${photoIds}"
+
+
+def fill_photo_ids(upload_url: str, photo_ids: Iterable[str]) -> str:
+    """``upload_url`` with its ``${photoIds}`` placeholder replaced by ``photo_ids``.
+
+    With ``placeholders=true``, ``photosV2.getUploadUrl`` returns a URL in which the ids of the
+    photos a POST carries go, comma-separated, in place of ``${photoIds}`` (DOC-PHOTO), so one
+    URL serves several uploads of subsets. Ids are base64 (``+``, ``/``, ``=``): each is
+    percent-encoded. A URL without the placeholder comes back unchanged.
+    """
+    ids = [photo_ids] if isinstance(photo_ids, str) else list(photo_ids)
+    if not ids or not all(isinstance(i, str) and i for i in ids):
+        raise UsageError("fill_photo_ids needs one or more non-empty photo id strings")
+    return upload_url.replace(PHOTO_IDS_PLACEHOLDER, ",".join(quote(i, safe="") for i in ids))
 
 
 def parse_upload_url(result: object, count: int) -> tuple[tuple[str, ...], str]:
@@ -225,7 +245,11 @@ def parse_upload_url(result: object, count: int) -> tuple[tuple[str, ...], str]:
         raise UploadError("getUploadUrl", f"asked for {count} photo ids, got {len(ids)}")
     if len(set(ids)) != len(ids):
         raise UploadError("getUploadUrl", "photo_ids has duplicates")
-    return tuple(ids), _check_upload_url(result.get("upload_url"))
+    url = result.get("upload_url")
+    if isinstance(url, str):
+        # upload_photos sends every photo in one POST, so all the ids fill a placeholder URL.
+        url = fill_photo_ids(url, ids)
+    return tuple(ids), _check_upload_url(url)
 
 
 def prepare_upload(upload_url: str, photos: Iterable[Photo | bytes], boundary: str) -> Request:

@@ -28,6 +28,7 @@ from okru_proto import (
     UsageError,
     build_multipart,
     commit_params,
+    fill_photo_ids,
     parse_commit,
     parse_upload_reply,
     parse_upload_url,
@@ -150,12 +151,29 @@ def test_parse_upload_url() -> None:
         {"photo_ids": ["a", "a"], "upload_url": UPLOAD_URL},
         {"photo_ids": ["a", "b"], "upload_url": "http://up.odnoklassniki.ru/uploadImage?apiToken=t"},
         {"photo_ids": ["a", "b"], "upload_url": "ftp://x/y"},
-        {"photo_ids": ["a", "b"], "upload_url": "https://x/u?photoIds=${photoIds}"},
+        {"photo_ids": ["a", "b"], "upload_url": "https://x/u?photoIds=${unknownPlaceholder}"},
     ]
     for reply in bad:
         with pytest.raises(UploadError) as caught:
             parse_upload_url(reply, 2)
         assert caught.value.step == "getUploadUrl"
+
+
+def test_placeholder_url_gets_every_photo_id() -> None:
+    # placeholders=true (DOC-PHOTO): the ids of the photos a POST carries replace ${photoIds};
+    # base64 ids are percent-encoded, the commas between them are not.
+    reply = {"photo_ids": ["a+b=", "c/d"], "upload_url": "https://up.example/u?t=1&photoIds=${photoIds}"}
+    ids, url = parse_upload_url(reply, 2)
+    assert ids == ("a+b=", "c/d")
+    assert url == "https://up.example/u?t=1&photoIds=a%2Bb%3D,c%2Fd"
+    assert parse_qsl(url.split("?", 1)[1]) == [("t", "1"), ("photoIds", "a+b=,c/d")]
+    assert fill_photo_ids("https://up.example/u?photoIds=${photoIds}", "one") == "https://up.example/u?photoIds=one"
+    assert fill_photo_ids(UPLOAD_URL, ["a"]) == UPLOAD_URL  # no placeholder: unchanged
+    for bad in ([], [""], [1]):
+        with pytest.raises(UsageError):
+            fill_photo_ids(UPLOAD_URL, bad)  # type: ignore[arg-type]
+    with pytest.raises(UploadError, match="fill_photo_ids"):
+        prepare_upload("https://up.example/u?photoIds=${photoIds}", [JPEG], "B")  # not filled in
 
 
 def test_prepare_upload_is_unsigned_multipart() -> None:
@@ -315,3 +333,16 @@ def test_against_the_emulator_then_mediatopic() -> None:
     topic = run_sync(core.call_flow("mediatopic.post", {"attachment": {"media": [photo_media(photos)]}}),
                      fake.handle, lambda _: None)
     assert fake.topics[-1].topic_id == topic
+
+
+def test_placeholder_upload_against_the_emulator() -> None:
+    fake = FakeOK()
+    issued = fake.issue_token(scope=["VALUABLE_ACCESS", "PHOTO_CONTENT"])
+    core = SessionCore(app_id=fake.app_id, app_key=fake.app_key, app_secret_key=fake.app_secret_key,
+                       token=Token(access_token=Secret(issued["access_token"])), clock=lambda: fake.now)
+    photos = run_sync(upload_photos_flow(core, [JPEG, JPEG + b"2"], boundary="x" * 32,
+                                         params={"placeholders": True}), fake.handle, lambda _: None)
+    (get_url,) = fake.calls("photosV2.getUploadUrl")
+    assert get_url.params["placeholders"] == "true"
+    assert [fake.photos[p.photo_id].data for p in photos] == [JPEG, JPEG + b"2"]
+    assert all(fake.photos[p.photo_id].committed for p in photos)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from emu_helpers import body, call, error_code
@@ -100,6 +100,20 @@ def test_upload_flow_and_post(fake: FakeOK, token: dict[str, str]) -> None:
     topic = body(call(fake, "mediatopic.post", {"attachment": json.dumps(attachment)}, token=token))
     assert isinstance(topic, str) and topic.isdigit()
     assert fake.topics[-1].attachment == attachment
+
+
+def test_upload_url_with_placeholders(fake: FakeOK, token: dict[str, str]) -> None:
+    # DOC-PHOTO: with placeholders=true the URL has ${photoIds}, filled per POST with a subset.
+    got = body(call(fake, "photosV2.getUploadUrl", {"count": "2", "placeholders": "true"}, token=token))
+    assert got["upload_url"].endswith("&photoIds=${photoIds}")
+    first, second = got["photo_ids"]
+    assert error_code(_upload(fake, got["upload_url"], {"pic1": b"\xff\xd8x"})) == 121  # left unfilled
+    for pid, data in ((second, b"\xff\xd8two"), (first, b"\xff\xd8one")):
+        url = got["upload_url"].replace("${photoIds}", quote(pid, safe=""))
+        assert set(body(_upload(fake, url, {"pic1": data}))["photos"]) == {pid}
+    assert (fake.photos[first].data, fake.photos[second].data) == (b"\xff\xd8one", b"\xff\xd8two")
+    plain = body(call(fake, "photosV2.getUploadUrl", {"placeholders": "false"}, token=token))
+    assert "${" not in plain["upload_url"]
 
 
 def test_upload_errors(fake: FakeOK, token: dict[str, str]) -> None:

@@ -295,10 +295,11 @@ def photos_get_upload_url(ctx: CallContext) -> object:
     )
     ctx.fake.uploads[api_token] = ticket
     # The base comes from the incoming request, so the URL works in-process and over loopback.
-    url = (
-        f"{ctx.incoming.base_url}/uploadImage?apiToken={quote(api_token, safe='')}"
-        f"&photoIds={quote(','.join(ids), safe='')}"
-    )
+    # placeholders=true: the client puts the ids each POST carries in place of ${photoIds}
+    # (DOC-PHOTO, PROTOCOL.md §7.2); a URL sent with the placeholder left in gets error 121.
+    placeholders = ctx.params.get("placeholders", "").lower() in ("true", "1")
+    photo_ids = "${photoIds}" if placeholders else quote(",".join(ids), safe="")
+    url = f"{ctx.incoming.base_url}/uploadImage?apiToken={quote(api_token, safe='')}&photoIds={photo_ids}"
     return {
         "expires_ms": int(ticket.expires_at * 1000),
         "photo_ids": ids,
