@@ -6,9 +6,11 @@ Every subprocess is bounded by a timeout; servers are waited for by reading the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -71,9 +73,26 @@ class Runner:
         return Result(done.returncode, done.stdout, done.stderr)
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> LineProcess:
-        proc = subprocess.Popen([*okru_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, encoding="utf-8", env={**self.env, **(env or {})})
+        with _sigint_not_ignored():
+            proc = subprocess.Popen([*okru_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, encoding="utf-8", env={**self.env, **(env or {})})
         return LineProcess(proc)
+
+
+@contextlib.contextmanager
+def _sigint_not_ignored() -> Iterator[None]:
+    # A non-interactive shell starts a background job (`pytest ... &`) with SIGINT ignored, and an
+    # ignored signal stays ignored across fork and exec: the child's Ctrl-C would then do nothing
+    # and a test of it would hang. A handler, unlike SIG_IGN, is reset to the default by exec.
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class LineProcess:
