@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from .._types import Response
+from .._upload import PHOTO_IDS_PLACEHOLDER
 from ._fake import LONG_TOKEN_TTL, UPLOAD_TTL, ApiFail, permission_denied
 from ._http import Incoming, api_error, json_response, parse_multipart
 from ._model import AccessToken, App, Topic, UploadedPhoto, UploadTicket, User, normalize_scope
@@ -298,7 +299,7 @@ def photos_get_upload_url(ctx: CallContext) -> object:
     # placeholders=true: the client puts the ids each POST carries in place of ${photoIds}
     # (DOC-PHOTO, PROTOCOL.md §7.2); a URL sent with the placeholder left in gets error 121.
     placeholders = ctx.params.get("placeholders", "").lower() in ("true", "1")
-    photo_ids = "${photoIds}" if placeholders else quote(",".join(ids), safe="")
+    photo_ids = PHOTO_IDS_PLACEHOLDER if placeholders else quote(",".join(ids), safe="")
     url = f"{ctx.incoming.base_url}/uploadImage?apiToken={quote(api_token, safe='')}&photoIds={photo_ids}"
     return {
         "expires_ms": int(ticket.expires_at * 1000),
