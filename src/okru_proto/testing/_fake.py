@@ -201,13 +201,7 @@ class FakeOK(Store):
         """
         app, user = self._app(app_id), self._user(login)
         scopes = self.grantable(app, scope)
-        record = AccessToken(
-            access_token, app.app_id, user.uid, scopes, self.now + expires_in, session_secret_key,
-            long="LONG_ACCESS_TOKEN" in scopes,
-            extended_day=int(self.now // 86400) if "LONG_ACCESS_TOKEN" in scopes else None,
-        )
-        self.tokens[access_token] = record
-        return record
+        return self.put_access_token(access_token, app, user.uid, scopes, expires_in, session_secret_key)
 
     @locked
     def expire_access_tokens(self) -> None:

@@ -14,11 +14,20 @@ from collections.abc import Iterable
 from ._api_errors import ApiFail
 from ._call import CallContext, MethodSpec, csv, field_names
 from ._model import Topic, User
-from ._paging import page
+from ._paging import page, with_anchor
 from ._photos import photos_get_photos, photos_get_upload_url, photos_v2_commit
 from ._store import Store
 
 __all__ = ["METHODS"]
+
+
+def _select(full: dict[str, object], fields: Iterable[str]) -> dict[str, object]:
+    """The fields asked for, in the order asked; ``uid`` always, first."""
+    out: dict[str, object] = {"uid": full["uid"]}
+    for name in fields:
+        if name in full:
+            out[name] = full[name]
+    return out
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -55,11 +64,7 @@ def user_object(fake: Store, user: User, fields: Iterable[str], *, email_ok: boo
     if user.email is not None and email_ok:
         # The email field needs GET_EMAIL (PROTOCOL.md §6).
         full["email"] = user.email
-    out: dict[str, object] = {"uid": user.uid}
-    for name in fields:
-        if name in full:
-            out[name] = full[name]
-    return out
+    return _select(full, fields)
 
 
 def _email_ok(ctx: CallContext) -> bool:
@@ -119,11 +124,7 @@ def group_object(gid: str, fields: list[str], fake: Store) -> dict[str, object]:
         "private": False,
         "pic_avatar": f"https://i.mycdn.me/i?r=demo&gid={group.gid}",
     }
-    out: dict[str, object] = {"uid": group.gid}
-    for name in fields:
-        if name in full:
-            out[name] = full[name]
-    return out
+    return _select(full, fields)
 
 
 def group_get_info(ctx: CallContext) -> object:
@@ -144,10 +145,7 @@ def group_get_members(ctx: CallContext) -> object:
         {"userId": uid, "status": "ADMIN" if i == 0 else "ACTIVE"}
         for i, uid in enumerate(group.members[start:end], start)
     ]
-    result: dict[str, object] = {"members": members, "has_more": has_more}
-    if anchor is not None:
-        result["anchor"] = anchor
-    return result
+    return with_anchor({"members": members, "has_more": has_more}, anchor)
 
 
 # -- mediatopic ------------------------------------------------------------------------------------

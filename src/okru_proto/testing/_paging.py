@@ -11,7 +11,7 @@ import base64
 from ._api_errors import ApiFail
 from ._call import CallContext
 
-__all__ = ["anchor", "page", "parse_anchor"]
+__all__ = ["anchor", "page", "parse_anchor", "with_anchor"]
 
 
 def anchor(key: str, index: int) -> str:
@@ -57,3 +57,10 @@ def page(ctx: CallContext, key: str, total: int, *, default: int = 10) -> tuple[
         raise ApiFail(100, f"Invalid parameter direction value : {direction}")
     new_anchor = anchor(key, anchor_index) if anchor_index is not None else raw_anchor
     return start, end, has_more, new_anchor
+
+
+def with_anchor(result: dict[str, object], anchor: str | None) -> dict[str, object]:
+    """A page's result with its ``anchor`` (left out when there is none)."""
+    if anchor is not None:
+        result["anchor"] = anchor
+    return result

@@ -18,7 +18,7 @@ from ._api_errors import ApiFail
 from ._call import CallContext, csv
 from ._http import Incoming, api_error, json_response, parse_multipart
 from ._model import UploadedPhoto, UploadTicket, User
-from ._paging import page
+from ._paging import page, with_anchor
 from ._store import UPLOAD_TTL, Store
 
 __all__ = ["photos_get_photos", "photos_get_upload_url", "photos_v2_commit", "upload_image"]
@@ -44,10 +44,7 @@ def photos_get_photos(ctx: CallContext) -> object:
         }
         for p in photos[start:end]
     ]
-    result: dict[str, object] = {"hasMore": has_more, "photos": items}
-    if anchor is not None:
-        result["anchor"] = anchor
-    return result
+    return with_anchor({"hasMore": has_more, "photos": items}, anchor)
 
 
 def _photo_id(fake: Store) -> str:

@@ -235,10 +235,16 @@ class Store:
         long = "LONG_ACCESS_TOKEN" in scopes
         # Shaped like real tokens ("dwipa.7912dvrsxji0049e565qh4a3k3d", PROTOCOL.md §3.1).
         token = f"{self.random_string(5)}.{self.random_string(32)}"
+        secret = self.random_hex() if with_session_secret else None
+        return self.put_access_token(token, app, uid, scopes, LONG_TOKEN_TTL if long else ACCESS_TOKEN_TTL, secret)
+
+    def put_access_token(
+        self, token: str, app: App, uid: str, scopes: frozenset[str], ttl: float, session_secret_key: str | None
+    ) -> AccessToken:
+        """Store an access token of a chosen value; a LONG_ACCESS_TOKEN one slides from today."""
+        long = "LONG_ACCESS_TOKEN" in scopes
         record = AccessToken(
-            token, app.app_id, uid, scopes,
-            self.now + (LONG_TOKEN_TTL if long else ACCESS_TOKEN_TTL),
-            self.random_hex() if with_session_secret else None, long=long,
+            token, app.app_id, uid, scopes, self.now + ttl, session_secret_key, long=long,
             extended_day=int(self.now // 86400) if long else None,
         )
         self.tokens[token] = record
