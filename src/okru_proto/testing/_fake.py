@@ -50,8 +50,8 @@ class FakeOK(Store):
       ``app_secret_key="0D1E2M3O4S5E6C7R8E9T0A1B"``; redirect URIs
       ``https://oauth.mycdn.me/blank.html``, ``http://localhost/callback`` and any loopback
       ``http://127.0.0.1:<port>/...`` / ``http://localhost:<port>/...`` / ``http://[::1]:<port>/...``
-      (RFC 8252: the port is ignored for loopback hosts); client OAuth (implicit grant) enabled;
-      every known permission allowed.
+      (also ``*.localhost``; RFC 8252: the port is ignored for loopback hosts); client OAuth
+      (implicit grant) enabled; every known permission allowed.
     * user ``user_login="demo"``, ``user_password="demo-password"``, ``user_id="571000000001"``
       (Demo User) with three friends and two groups; group ``"53000000000001"`` has 25 members
       (three pages of ``count=10`` in ``group.getMembers``).

@@ -13,11 +13,10 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from .._types import Response, _is_loopback
 from ._http import (
-    JSON_TYPE,
     Incoming,
     html_page,
     html_response,
-    json_body,
+    oauth_error,
     redirect,
 )
 from ._model import App, DialogSession, User
@@ -92,7 +91,7 @@ def _validate(fake: Store, values: dict[str, str]) -> _Pending | Response:
     real page is NOT FOUND in PROTOCOL.md; AIO expects a JSON body on errors, §3.6)."""
 
     def error(kind: str, text: str) -> Response:
-        return Response(400, (("content-type", JSON_TYPE),), json_body({"error": kind, "error_description": text}))
+        return oauth_error(400, kind, text)
 
     client_id = values.get("client_id", "")
     app = fake.apps.get(client_id) if client_id.isdigit() else None

@@ -12,7 +12,7 @@ from hashlib import md5
 
 from .._types import Response
 from ._api_errors import ApiFail
-from ._http import JSON_TYPE, Incoming, html_response, json_body, tomcat_error
+from ._http import Incoming, html_response, oauth_error, plain_json, tomcat_error
 from ._model import App, normalize_scope
 from ._store import Store
 
@@ -20,8 +20,7 @@ __all__ = ["auth_login", "auth_sig", "token_endpoint"]
 
 
 def _oauth_error(fake: Store, error: str, description: str) -> Response:
-    body = json_body({"error": error, "error_description": description})
-    return Response(fake.oauth_error_status, (("content-type", JSON_TYPE),), body)
+    return oauth_error(fake.oauth_error_status, error, description)
 
 
 # -- token.do ------------------------------------------------------------------------------------
@@ -54,10 +53,6 @@ def token_endpoint(fake: Store, incoming: Incoming) -> Response:
     return _oauth_error(fake, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
 
 
-def _token_json(body: dict[str, str]) -> Response:
-    return Response(200, (("content-type", JSON_TYPE),), json_body(body))
-
-
 def _code_grant(fake: Store, app: App, params: dict[str, str]) -> Response:
     code_text = params.get("code", "")
     if not code_text:
@@ -73,7 +68,7 @@ def _code_grant(fake: Store, app: App, params: dict[str, str]) -> Response:
     # Code-grant tokens carry no session secret: the server-server circuit only (§2.2).
     access = fake.new_access_token(app, code.uid, code.scopes, with_session_secret=False)
     refresh = fake.new_refresh_token(app, code.uid, code.scopes)
-    return _token_json(
+    return plain_json(
         {
             "access_token": access.token,
             "refresh_token": refresh.token,
@@ -92,7 +87,7 @@ def _refresh_grant(fake: Store, app: App, params: dict[str, str]) -> Response:
         return _oauth_error(fake, "invalid_grant", "Invalid or expired refresh token")
     access = fake.new_access_token(app, record.uid, record.scopes, with_session_secret=False)
     # No new refresh token on refresh (§3.4).
-    return _token_json(
+    return plain_json(
         {"access_token": access.token, "token_type": "session", "expires_in": fake.expires_in(access)}
     )
 
