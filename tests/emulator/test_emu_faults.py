@@ -57,6 +57,23 @@ def test_transport_actions_visible_in_handle_ex(fake: FakeOK, token: dict[str, s
     assert fake.handle_ex(request)[1].is_plain
 
 
+def test_only_the_service_fault_draws_from_the_seeded_generator() -> None:
+    # A seed replays a run only if a fault's answer draws from the generator exactly when it
+    # says so: error 2 carries a random log id, no other fault draws anything.
+    request = Request("GET", f"{BASE}/fb.do?method=friends.get")
+
+    def token_after(fault: str | None) -> str:
+        fake = FakeOK(seed=7)
+        if fault is not None:
+            fake.inject(fault, method="friends.get")
+        fake.handle(request)
+        return fake.issue_token()["access_token"]
+
+    plain = token_after(None)
+    for fault in FAULTS:
+        assert (token_after(fault) == plain) == (fault != "service"), fault
+
+
 def test_fault_targets_paths_and_forever(fake: FakeOK) -> None:
     fake.inject("http_503", method="/oauth/token.do", times=None)
     for _ in range(3):

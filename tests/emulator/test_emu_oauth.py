@@ -232,6 +232,16 @@ def test_registered_redirects_and_client_oauth(fake: FakeOK) -> None:
         assert (response.status == 302) == (uri in ok), uri
 
 
+def test_loopback_redirects_follow_the_core_rule(fake: FakeOK) -> None:
+    # The emulator has no loopback rule of its own: it uses the core's, where *.localhost is
+    # loopback too (RFC 6761 §6.3), so the demo app takes any http loopback redirect URI.
+    for uri in ("http://app.localhost:8123/cb", "http://[::1]:9/cb", "http://127.0.0.2/cb"):
+        assert fake.authorize_code(redirect_uri=uri) in fake.codes
+    for uri in ("http://app.localhost.example/cb", "http://128.0.0.1/cb"):
+        with pytest.raises(ValueError):
+            fake.authorize_code(redirect_uri=uri)
+
+
 def test_authorize_code_helper_checks_redirect(fake: FakeOK) -> None:
     with pytest.raises(ValueError):
         fake.authorize_code(redirect_uri="https://evil.example/")

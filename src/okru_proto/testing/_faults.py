@@ -1,14 +1,22 @@
-"""Fault injection: scripted per method or per call, or drawn at random from seeded rates."""
+"""Fault injection: everything that makes the emulator misbehave on purpose lives here.
+
+Faults are scripted per method or per call, or drawn at random from seeded rates; this module
+also builds what each fault answers (OK's API errors 8 and 2, nginx pages, an HTML body) and
+the :class:`Action` a transport applies (delay, reset, truncate).
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from .._errors import UsageError
+from .._types import Response
+from ._http import api_error, html_page, html_response
 
-__all__ = ["FAULTS", "Action", "Fault", "FaultPlan", "ScriptedFault"]
+__all__ = ["FAULTS", "PLAIN", "Action", "Fault", "FaultPlan", "ScriptedFault", "fault_response"]
 
 Fault = Literal[
     "flood", "service", "http_500", "http_502", "http_503", "html", "truncated", "slow", "reset"
@@ -65,6 +73,15 @@ class FaultPlan:
             raise UsageError("times must be >= 1 (or None for every matching call)")
         self.scripted.append(ScriptedFault(fault, method, times, delay))
 
+    def set_rates(self, rates: dict[str, float], slow_seconds: float) -> None:
+        for name, rate in rates.items():
+            if name not in FAULTS:
+                raise UsageError(f"unknown fault {name!r}; one of {', '.join(FAULTS)}")
+            if not 0.0 <= rate <= 1.0:
+                raise UsageError(f"rate for {name!r} must be within 0..1")
+        self.rates = dict(rates)
+        self.slow_seconds = slow_seconds
+
     def clear(self) -> None:
         self.scripted.clear()
         self.rates.clear()
@@ -90,3 +107,21 @@ class FaultPlan:
                 if rate > 0 and self._rng.random() < rate:
                     return fault, self.slow_seconds
         return None
+
+
+def fault_response(kind: str, log_id: Callable[[], str]) -> Response | None:
+    """The answer of a fault that replaces the real one, or None (``slow``, ``reset``, ``truncated``
+    act on the real answer). ``log_id`` makes the id in the text of error 2; it is called only
+    then, so other faults draw nothing from the seeded generator."""
+    if kind == "flood":
+        return api_error(8, "Call blocked due to flood protection")
+    if kind == "service":
+        # Real text (django-odnoklassniki-api, PROTOCOL.md §4).
+        return api_error(2, f"Service is temporary unavailable., logged by ID : {log_id()}")
+    if kind.startswith("http_"):
+        status = int(kind[5:])
+        title = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}[status]
+        return html_response(status, html_page(f"{status} {title}", f"<center><h1>{status} {title}</h1></center><hr><center>nginx</center>"))
+    if kind == "html":
+        return html_response(200, html_page("OK", "<h1>Technical works</h1><p>We will be back soon.</p>"))
+    return None

@@ -19,8 +19,10 @@ __all__ = [
     "html_page",
     "html_response",
     "json_response",
+    "oauth_error",
     "parse_incoming",
     "parse_multipart",
+    "plain_json",
     "redirect",
     "tomcat_error",
 ]
@@ -110,6 +112,17 @@ def json_body(value: object) -> bytes:
 def json_response(value: object, status: int = 200, extra: tuple[tuple[str, str], ...] = ()) -> Response:
     """A success reply: the bare JSON value, no envelope (PROTOCOL.md §4)."""
     return Response(status, (("content-type", JSON_TYPE), *_API_HEADERS, *extra), json_body(value))
+
+
+def plain_json(body: object, status: int = 200) -> Response:
+    """JSON with only a content type: the OAuth endpoints' replies, which carry none of the
+    API's cache headers."""
+    return Response(status, (("content-type", JSON_TYPE),), json_body(body))
+
+
+def oauth_error(status: int, error: str, description: str) -> Response:
+    """An OAuth error, RFC 6749 §5.2 shape: ``{"error", "error_description"}``."""
+    return plain_json({"error": error, "error_description": description}, status)
 
 
 def api_error(code: int, text: str, data: object = None) -> Response:

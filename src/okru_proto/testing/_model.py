@@ -1,4 +1,8 @@
-"""The emulator's records: apps, users, groups, codes, tokens, dialog sessions, uploads."""
+"""What the emulator's records are: apps, users, groups, codes, tokens, dialog sessions, uploads.
+
+Plain dataclasses and the scope names (PROTOCOL.md §6); ``_store.Store`` holds, mints and ages
+them. Everything that affects the shape of a record lives here.
+"""
 
 from __future__ import annotations
 

@@ -1,45 +1,32 @@
-"""OAuth 2.0 of the emulator: ``/oauth/token.do``, ``/oauth/authorize`` and the ``/dk`` dialogs.
+"""OAuth 2.0 in the browser: ``/oauth/authorize``, the ``/dk`` dialogs and redirect URI rules.
 
-Faithful to PROTOCOL.md §3: token.do quirks (§3.1, §3.4), the login and permission dialogs of
-the aiookru fixtures (§3.6), lifetimes (§3.5).
+Everything that affects a browser grant lives here: which redirect URIs an app accepts, the
+login and permission dialogs of the aiookru fixtures (PROTOCOL.md §3.6) and their pages, the
+dialog cookie, and the final redirect with a code or a token (§3.1, §3.2). ``token.do`` and
+``auth.login`` are in ``_token``.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode, urlsplit
 
-from .._types import Response
+from .._types import Response, _is_loopback
 from ._http import (
-    JSON_TYPE,
     Incoming,
     html_page,
     html_response,
-    json_body,
+    oauth_error,
     redirect,
-    tomcat_error,
 )
 from ._model import App, DialogSession, User
+from ._store import Store
 
-if TYPE_CHECKING:
-    from ._fake import FakeOK
-
-__all__ = ["COOKIE_NAME", "authorize", "dialog", "redirect_allowed", "token_endpoint"]
+__all__ = ["COOKIE_NAME", "authorize", "dialog", "redirect_allowed"]
 
 #: The dialog's login cookie (host-only, as a browser would scope it).
 COOKIE_NAME = "AUTHCODE"
 _OAUTH_KEYS = ("client_id", "scope", "response_type", "redirect_uri", "layout", "state")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _strip_query(uri: str) -> tuple[str, str, int | None, str]:
@@ -82,84 +69,6 @@ def _scopes(raw: str) -> list[str]:
     return [s for s in raw.replace(",", ";").split(";") if s.strip()]
 
 
-def _oauth_error(fake: FakeOK, error: str, description: str) -> Response:
-    body = json_body({"error": error, "error_description": description})
-    return Response(fake.oauth_error_status, (("content-type", JSON_TYPE),), body)
-
-
-# -- token.do ------------------------------------------------------------------------------------
-
-def token_endpoint(fake: FakeOK, incoming: Incoming) -> Response:
-    """``POST /oauth/token.do``: code and refresh grants; params from the body and/or query."""
-    params = incoming.params
-    if not params:
-        # Real: empty POST -> Tomcat 400 page (RUBY cassette, PROTOCOL.md §3.1).
-        return tomcat_error(400, "Provide OAUTH request parameters!")
-    client_id = params.get("client_id", "")
-    if client_id and not client_id.isdigit():
-        # Real: HTTP 200 text/html with Spring's conversion error (§3.1).
-        return html_response(
-            200, "Error : Failed to convert value of type [java.lang.String] to required type [java.lang.Long]"
-        )
-    grant_type = params.get("grant_type", "")
-    if not client_id:
-        return _oauth_error(fake, "invalid_request", "Missing client_id")
-    app = fake.apps.get(client_id)
-    if app is None or params.get("client_secret") != app.app_secret_key:
-        # client_secret is the raw application secret key (§3.1, AIO HEAD).
-        return _oauth_error(fake, "invalid_client", "Invalid client credentials")
-    if not grant_type:
-        return _oauth_error(fake, "invalid_request", "Missing grant_type")
-    if grant_type == "authorization_code":
-        return _code_grant(fake, app, params)
-    if grant_type == "refresh_token":
-        return _refresh_grant(fake, app, params)
-    return _oauth_error(fake, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
-
-
-def _token_json(body: dict[str, str]) -> Response:
-    return Response(200, (("content-type", JSON_TYPE),), json_body(body))
-
-
-def _code_grant(fake: FakeOK, app: App, params: dict[str, str]) -> Response:
-    code_text = params.get("code", "")
-    if not code_text:
-        return _oauth_error(fake, "invalid_request", "Missing code")
-    code = fake.codes.get(code_text)
-    if code is None or code.app_id != app.app_id or code.used:
-        return _oauth_error(fake, "invalid_grant", "Invalid authorization code")
-    if code.expires_at <= fake.now:  # 2 minutes (§3.1)
-        return _oauth_error(fake, "invalid_grant", "Expired authorization code")
-    if params.get("redirect_uri", "") != code.redirect_uri:
-        return _oauth_error(fake, "invalid_grant", "redirect_uri does not match the authorization request")
-    code.used = True
-    # Code-grant tokens carry no session secret: the server-server circuit only (§2.2).
-    access = fake.new_access_token(app, code.uid, code.scopes, with_session_secret=False)
-    refresh = fake.new_refresh_token(app, code.uid, code.scopes)
-    return _token_json(
-        {
-            "access_token": access.token,
-            "refresh_token": refresh.token,
-            "token_type": "session",
-            "expires_in": fake.expires_in(access),  # a JSON string, "1800" (§3.1)
-        }
-    )
-
-
-def _refresh_grant(fake: FakeOK, app: App, params: dict[str, str]) -> Response:
-    text = params.get("refresh_token", "")
-    if not text:
-        return _oauth_error(fake, "invalid_request", "Missing refresh_token")
-    record = fake.refresh_tokens.get(text)
-    if record is None or record.app_id != app.app_id or record.expires_at <= fake.now:
-        return _oauth_error(fake, "invalid_grant", "Invalid or expired refresh token")
-    access = fake.new_access_token(app, record.uid, record.scopes, with_session_secret=False)
-    # No new refresh token on refresh (§3.4).
-    return _token_json(
-        {"access_token": access.token, "token_type": "session", "expires_in": fake.expires_in(access)}
-    )
-
-
 # -- authorize and dialogs -----------------------------------------------------------------------
 
 class _Pending:
@@ -177,12 +86,12 @@ class _Pending:
         return urlencode([(f"st.{k}", v) for k, v in self.values.items()])
 
 
-def _validate(fake: FakeOK, values: dict[str, str]) -> _Pending | Response:
+def _validate(fake: Store, values: dict[str, str]) -> _Pending | Response:
     """Check an OAuth request. Errors: HTTP 400 JSON ``{"error", "error_description"}`` (the
     real page is NOT FOUND in PROTOCOL.md; AIO expects a JSON body on errors, §3.6)."""
 
     def error(kind: str, text: str) -> Response:
-        return Response(400, (("content-type", JSON_TYPE),), json_body({"error": kind, "error_description": text}))
+        return oauth_error(400, kind, text)
 
     client_id = values.get("client_id", "")
     app = fake.apps.get(client_id) if client_id.isdigit() else None
@@ -199,18 +108,18 @@ def _validate(fake: FakeOK, values: dict[str, str]) -> _Pending | Response:
     return _Pending(app, {k: values[k] for k in _OAUTH_KEYS if k in values})
 
 
-def _session(fake: FakeOK, incoming: Incoming) -> tuple[DialogSession, User] | None:
+def _session(fake: Store, incoming: Incoming) -> tuple[DialogSession, User] | None:
     session = fake.dialog_sessions.get(incoming.cookies.get(COOKIE_NAME, ""))
     if session is None or session.uid not in fake.users:
         return None
     return session, fake.users[session.uid]
 
 
-def _requested(fake: FakeOK, pending: _Pending) -> frozenset[str]:
+def _requested(fake: Store, pending: _Pending) -> frozenset[str]:
     return fake.grantable(pending.app, _scopes(pending.values.get("scope", "")))
 
 
-def _finish(fake: FakeOK, pending: _Pending, user: User) -> Response:
+def _finish(fake: Store, pending: _Pending, user: User) -> Response:
     """The final redirect: ABSOLUTE Location, result in the fragment (token) or query (code)."""
     granted = _requested(fake, pending)
     user.grants.setdefault(pending.app.app_id, set()).update(granted)
@@ -236,7 +145,7 @@ def _finish(fake: FakeOK, pending: _Pending, user: User) -> Response:
     return redirect(f"{uri}{'&' if '?' in uri else '?'}{query}")
 
 
-def authorize(fake: FakeOK, incoming: Incoming) -> Response:
+def authorize(fake: Store, incoming: Incoming) -> Response:
     """``GET /oauth/authorize``: to the login page (no cookie), the permission page, or straight
     back to the app when the user already granted every requested scope (DOC-SERVER, §3.1)."""
     checked = _validate(fake, incoming.params)
@@ -255,7 +164,7 @@ def _st_values(incoming: Incoming) -> dict[str, str]:
     return {k[3:]: v for k, v in incoming.query if k.startswith("st.") and k[3:] in _OAUTH_KEYS}
 
 
-def dialog(fake: FakeOK, incoming: Incoming) -> Response:
+def dialog(fake: Store, incoming: Incoming) -> Response:
     cmd = dict(incoming.query).get("st.cmd", "")
     post = incoming.request.method == "POST"
     if cmd == "OAuth2Login":
@@ -293,14 +202,14 @@ def _login_page(pending: _Pending, error: str | None = None, email: str = "") ->
     )
 
 
-def _login_get(fake: FakeOK, incoming: Incoming) -> Response:
+def _login_get(fake: Store, incoming: Incoming) -> Response:
     checked = _validate(fake, _st_values(incoming))
     if isinstance(checked, Response):
         return _error_page("Invalid OAuth request", 400)
     return html_response(200, _login_page(checked))
 
 
-def _login_post(fake: FakeOK, incoming: Incoming) -> Response:
+def _login_post(fake: Store, incoming: Incoming) -> Response:
     checked = _validate(fake, _st_values(incoming))
     if isinstance(checked, Response):
         return _error_page("Invalid OAuth request", 400)
@@ -338,7 +247,7 @@ def _permissions_page(pending: _Pending, csrf: str) -> str:
     )
 
 
-def _permissions_get(fake: FakeOK, incoming: Incoming) -> Response:
+def _permissions_get(fake: Store, incoming: Incoming) -> Response:
     checked = _validate(fake, _st_values(incoming))
     if isinstance(checked, Response):
         return _error_page("Invalid OAuth request", 400)
@@ -355,7 +264,7 @@ def _permissions_get(fake: FakeOK, incoming: Incoming) -> Response:
     return html_response(200, _permissions_page(checked, session.csrf))
 
 
-def _permissions_post(fake: FakeOK, incoming: Incoming) -> Response:
+def _permissions_post(fake: Store, incoming: Incoming) -> Response:
     logged_in = _session(fake, incoming)
     if logged_in is None or logged_in[0].pending is None:
         return _error_page("Сессия устарела, начните авторизацию заново")
