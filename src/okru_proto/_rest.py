@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from ._errors import HTTPStatusError, ProtocolError, UsageError, api_error_from_payload
-from ._sign import UNSIGNED_PARAMS, _md5_hex, wire_params
+from ._sign import UNSIGNED_PARAMS, _md5_hex, java_key_order, wire_params
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = [
@@ -106,9 +106,10 @@ def prepare_call(
         wired["application_key"] = app_key
     wired["format"] = "json"
     wired["method"] = method
-    pairs = sorted(wired.items())
+    # Sorted by key in UTF-16 code units as Java sorts (docs/protocol.md §2.1), k=v with no
+    # separator, decoded values, UTF-8 (§2.4).
+    pairs = java_key_order(wired)
     if secret is not None:
-        # Sorted by key, k=v with no separator, decoded values, UTF-8 (PROTOCOL.md §2.1, §2.4).
         text = "".join([f"{k}={v}" for k, v in pairs if k not in UNSIGNED_PARAMS])
         pairs.append(("sig", _md5_hex(text + reveal(secret), f"{method} parameters")))
     if access_token is not None:
