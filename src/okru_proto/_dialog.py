@@ -277,6 +277,8 @@ def implicit_flow(
                     raise OAuthError(query["error"], query.get("error_description"))
                 return parse_fragment_token(fragment, now, expected_state=state)
             parts = urlsplit(target)
+            if "@" in parts.netloc:
+                raise _userinfo_refused("redirected to", target)
             if _insecure(target) and parts.scheme == "http" and _host(target) in allowed_hosts:
                 raise DialogError(f"the dialog redirected to plain http:// at {parts.netloc!r}; refused "
                                   "(credentials and cookies travel only over https)", st_cmd=_st_cmd(target))
@@ -322,9 +324,19 @@ def implicit_flow(
     raise DialogError(f"the dialog did not finish within {MAX_DIALOG_STEPS} steps")
 
 
+def _userinfo_refused(what: str, url: str) -> ProtocolError:
+    # The host after the last "@" is what a browser would contact; the userinfo (a password?)
+    # is never repeated.
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    return ProtocolError(f"OK.ru dialog {what} a URL with a user name or password (***@{host}); "
+                         "refused, OK.ru's dialogs use none")
+
+
 def _submit(form: Form, page_url: str, fields: list[tuple[str, str]], jar: CookieJar,
             allowed_hosts: set[str]) -> Request:
     target = urljoin(page_url, form.action or page_url)
+    if "@" in urlsplit(target).netloc:
+        raise _userinfo_refused("has a form posting to", target)
     if _insecure(target) or _host(target) not in allowed_hosts:
         where = "plain http:// at" if _host(target) in allowed_hosts else "a foreign host"
         raise DialogError(f"a dialog form posts to {where} {_host(target)!r}; refused",

@@ -14,6 +14,7 @@ from ._errors import UsageError
 __all__ = [
     "SECRET_PARAM_NAMES",
     "Endpoints",
+    "has_userinfo",
     "Headers",
     "Request",
     "Response",
@@ -237,11 +238,34 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def has_userinfo(url: str) -> bool:
+    """True when ``url``'s authority carries ``user[:password]@`` (even an empty one).
+
+    okru refuses such URLs everywhere (endpoints, upload URLs, dialog redirects and forms): OK.ru
+    never uses them, and the password would show in reprs, transport errors and logs.
+    """
+    return "@" in urlsplit(url).netloc
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://***@{host}" if parts.scheme else f"***@{host}"
+
+
 def check_base_url(url: str, what: str) -> str:
-    """Validate a base URL: https anywhere, plain http only for loopback hosts."""
+    """Validate a base URL: https anywhere, plain http only for loopback hosts, no
+    ``user:password@`` (the message never repeats the userinfo)."""
     if not isinstance(url, str):
         raise UsageError(f"{what} must be a str URL, not {type(url).__name__}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        userinfo = "@" in parts.netloc
+    except ValueError:
+        raise UsageError(f"{what} is not a valid URL") from None
+    if userinfo:
+        raise UsageError(f"{what} must not carry a user name or password (user:password@) in the URL, "
+                         f"got {_without_userinfo(url)!r}; OK.ru uses none")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{what} must be an absolute https:// URL, got {url!r}")
     if parts.query or parts.fragment:

@@ -201,8 +201,15 @@ def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str
 def _check_upload_url(url: object) -> str:
     if not isinstance(url, str) or not url:
         raise UploadError("getUploadUrl", "the reply has no upload_url")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise UploadError("getUploadUrl", "upload_url is not a valid URL") from None
+    if "@" in parts.netloc:
+        # Never echoed: the userinfo would be a password (has_userinfo's rule for every URL).
+        raise UploadError("getUploadUrl", "upload_url carries a user name or password (user:password@); "
+                                          "refused, OK.ru's upload URLs have none")
     if parts.scheme not in ("http", "https") or not host:
         raise UploadError("getUploadUrl", "upload_url is not an absolute http(s) URL")
     # Same rule as Endpoints (PROTOCOL.md §1): plain http only to loopback. A 2014 reply had
