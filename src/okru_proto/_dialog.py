@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError
-from ._flow import Flow
+from ._flow import Flow, guarded
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
     Token,
@@ -247,7 +247,24 @@ def implicit_flow(
     Raises :class:`BadCredentialsError` when the login form comes back, :class:`DialogError`
     naming OK's ``st.cmd`` for a page it cannot pass (captcha, phone check), a foreign host or
     too many steps; :class:`OAuthError` for an ``error`` in the redirect (``access_denied``).
+    Every error is scrubbed of the password and the login cookies (:func:`~okru_proto.guarded`).
     """
+    return guarded(_implicit_flow(app_id, login, password, scope=scope, redirect_uri=redirect_uri, state=state,
+                                  layout=layout, endpoints=endpoints, now=now), (password,))
+
+
+def _implicit_flow(
+    app_id: int | str,
+    login: str,
+    password: Secret | str,
+    *,
+    scope: str | Iterable[str] | None,
+    redirect_uri: str,
+    state: str | None,
+    layout: str,
+    endpoints: Endpoints | None,
+    now: float,
+) -> Flow[Token]:
     if not login or not reveal(password):
         raise UsageError("the implicit grant needs a login and a password")
     endpoints = endpoints or Endpoints()

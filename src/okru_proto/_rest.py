@@ -11,7 +11,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-from ._errors import HTTPStatusError, ProtocolError, UsageError, api_error_from_payload
+from ._errors import (
+    HTTPStatusError,
+    ProtocolError,
+    UsageError,
+    api_error_from_payload,
+    scrub_error,
+    scrub_text,
+    secret_forms,
+)
 from ._sign import UNSIGNED_PARAMS, _md5_hex, java_key_order, wire_params
 from ._types import Endpoints, Request, Response, Secret, reveal
 
@@ -169,11 +177,7 @@ def parse_json_body(response: Response, what: str) -> Any:
 
 
 def _scrub(text: str, secrets: Iterable[Secret | str | None]) -> str:
-    for secret in secrets:
-        value = reveal(secret)
-        if len(value) >= 4 and value in text:
-            text = text.replace(value, "***")
-    return text
+    return scrub_text(text, secret_forms(secrets))
 
 
 def parse_call_response(
@@ -201,9 +205,8 @@ def parse_call_response(
     if type(value) is dict and "error_code" in value:
         if pass_error:
             return value
-        if secrets and isinstance(value.get("error_msg"), str):
-            value = dict(value, error_msg=_scrub(value["error_msg"], secrets))
-        raise api_error_from_payload(value, method)
+        raise scrub_error(api_error_from_payload(value, method), secrets) if secrets else \
+            api_error_from_payload(value, method)
     invocation_error = response.header("invocation-error") if response.headers else None
     if invocation_error is not None:
         # OK flags errors with this header (PROTOCOL.md §4); a body that is not an error object

@@ -14,12 +14,13 @@ from ._errors import UsageError
 __all__ = [
     "SECRET_PARAM_NAMES",
     "Endpoints",
-    "has_userinfo",
     "Headers",
     "Request",
     "Response",
     "Secret",
+    "has_userinfo",
     "mask_query",
+    "request_secrets",
     "reveal",
 ]
 
@@ -108,6 +109,24 @@ def mask_query(query: str) -> str:
     for key, value in parse_qsl(query, keep_blank_values=True):
         parts.append(f"{key}={'***' if key in SECRET_PARAM_NAMES and value else value}")
     return "&".join(parts)
+
+
+def request_secrets(request: Request) -> list[str]:
+    """The credential values a request carries (so they can be masked in whatever a server
+    echoes back): values of :data:`SECRET_PARAM_NAMES` in its query and form body, and every
+    cookie value (OK's login cookies are the session)."""
+    found: list[str] = []
+    query = urlsplit(request.url).query
+    texts = [query] if query else []
+    ctype = request.header("content-type")
+    if request.body and ctype is not None and ctype.startswith("application/x-www-form-urlencoded"):
+        texts.append(request.body.decode("ascii", "replace"))
+    for text in texts:
+        found += [v for k, v in parse_qsl(text, keep_blank_values=True) if k in SECRET_PARAM_NAMES and v]
+    cookie = request.header("cookie")
+    if cookie:
+        found += [value.strip() for _, _, value in (c.partition("=") for c in cookie.split(";")) if value.strip()]
+    return found
 
 
 def _mask_url(url: str) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ._errors import APIError, Error, ProtocolError, UsageError
-from ._flow import Flow
+from ._flow import Flow, guarded
 from ._rest import describe_body, parse_call_response
 from ._types import Request, Response, _is_loopback
 
@@ -350,7 +350,22 @@ def upload_photos_flow(
     defaults to True except for a group upload without an album (``gid`` and no ``aid``): those
     photos are meant for a group mediatopic, which DOC-REPO says must not be committed. Extra
     ``params`` go to ``photosV2.getUploadUrl`` (e.g. ``{"uid": ...}`` for a session-less call).
+    Errors are scrubbed of the session's secrets and the upload URL's ``apiToken``.
     """
+    return guarded(_upload_photos_flow(core, photos, boundary=boundary, aid=aid, gid=gid, commit=commit,
+                                       params=params), core.secret_values)
+
+
+def _upload_photos_flow(
+    core: SessionCore,
+    photos: Iterable[Photo | bytes],
+    *,
+    boundary: str,
+    aid: str | int | None,
+    gid: str | int | None,
+    commit: bool | None,
+    params: Mapping[str, object] | None,
+) -> Flow[tuple[UploadedPhoto, ...]]:
     items = tuple(Photo.coerce(p) for p in photos)
     if not items:
         raise UsageError("upload_photos needs at least one photo")
