@@ -420,11 +420,29 @@ def secret_forms(secrets: Iterable[object]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
+#: Ends every excerpt of server text cut short (:func:`excerpt`), so a secret cut in the middle
+#: is still recognised by its beginning.
+ELLIPSIS = "…"
+
+
+def excerpt(text: str, limit: int) -> str:
+    """At most ``limit`` characters of server-supplied ``text``, ``…``-terminated when cut."""
+    return text if len(text) <= limit else text[:limit] + ELLIPSIS
+
+
 def scrub_text(text: str, forms: Iterable[str]) -> str:
-    """``text`` with every one of ``forms`` (from :func:`secret_forms`) replaced by ``***``."""
+    """``text`` with every one of ``forms`` (from :func:`secret_forms`) replaced by ``***``, and
+    any beginning of one (4 characters or more) cut off by an :func:`excerpt`'s ``…``."""
+    forms = tuple(forms)
     for form in forms:
         if form in text:
             text = text.replace(form, MASK)
+    if ELLIPSIS in text:
+        for form in forms:
+            for end in range(len(form) - 1, MIN_SECRET_LENGTH - 1, -1):
+                cut = form[:end] + ELLIPSIS
+                if cut in text:
+                    text = text.replace(cut, MASK + ELLIPSIS)
     return text
 
 

@@ -20,6 +20,7 @@ from ._errors import (
     StateMismatchError,
     UsageError,
     api_error_from_payload,
+    excerpt,
 )
 from ._flow import Flow, guarded
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode, parse_call_response, parse_json_body
@@ -227,7 +228,7 @@ def _expires_in(value: object, what: str) -> int | None:
     try:
         number: int = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError, OverflowError):  # OverflowError: JSON Infinity / 1e400
-        raise ProtocolError(f"{what}: expires_in {str(value)[:20]!r} is not a number") from None
+        raise ProtocolError(f"{what}: expires_in {excerpt(str(value), 20)!r} is not a number") from None
     if number < 0:
         raise ProtocolError(f"{what}: expires_in is negative")
     return number

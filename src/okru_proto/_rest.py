@@ -16,6 +16,7 @@ from ._errors import (
     ProtocolError,
     UsageError,
     api_error_from_payload,
+    excerpt,
     scrub_error,
     scrub_text,
     secret_forms,
@@ -135,7 +136,7 @@ def _html_title(body: bytes) -> str | None:
     if not match:
         return None
     title = match.group(1).decode("utf-8", "replace").strip()
-    return " ".join(title.split())[:120] or None
+    return excerpt(" ".join(title.split()), 120) or None
 
 
 def describe_body(response: Response) -> str:
@@ -160,20 +161,20 @@ def parse_json_body(response: Response, what: str) -> Any:
             f"{what}: expected JSON, got an HTML/XML page ({describe_body(response)})",
             method=what, status=response.status, response=response,
         )
+    # Raised after the except blocks, not inside: UnicodeDecodeError.object and
+    # JSONDecodeError.doc hold the whole body (tokens, or a server's echo of the request), and
+    # ``from None`` would still keep them reachable as ``__context__``.
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(
-            f"{what}: reply is not UTF-8 ({describe_body(response)})",
-            method=what, status=response.status, response=response,
-        ) from None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise ProtocolError(
-            f"{what}: reply is not valid JSON, truncated or garbled ({describe_body(response)})",
-            method=what, status=response.status, response=response,
-        ) from None
+        problem = "reply is not UTF-8"
+    else:
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            problem = "reply is not valid JSON, truncated or garbled"
+    raise ProtocolError(f"{what}: {problem} ({describe_body(response)})",
+                        method=what, status=response.status, response=response)
 
 
 def _scrub(text: str, secrets: Iterable[Secret | str | None]) -> str:
@@ -215,7 +216,7 @@ def parse_call_response(
             code = int(invocation_error)
         except ValueError:
             raise ProtocolError(
-                f"{method}: Invocation-Error header {invocation_error[:40]!r} is not a code",
+                f"{method}: Invocation-Error header {excerpt(invocation_error, 40)!r} is not a code",
                 method=method, status=status, response=response,
             ) from None
         error = api_error_from_payload({"error_code": code}, method)
