@@ -96,6 +96,35 @@ def _json(status: int, payload: object) -> Response:
     return Response(status, (("content-type", JSON),), json.dumps(payload).encode())
 
 
+def echo_response(request: Request, mode: str, encoding: str) -> Response:
+    """The hostile reply to ``request``: its own echo (``encoding``) in the place ``mode`` names."""
+    text = _echo(request, encoding)
+    path = urlsplit(request.url).path
+    if mode == "title":
+        return _page(400, text)
+    if mode == "title_200":
+        return _page(200, text)
+    if mode == "http_502":
+        return _page(502, text)
+    if mode == "oauth_error":
+        return _json(400, {"error": text, "error_description": text})
+    if mode == "api_error":
+        return _json(200, {"error_code": 100, "error_msg": text, "error_data": {"echo": [text]}})
+    if mode == "invocation_error":
+        header = text.replace("\r", " ").replace("\n", " ")
+        return Response(200, (("content-type", JSON), ("invocation-error", header)), b'{"ok":1}')
+    if mode == "dialog":
+        # Send the browser to a page named by the echo: DialogError quotes OK's st.cmd.
+        return Response(302, (("location", f"/dk?st.cmd={quote(text, safe='')}"),))
+    if mode == "bad_json":
+        if "/oauth/" in path or "/dk" in path or b"auth.login" in request.body:
+            # A token reply whose expires_in is the echo: the error quotes an excerpt.
+            return _json(200, {"access_token": "x", "session_key": "x", "session_secret_key": "y",
+                               "expires_in": text})
+        return Response(200, (("content-type", JSON),), f'{{"echo": "{text}"'.encode())
+    raise AssertionError(mode)
+
+
 def hostile(mode: str, encoding: str) -> Callable[[Request], Response]:
     """A send() answering every request with its own echo in ``mode``."""
 
@@ -114,30 +143,7 @@ def hostile(mode: str, encoding: str) -> Callable[[Request], Response]:
         if request.method == "POST" and b"photosV2.getUploadUrl" in request.body:
             return _json(200, {"photo_ids": ["p1"],
                                "upload_url": f"{E.api}/upload?apiToken={quote(API_TOKEN, safe='')}"})
-        text = _echo(request, encoding)
-        if mode == "title":
-            return _page(400, text)
-        if mode == "title_200":
-            return _page(200, text)
-        if mode == "http_502":
-            return _page(502, text)
-        if mode == "oauth_error":
-            return _json(400, {"error": text, "error_description": text})
-        if mode == "api_error":
-            return _json(200, {"error_code": 100, "error_msg": text, "error_data": {"echo": [text]}})
-        if mode == "invocation_error":
-            header = text.replace("\r", " ").replace("\n", " ")
-            return Response(200, (("content-type", JSON), ("invocation-error", header)), b'{"ok":1}')
-        if mode == "dialog":
-            # Send the browser to a page named by the echo: DialogError quotes OK's st.cmd.
-            return Response(302, (("location", f"/dk?st.cmd={quote(text, safe='')}"),))
-        if mode == "bad_json":
-            if "/oauth/" in path or "/dk" in path or b"auth.login" in request.body:
-                # A token reply whose expires_in is the echo: the error quotes an excerpt.
-                return _json(200, {"access_token": "x", "session_key": "x", "session_secret_key": "y",
-                                   "expires_in": text})
-            return Response(200, (("content-type", JSON),), f'{{"echo": "{text}"'.encode())
-        raise AssertionError(mode)
+        return echo_response(request, mode, encoding)
 
     return send
 
