@@ -117,7 +117,10 @@ def prepare_call(
     wired["method"] = method
     # Sorted by key in UTF-16 code units as Java sorts (docs/protocol.md §2.1), k=v with no
     # separator, decoded values, UTF-8 (§2.4).
-    pairs = java_key_order(wired)
+    pairs = sorted(wired.items())
+    names = "".join(wired)
+    if not names.isascii() and max(names) > "\uffff":
+        pairs = java_key_order(wired)  # a non-BMP name: the (rare) UTF-16 code unit sort
     if secret is not None:
         text = "".join([f"{k}={v}" for k, v in pairs if k not in UNSIGNED_PARAMS])
         pairs.append(("sig", _md5_hex(text + reveal(secret), f"{method} parameters")))
