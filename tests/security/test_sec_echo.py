@@ -266,11 +266,31 @@ def test_upload_host_echo_never_shows_the_api_token(mode: str, encoding: str,
     assert_clean(info.value, okru_debug, SECRETS)
 
 
-@pytest.mark.parametrize("mode", ["title", "oauth_error", "api_error", "invocation_error", "dialog"])
+def test_a_dialog_echo_reaches_st_cmd_masked_and_the_password_is_never_followed() -> None:
+    # The echo of the login POST holds the password: the redirect is refused outright (the
+    # password would be sent in a request line, which transports log).
+    core = _core(grant=GRANTS["implicit"]())
+    with pytest.raises(Error, match="holding the password"):
+        run_sync(core.authorize_flow(), hostile("dialog", "plain"), lambda s: None)
+    # An echo of the login cookie alone is followed; the DialogError quoting st.cmd masks it.
+    echo = hostile("dialog", "plain")
+
+    def send(request: Request) -> Response:
+        if request.method == "POST":
+            return Response(302, (("location", f"/dk?st.cmd=Echo-{quote(COOKIE, safe='')}"),))
+        return echo(request)
+
+    core = _core(grant=GRANTS["implicit"]())
+    with pytest.raises(Error) as info:
+        run_sync(core.authorize_flow(), send, lambda s: None)
+    assert "st.cmd=Echo-***" in str(info.value) and info.value.st_cmd == "Echo-***"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("mode", ["title", "oauth_error", "api_error", "invocation_error"])
 def test_the_echo_really_reached_the_error(mode: str) -> None:
     """The tests above would pass vacuously if the echo never got into the message: here it
     does, masked (``***`` where the secret was)."""
-    grant = GRANTS["implicit"]() if mode == "dialog" else GRANTS["code"]()
+    grant = GRANTS["code"]()
     core = _core(grant=grant) if mode != "invocation_error" else _core(
         token=Token(access_token=Secret(ACCESS), refresh_token=Secret(REFRESH)))
     flow = core.authorize_flow() if mode != "invocation_error" else core.call_flow("users.getCurrentUser")
