@@ -36,9 +36,10 @@ from ._errors import (
     TransportTimeout,
     UsageError,
     api_error_from_payload,
+    scrub_error,
 )
 from ._facade import AsyncSessionBase, SyncSessionBase
-from ._flow import Effect, Flow, RefreshNeeded, Sleep, run_async, run_sync
+from ._flow import Callback, Effect, Flow, RefreshNeeded, Sleep, guarded, run_async, run_sync
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
     LAYOUTS,
@@ -76,6 +77,7 @@ from ._session import (
     Grant,
     ImplicitGrant,
     ImplicitSessionSpec,
+    OnToken,
     PasswordGrant,
     PasswordSessionSpec,
     PublicSessionSpec,
@@ -125,6 +127,7 @@ __all__ = [
     "AsyncSessionBase",
     "AuthLoginError",
     "BadCredentialsError",
+    "Callback",
     "CaptchaRequiredError",
     "ClientSessionSpec",
     "CodeGrant",
@@ -148,6 +151,7 @@ __all__ = [
     "MethodNotFoundError",
     "NotSessionMethodError",
     "OAuthError",
+    "OnToken",
     "Page",
     "Pager",
     "ParamError",
@@ -192,6 +196,7 @@ __all__ = [
     "describe_body",
     "fill_photo_ids",
     "form_encode",
+    "guarded",
     "implicit_flow",
     "join_scope",
     "mask_query",
@@ -216,6 +221,7 @@ __all__ = [
     "reveal",
     "run_async",
     "run_sync",
+    "scrub_error",
     "server_secret",
     "sign",
     "upload_photos_flow",

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
-from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError
-from ._flow import Flow
+from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError, secret_forms
+from ._flow import Flow, guarded
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
     Token,
@@ -247,7 +247,24 @@ def implicit_flow(
     Raises :class:`BadCredentialsError` when the login form comes back, :class:`DialogError`
     naming OK's ``st.cmd`` for a page it cannot pass (captcha, phone check), a foreign host or
     too many steps; :class:`OAuthError` for an ``error`` in the redirect (``access_denied``).
+    Every error is scrubbed of the password and the login cookies (:func:`~okru_proto.guarded`).
     """
+    return guarded(_implicit_flow(app_id, login, password, scope=scope, redirect_uri=redirect_uri, state=state,
+                                  layout=layout, endpoints=endpoints, now=now), (password,))
+
+
+def _implicit_flow(
+    app_id: int | str,
+    login: str,
+    password: Secret | str,
+    *,
+    scope: str | Iterable[str] | None,
+    redirect_uri: str,
+    state: str | None,
+    layout: str,
+    endpoints: Endpoints | None,
+    now: float,
+) -> Flow[Token]:
     if not login or not reveal(password):
         raise UsageError("the implicit grant needs a login and a password")
     endpoints = endpoints or Endpoints()
@@ -256,6 +273,9 @@ def implicit_flow(
     # Credentials and cookies go only to OK's own dialog hosts, never to a host a redirect
     # or a form action points at (a phishing page would otherwise get the password).
     allowed_hosts = {_host(endpoints.connect), _host(endpoints.api)}
+    # OK never puts the password in a URL; a page that does (echoing the login POST) would have
+    # us send it in a request line, which transports log (httpx logs every URL at INFO).
+    password_forms = secret_forms([password])
     jar = CookieJar()
     request = _request("GET", url, jar)
     logged_in = False
@@ -277,12 +297,16 @@ def implicit_flow(
                     raise OAuthError(query["error"], query.get("error_description"))
                 return parse_fragment_token(fragment, now, expected_state=state)
             parts = urlsplit(target)
+            if "@" in parts.netloc:
+                raise _userinfo_refused("redirected to", target)
             if _insecure(target) and parts.scheme == "http" and _host(target) in allowed_hosts:
                 raise DialogError(f"the dialog redirected to plain http:// at {parts.netloc!r}; refused "
                                   "(credentials and cookies travel only over https)", st_cmd=_st_cmd(target))
             if _insecure(target) or _host(target) not in allowed_hosts:
                 raise DialogError(f"the dialog redirected to a foreign host {parts.netloc or target[:40]!r}; "
                                   "refused (credentials and cookies stay with OK.ru)", st_cmd=_st_cmd(target))
+            if _carries(target, password_forms):
+                raise DialogError("the dialog redirected to a URL holding the password; refused")
             if status in (307, 308) and request.method == "POST":
                 request = _request("POST", target, jar, request.body)
             else:
@@ -306,7 +330,7 @@ def implicit_flow(
             logged_in = True
             fields = [(k, v) for k, v in login_form.fields if k not in ("fr.email", "fr.password")]
             fields += [("fr.email", login), ("fr.password", reveal(password))]
-            request = _submit(login_form, request.url, fields, jar, allowed_hosts)
+            request = _submit(login_form, request.url, fields, jar, allowed_hosts, password_forms)
             continue
         permission_form = _permission_form(forms)
         if permission_form is not None:
@@ -314,7 +338,7 @@ def implicit_flow(
                 raise DialogError("the permissions page came back after it was accepted", st_cmd=st_cmd)
             accepted = True
             fields = [*permission_form.fields, ("button_accept_request", "")]
-            request = _submit(permission_form, request.url, fields, jar, allowed_hosts)
+            request = _submit(permission_form, request.url, fields, jar, allowed_hosts, password_forms)
             continue
         raise DialogError(
             f"OK.ru showed a page okru cannot pass (st.cmd={st_cmd or 'unknown'}); "
@@ -322,14 +346,35 @@ def implicit_flow(
     raise DialogError(f"the dialog did not finish within {MAX_DIALOG_STEPS} steps")
 
 
+def _userinfo_refused(what: str, url: str) -> ProtocolError:
+    # The host after the last "@" is what a browser would contact; the userinfo (a password?)
+    # is never repeated.
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    return ProtocolError(f"OK.ru dialog {what} a URL with a user name or password (***@{host}); "
+                         "refused, OK.ru's dialogs use none")
+
+
+def _carries(url: str, forms: tuple[str, ...]) -> bool:
+    return any(form in url for form in forms)
+
+
 def _submit(form: Form, page_url: str, fields: list[tuple[str, str]], jar: CookieJar,
-            allowed_hosts: set[str]) -> Request:
+            allowed_hosts: set[str], password_forms: tuple[str, ...]) -> Request:
     target = urljoin(page_url, form.action or page_url)
+    if _carries(target, password_forms):
+        raise DialogError("a dialog form's address holds the password; refused", st_cmd=None)
+    if "@" in urlsplit(target).netloc:
+        raise _userinfo_refused("has a form posting to", target)
     if _insecure(target) or _host(target) not in allowed_hosts:
         where = "plain http:// at" if _host(target) in allowed_hosts else "a foreign host"
         raise DialogError(f"a dialog form posts to {where} {_host(target)!r}; refused",
                           st_cmd=_st_cmd(page_url))
     body = form_encode(fields).encode("ascii")
     if form.method == "GET":
-        return _request("GET", f"{target.split('?')[0]}?{body.decode()}", jar)
+        url = f"{target.split('?')[0]}?{body.decode()}"
+        if _carries(url, password_forms):
+            # OK's login form is a POST; a GET one would put the password in the request line.
+            raise DialogError("a dialog login form would send the password in the URL (method GET); refused",
+                              st_cmd=_st_cmd(page_url))
+        return _request("GET", url, jar)
     return _request("POST", target, jar, body)

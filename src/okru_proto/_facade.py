@@ -37,6 +37,9 @@ class SyncSessionBase(SessionSpec):
     _send: Callable[[Request], Response]
     _sleep: Callable[[float], object]
     _lock: AbstractContextManager[Any]
+    # An async on_token is refused when the session is made (and an awaitable it returns, when
+    # it runs): the blocking driver has no loop to await it on.
+    _blocking = True
 
     def _read_file(self, path: str | os.PathLike[str]) -> bytes:  # pragma: no cover - adapters
         raise NotImplementedError

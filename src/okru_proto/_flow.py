@@ -1,7 +1,8 @@
 """Flows and their two drivers (the only sync/async difference in the project).
 
 A flow is a generator, as httpx's ``Auth.auth_flow``: it yields what it needs done — a
-:class:`Request` to send, a :class:`Sleep`, or a :class:`RefreshNeeded` — receives the
+:class:`Request` to send, a :class:`Sleep`, a :class:`RefreshNeeded`, or a :class:`Callback` of
+the user's (``on_token``: awaited by the async driver when it is async) — receives the
 :class:`Response` (or ``None``), and returns its result or raises one of our errors. The drivers
 below run a flow with the ``send``/``sleep`` callables an adapter gives them; the async one only
 awaits what it is given, so it runs under asyncio, trio or any other loop.
@@ -9,20 +10,25 @@ awaits what it is given, so it runs under asyncio, trio or any other loop.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ._errors import Error, UsageError
-from ._types import Request, Response
+from ._errors import Error, UsageError, scrub_error
+from ._types import Request, Response, request_secrets
 
 __all__ = [
+    "Callback",
     "Effect",
     "Flow",
     "RefreshNeeded",
     "Refreshable",
     "Sleep",
+    "guarded",
+    "is_async_callable",
     "run_async",
     "run_sync",
 ]
@@ -59,10 +65,86 @@ class RefreshNeeded:
     generation: int
 
 
-Effect = Request | Sleep | RefreshNeeded
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """Effect: call the user's ``function(argument)`` (``on_token``), then resume with ``None``.
+
+    The async driver awaits the result when it is awaitable (an ``async def`` callback); the
+    blocking driver refuses one (closes it, raises :class:`~okru_proto.UsageError`): nobody
+    would ever run it. What the callback raises propagates unchanged out of the driver
+    (docs/tokens.md).
+    """
+
+    function: Callable[[Any], object]
+    argument: Any
+
+
+def is_async_callable(function: object) -> bool:
+    """True for a coroutine function, a ``functools.partial`` of one, or an object whose
+    ``__call__`` is one (what the blocking sessions refuse as ``on_token``)."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    if inspect.iscoroutinefunction(function):
+        return True
+    if not callable(function) or inspect.isfunction(function) or inspect.ismethod(function):
+        return False
+    return inspect.iscoroutinefunction(type(function).__call__)
+
+
+def _refuse_awaitable(result: object) -> None:
+    close = getattr(result, "close", None)
+    if callable(close):
+        close()  # a coroutine: closed, so Python does not warn it was never awaited
+    raise UsageError("on_token returned an awaitable on a blocking session, which cannot await it; "
+                     "pass a plain function (or use the async adapter)")
+
+
+Effect = Request | Sleep | RefreshNeeded | Callback
 #: ``Generator[Effect, Response | None, T]``; the value sent in is the ``Response`` for a
 #: ``Request`` and ``None`` for the other effects.
 Flow = Generator[Effect, Any, T]
+
+
+#: How many of a flow's latest requests :func:`guarded` remembers (a dialog takes up to 12 steps;
+#: the password is in the login POST, a few steps before the end).
+_REMEMBERED_REQUESTS = 16
+
+
+def guarded(flow: Flow[T], secrets: Callable[[], Iterable[object]] | Iterable[object] = ()) -> Flow[T]:
+    """``flow``, with every :class:`~okru_proto.Error` it raises scrubbed of secrets.
+
+    The secrets are ``secrets`` (an iterable, or a callable returning one when the error
+    happens: a session's token changes as it runs) plus the credentials in the requests the flow
+    sent (:func:`~okru_proto.request_secrets`: token, password, app secret, code, cookies), so
+    whatever text a server echoed into the error (docs/errors.md) cannot carry them. Requests are
+    only kept by reference; nothing is computed unless an error is raised.
+    """
+    sent: list[Request] = []
+    try:
+        effect = next(flow)
+        while True:
+            if type(effect) is Request:
+                if len(sent) >= _REMEMBERED_REQUESTS:
+                    del sent[0]
+                sent.append(effect)
+            try:
+                reply = yield effect
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # the driver's transport error, thrown into the flow
+                effect = flow.throw(exc)
+            else:
+                effect = flow.send(reply)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    except Error as exc:
+        known = list(secrets() if callable(secrets) else secrets)
+        for request in sent:
+            known += request_secrets(request)
+        scrub_error(exc, known)  # in place: the bare raise keeps the traceback and the chain
+        raise
+    finally:
+        flow.close()
 
 
 def run_sync(
@@ -99,6 +181,11 @@ def run_sync(
                     with lock:
                         if target.generation == effect.generation:  # type: ignore[union-attr]
                             run_sync(target.refresh_flow(), send, sleep)
+                effect = flow.send(None)
+            elif kind is Callback:
+                result = effect.function(effect.argument)  # type: ignore[union-attr]
+                if inspect.isawaitable(result):
+                    _refuse_awaitable(result)
                 effect = flow.send(None)
             else:
                 raise UsageError(f"a flow yielded {effect!r}, which is not an effect")
@@ -138,6 +225,11 @@ async def run_async(
                     async with lock:
                         if target.generation == effect.generation:  # type: ignore[union-attr]
                             await run_async(target.refresh_flow(), send, sleep)
+                effect = flow.send(None)
+            elif kind is Callback:
+                result = effect.function(effect.argument)  # type: ignore[union-attr]
+                if inspect.isawaitable(result):
+                    await result
                 effect = flow.send(None)
             else:
                 raise UsageError(f"a flow yielded {effect!r}, which is not an effect")

@@ -20,8 +20,9 @@ from ._errors import (
     StateMismatchError,
     UsageError,
     api_error_from_payload,
+    excerpt,
 )
-from ._flow import Flow
+from ._flow import Flow, guarded
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode, parse_call_response, parse_json_body
 from ._types import Endpoints, Request, Response, Secret, reveal
 
@@ -227,7 +228,7 @@ def _expires_in(value: object, what: str) -> int | None:
     try:
         number: int = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError, OverflowError):  # OverflowError: JSON Infinity / 1e400
-        raise ProtocolError(f"{what}: expires_in {str(value)[:20]!r} is not a number") from None
+        raise ProtocolError(f"{what}: expires_in {excerpt(str(value), 20)!r} is not a number") from None
     if number < 0:
         raise ProtocolError(f"{what}: expires_in is negative")
     return number
@@ -364,7 +365,14 @@ def code_flow(
     app_id: int | str, app_secret_key: Secret | str, code: str, redirect_uri: str,
     endpoints: Endpoints | None, now: float,
 ) -> Flow[Token]:
-    """Exchange an authorization code for a token."""
+    """Exchange an authorization code for a token (errors scrubbed of the code and secret)."""
+    return guarded(_code_flow(app_id, app_secret_key, code, redirect_uri, endpoints, now), (app_secret_key, code))
+
+
+def _code_flow(
+    app_id: int | str, app_secret_key: Secret | str, code: str, redirect_uri: str,
+    endpoints: Endpoints | None, now: float,
+) -> Flow[Token]:
     response = yield prepare_code_exchange(app_id, app_secret_key, code, redirect_uri, endpoints)
     return parse_token_response(response, now)
 
@@ -375,6 +383,13 @@ def refresh_flow(
 ) -> Flow[Token]:
     """Refresh a token; the result keeps the old refresh token (OK sends none)."""
     previous = token if isinstance(token, Token) else Token(access_token=Secret(""), refresh_token=Secret(reveal(token)))
+    return guarded(_refresh_flow(app_id, app_secret_key, previous, endpoints, now),
+                   (app_secret_key, previous.refresh_token, previous.access_token, previous.session_secret_key))
+
+
+def _refresh_flow(
+    app_id: int | str, app_secret_key: Secret | str, previous: Token, endpoints: Endpoints | None, now: float,
+) -> Flow[Token]:
     if previous.refresh_token is None:
         raise UsageError("no refresh token to refresh with")
     response = yield prepare_refresh(app_id, app_secret_key, previous.refresh_token, endpoints)
@@ -385,6 +400,11 @@ def password_flow(
     app_key: str, login: str, password: Secret | str, endpoints: Endpoints | None, now: float,
 ) -> Flow[Token]:
     """The password grant via the unofficial ``auth.login`` method."""
+    return guarded(_password_flow(app_key, login, password, endpoints, now), (password,))
+
+
+def _password_flow(
+    app_key: str, login: str, password: Secret | str, endpoints: Endpoints | None, now: float,
+) -> Flow[Token]:
     response = yield prepare_password_login(app_key, login, password, endpoints)
     return parse_password_login(response, now)
-

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ProtocolError, UsageError
-from ._flow import Flow
+from ._flow import Flow, guarded
 from ._rest import check_method_name
 
 if TYPE_CHECKING:
@@ -181,7 +181,11 @@ class Pager:
         self.stopped = why
 
     def page_flow(self, core: SessionCore) -> Flow[Page]:
-        """Fetch and read the next page through ``core`` (signing, refresh and retries apply)."""
+        """Fetch and read the next page through ``core`` (signing, refresh and retries apply;
+        errors scrubbed of the session's secrets)."""
+        return guarded(self._page_flow(core), core.secret_values)
+
+    def _page_flow(self, core: SessionCore) -> Flow[Page]:
         params = self.next_params()
         result = yield from core.call_flow(self.method, params, pass_error=False)
         return self.feed(result)

@@ -11,8 +11,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-from ._errors import HTTPStatusError, ProtocolError, UsageError, api_error_from_payload
-from ._sign import UNSIGNED_PARAMS, _md5_hex, wire_params
+from ._errors import (
+    HTTPStatusError,
+    ProtocolError,
+    UsageError,
+    api_error_from_payload,
+    excerpt,
+    scrub_error,
+    scrub_text,
+    secret_forms,
+)
+from ._sign import UNSIGNED_PARAMS, _md5_hex, java_key_order, wire_params
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = [
@@ -106,9 +115,13 @@ def prepare_call(
         wired["application_key"] = app_key
     wired["format"] = "json"
     wired["method"] = method
+    # Sorted by key in UTF-16 code units as Java sorts (docs/protocol.md §2.1), k=v with no
+    # separator, decoded values, UTF-8 (§2.4).
     pairs = sorted(wired.items())
+    names = "".join(wired)
+    if not names.isascii() and max(names) > "\uffff":
+        pairs = java_key_order(wired)  # a non-BMP name: the (rare) UTF-16 code unit sort
     if secret is not None:
-        # Sorted by key, k=v with no separator, decoded values, UTF-8 (PROTOCOL.md §2.1, §2.4).
         text = "".join([f"{k}={v}" for k, v in pairs if k not in UNSIGNED_PARAMS])
         pairs.append(("sig", _md5_hex(text + reveal(secret), f"{method} parameters")))
     if access_token is not None:
@@ -126,7 +139,7 @@ def _html_title(body: bytes) -> str | None:
     if not match:
         return None
     title = match.group(1).decode("utf-8", "replace").strip()
-    return " ".join(title.split())[:120] or None
+    return excerpt(" ".join(title.split()), 120) or None
 
 
 def describe_body(response: Response) -> str:
@@ -151,28 +164,24 @@ def parse_json_body(response: Response, what: str) -> Any:
             f"{what}: expected JSON, got an HTML/XML page ({describe_body(response)})",
             method=what, status=response.status, response=response,
         )
+    # Raised after the except blocks, not inside: UnicodeDecodeError.object and
+    # JSONDecodeError.doc hold the whole body (tokens, or a server's echo of the request), and
+    # ``from None`` would still keep them reachable as ``__context__``.
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ProtocolError(
-            f"{what}: reply is not UTF-8 ({describe_body(response)})",
-            method=what, status=response.status, response=response,
-        ) from None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise ProtocolError(
-            f"{what}: reply is not valid JSON, truncated or garbled ({describe_body(response)})",
-            method=what, status=response.status, response=response,
-        ) from None
+        problem = "reply is not UTF-8"
+    else:
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            problem = "reply is not valid JSON, truncated or garbled"
+    raise ProtocolError(f"{what}: {problem} ({describe_body(response)})",
+                        method=what, status=response.status, response=response)
 
 
 def _scrub(text: str, secrets: Iterable[Secret | str | None]) -> str:
-    for secret in secrets:
-        value = reveal(secret)
-        if len(value) >= 4 and value in text:
-            text = text.replace(value, "***")
-    return text
+    return scrub_text(text, secret_forms(secrets))
 
 
 def parse_call_response(
@@ -200,9 +209,8 @@ def parse_call_response(
     if type(value) is dict and "error_code" in value:
         if pass_error:
             return value
-        if secrets and isinstance(value.get("error_msg"), str):
-            value = dict(value, error_msg=_scrub(value["error_msg"], secrets))
-        raise api_error_from_payload(value, method)
+        raise scrub_error(api_error_from_payload(value, method), secrets) if secrets else \
+            api_error_from_payload(value, method)
     invocation_error = response.header("invocation-error") if response.headers else None
     if invocation_error is not None:
         # OK flags errors with this header (PROTOCOL.md §4); a body that is not an error object
@@ -211,7 +219,7 @@ def parse_call_response(
             code = int(invocation_error)
         except ValueError:
             raise ProtocolError(
-                f"{method}: Invocation-Error header {invocation_error[:40]!r} is not a code",
+                f"{method}: Invocation-Error header {excerpt(invocation_error, 40)!r} is not a code",
                 method=method, status=status, response=response,
             ) from None
         error = api_error_from_payload({"error_code": code}, method)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import random as _random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._dialog import implicit_flow
-from ._errors import Error, UsageError, api_error_from_payload
-from ._flow import Flow, RefreshNeeded, Sleep
+from ._errors import Error, UsageError, _scrub_value, api_error_from_payload, scrub_error, secret_forms
+from ._flow import Callback, Flow, RefreshNeeded, Sleep, guarded, is_async_callable
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
     Token,
@@ -26,7 +26,7 @@ from ._oauth import (
     password_flow,
     refresh_flow,
 )
-from ._rest import _scrub, check_method_name, parse_call_response, prepare_call
+from ._rest import check_method_name, parse_call_response, prepare_call
 from ._sign import server_secret
 from ._types import Endpoints, Secret, reveal
 
@@ -44,6 +44,7 @@ __all__ = [
     "Grant",
     "ImplicitGrant",
     "ImplicitSessionSpec",
+    "OnToken",
     "PasswordGrant",
     "PasswordSessionSpec",
     "PublicSessionSpec",
@@ -81,11 +82,21 @@ class RetryPolicy:
         return float(ceiling / 2 + self.random() * ceiling / 2)
 
 
+#: ``on_token=``: a plain callable, or an async one (a coroutine function, or any callable that
+#: returns an awaitable) on the async adapters, which await it; the blocking adapter refuses an
+#: async one (docs/tokens.md).
+OnToken = Callable[[Token], object] | Callable[[Token], Awaitable[object]]
+
+
 class Grant:
     """How a session gets its first token (a pure description; :meth:`flow` does the work)."""
 
     def flow(self, core: SessionCore, now: float) -> Flow[Token]:
         raise NotImplementedError
+
+    def secrets(self) -> tuple[Secret | str | None, ...]:
+        """The credentials the grant holds (masked in its errors)."""
+        return ()
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -96,6 +107,9 @@ class CodeGrant(Grant):
     def flow(self, core: SessionCore, now: float) -> Flow[Token]:
         return code_flow(core.require_app_id(), core.require_app_secret("CodeSession"), reveal(self.code),
                          self.redirect_uri, core.endpoints, now)
+
+    def secrets(self) -> tuple[Secret | str | None, ...]:
+        return (self.code,)
 
     def __repr__(self) -> str:
         return f"CodeGrant(redirect_uri={self.redirect_uri!r})"
@@ -115,6 +129,9 @@ class ImplicitGrant(Grant):
                              redirect_uri=self.redirect_uri, state=self.state, layout=self.layout,
                              endpoints=core.endpoints, now=now)
 
+    def secrets(self) -> tuple[Secret | str | None, ...]:
+        return (self.password,)
+
 
 @dataclass(frozen=True, slots=True)
 class PasswordGrant(Grant):
@@ -125,6 +142,9 @@ class PasswordGrant(Grant):
         return password_flow(core.require_app_key("PasswordSession"), self.login, self.password,
                              core.endpoints, now)
 
+    def secrets(self) -> tuple[Secret | str | None, ...]:
+        return (self.password,)
+
 
 @dataclass(frozen=True, slots=True)
 class RefreshGrant(Grant):
@@ -134,6 +154,9 @@ class RefreshGrant(Grant):
         return refresh_flow(core.require_app_id(), core.require_app_secret("RefreshSession"),
                             Token(access_token=Secret(""), refresh_token=self.refresh_token),
                             core.endpoints, now)
+
+    def secrets(self) -> tuple[Secret | str | None, ...]:
+        return (self.refresh_token,)
 
 
 #: Keyword options every session takes, whatever the adapter (the rest go to the transport).
@@ -160,7 +183,7 @@ class SessionCore:
         endpoints: Endpoints | None = None,
         pass_error: bool = False,
         retry: RetryPolicy | None = None,
-        on_token: Callable[[Token], object] | None = None,
+        on_token: OnToken | None = None,
         auto_refresh: bool | None = None,
         refresh_before: float | None = None,
         http_method: str = "POST",
@@ -175,6 +198,8 @@ class SessionCore:
             raise UsageError(f"http_method must be 'POST' or 'GET', got {http_method!r}")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise UsageError("retry must be an okru_proto.RetryPolicy (or None)")
+        if on_token is not None and not callable(on_token):
+            raise UsageError(f"on_token must be callable, got {type(on_token).__name__}")
         self.app_id = None if app_id is None else str(app_id)
         self.app_key = app_key
         self.app_secret_key = Secret(reveal(app_secret_key)) if app_secret_key else None
@@ -243,12 +268,25 @@ class SessionCore:
             reveal(token.session_secret_key) if token is not None else None,
         ) if s)
 
+    def secret_values(self) -> tuple[str, ...]:
+        """Every credential the session holds now (token, secrets, the grant's password or code):
+        what is masked in its errors and log lines."""
+        grant = tuple(reveal(s) for s in self.grant.secrets()) if self.grant is not None else ()
+        return (*self._secrets, reveal(self.app_secret_key), *grant)
+
     def set_token(self, token: Token) -> None:
-        """Adopt a new token (signing secret recomputed, ``generation`` bumped, ``on_token`` told)."""
+        """Adopt a new token (signing secret recomputed, ``generation`` bumped). ``on_token`` is
+        not called here: the flows yield it as a :class:`~okru_proto.Callback` effect, which the
+        async driver awaits when it is async."""
         self._install(token)
         self.generation += 1
+
+    def _adopt(self, token: Token) -> Flow[None]:
+        self.set_token(token)
         if self.on_token is not None:
-            self.on_token(token)
+            # An effect, not a call: the async driver awaits an async on_token, the blocking one
+            # refuses it (a coroutine nobody awaits would silently never save the token).
+            yield Callback(self.on_token, token)
 
     @property
     def can_refresh(self) -> bool:
@@ -260,15 +298,21 @@ class SessionCore:
     # -- flows ---------------------------------------------------------------------------
     def authorize_flow(self) -> Flow[Token]:
         """Run the session's grant and adopt its token (the adapters' ``__aenter__``)."""
+        return guarded(self._authorize_flow(), self.secret_values)
+
+    def _authorize_flow(self) -> Flow[Token]:
         if self.grant is None:
             # Nothing to authorize: a ready token, or a session-less/public session.
             return self.token  # type: ignore[return-value]
         token = yield from self.grant.flow(self, self.clock())
-        self.set_token(token)
+        yield from self._adopt(token)
         return token
 
     def refresh_flow(self) -> Flow[Token]:
         """Refresh the token with the refresh grant, keep the refresh token, adopt the result."""
+        return guarded(self._refresh_flow(), self.secret_values)
+
+    def _refresh_flow(self) -> Flow[Token]:
         if self.token is None or not self.can_refresh:
             raise UsageError("this session cannot refresh: it needs a refresh token, app_id and app_secret_key")
         retry = self.retry
@@ -285,7 +329,7 @@ class SessionCore:
                 yield Sleep(retry.delay(attempt))
                 attempt += 1
                 continue
-            self.set_token(token)
+            yield from self._adopt(token)
             return token
 
     def call_flow(self, method: str, params: Mapping[str, object] | None = None,
@@ -318,8 +362,11 @@ class SessionCore:
                               (self.clock() - started) * 1000, self.circuit, request.method)
                 result = parse_call_response(response, method, pass_error=True)
             except Error as exc:
+                # Server-supplied text (a page title, a header, a body excerpt) may echo the
+                # request: masked before it is logged or raised (docs/errors.md).
+                scrub_error(exc, self.secret_values())
                 if debug:
-                    log.debug("%s failed: %s: %s", method, type(exc).__name__, _scrub(str(exc), self._secrets))
+                    log.debug("%s failed: %s: %s", method, type(exc).__name__, exc)
                 if retry is None or attempt >= retry.attempts or not getattr(exc, "retryable", False):
                     raise
                 yield Sleep(retry.delay(attempt))
@@ -327,8 +374,7 @@ class SessionCore:
                 continue
             if type(result) is not dict or "error_code" not in result:
                 return result
-            if isinstance(result.get("error_msg"), str):
-                result["error_msg"] = _scrub(result["error_msg"], self._secrets)
+            result = _scrub_value(result, secret_forms(self.secret_values()))
             error = api_error_from_payload(result, method)
             if error.needs_refresh and not refreshed and self.can_refresh:
                 refreshed = True
@@ -364,8 +410,15 @@ class SessionSpec:
     def _clock(self) -> float:  # pragma: no cover - adapters
         raise NotImplementedError
 
+    #: True for the blocking sessions (:class:`~okru_proto.SyncSessionBase`): they cannot await.
+    _blocking = False
+
     def _setup(self, options: dict[str, Any], **core_args: Any) -> None:
         core_options = {k: options.pop(k) for k in list(options) if k in CORE_OPTIONS}
+        if self._blocking and is_async_callable(core_options.get("on_token")):
+            raise UsageError("on_token is an async function, which a blocking session cannot await "
+                             "(its token would never be saved); pass a plain function, or use the "
+                             "async adapter")
         self._core = SessionCore(clock=self._clock, **core_args, **core_options)
         self._init_transport(**options)
 

@@ -19,6 +19,7 @@ from ._types import Secret, reveal
 __all__ = [
     "UNSIGNED_PARAMS",
     "canonical_string",
+    "java_key_order",
     "server_secret",
     "sign",
     "wire_params",
@@ -108,11 +109,34 @@ def wire_params(params: Mapping[str, object]) -> dict[str, str]:
     return out
 
 
+def _utf16_units(item: tuple[str, str]) -> bytes:
+    # Big-endian UTF-16 bytes compare as the sequence of UTF-16 code units (surrogatepass: a
+    # lone surrogate sorts by its unit too; signing refuses it later with a UsageError).
+    return item[0].encode("utf-16-be", "surrogatepass")
+
+
+def java_key_order(wired: Mapping[str, str]) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs sorted as OK.ru sorts them for the signature: by UTF-16 code unit.
+
+    OK's servers and its JS/Android/iOS SDKs sort with Java's ``String.compareTo`` (or JS string
+    comparison), which compares UTF-16 code units, not code points (docs/protocol.md §2.1). The
+    two orders differ only when a name holds a character beyond the BMP (a surrogate pair,
+    D800..DFFF) and another name differs there by a character in U+E000..U+FFFF: Java puts the
+    pair first. ASCII-only names (every real OK parameter) sort the same either way, so the
+    common path is a plain ``sorted`` and the UTF-16 key is taken only when a non-BMP name exists.
+    """
+    pairs = sorted(wired.items())
+    names = "".join(wired)
+    if not names.isascii() and max(names) > "\uffff":
+        pairs.sort(key=_utf16_units)
+    return pairs
+
+
 def canonical_string(params: Mapping[str, object]) -> str:
-    """The string OK.ru signs, before the secret: ``k=v`` of the signed params sorted by key,
-    no separator. Values are the decoded wire strings (never URL-encoded, PROTOCOL.md §2.5)."""
-    wired = wire_params(params)
-    return "".join(f"{k}={wired[k]}" for k in sorted(wired) if k not in UNSIGNED_PARAMS)
+    """The string OK.ru signs, before the secret: ``k=v`` of the signed params sorted by key
+    (UTF-16 code units, as Java sorts: :func:`java_key_order`), no separator. Values are the
+    decoded wire strings (never URL-encoded, docs/protocol.md §2.5)."""
+    return "".join(f"{k}={v}" for k, v in java_key_order(wire_params(params)) if k not in UNSIGNED_PARAMS)
 
 
 def _md5_hex(text: str, what: str) -> str:

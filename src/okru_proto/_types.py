@@ -18,7 +18,9 @@ __all__ = [
     "Request",
     "Response",
     "Secret",
+    "has_userinfo",
     "mask_query",
+    "request_secrets",
     "reveal",
 ]
 
@@ -107,6 +109,24 @@ def mask_query(query: str) -> str:
     for key, value in parse_qsl(query, keep_blank_values=True):
         parts.append(f"{key}={'***' if key in SECRET_PARAM_NAMES and value else value}")
     return "&".join(parts)
+
+
+def request_secrets(request: Request) -> list[str]:
+    """The credential values a request carries (so they can be masked in whatever a server
+    echoes back): values of :data:`SECRET_PARAM_NAMES` in its query and form body, and every
+    cookie value (OK's login cookies are the session)."""
+    found: list[str] = []
+    query = urlsplit(request.url).query
+    texts = [query] if query else []
+    ctype = request.header("content-type")
+    if request.body and ctype is not None and ctype.startswith("application/x-www-form-urlencoded"):
+        texts.append(request.body.decode("ascii", "replace"))
+    for text in texts:
+        found += [v for k, v in parse_qsl(text, keep_blank_values=True) if k in SECRET_PARAM_NAMES and v]
+    cookie = request.header("cookie")
+    if cookie:
+        found += [value.strip() for _, _, value in (c.partition("=") for c in cookie.split(";")) if value.strip()]
+    return found
 
 
 def _mask_url(url: str) -> str:
@@ -237,11 +257,34 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def has_userinfo(url: str) -> bool:
+    """True when ``url``'s authority carries ``user[:password]@`` (even an empty one).
+
+    okru refuses such URLs everywhere (endpoints, upload URLs, dialog redirects and forms): OK.ru
+    never uses them, and the password would show in reprs, transport errors and logs.
+    """
+    return "@" in urlsplit(url).netloc
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://***@{host}" if parts.scheme else f"***@{host}"
+
+
 def check_base_url(url: str, what: str) -> str:
-    """Validate a base URL: https anywhere, plain http only for loopback hosts."""
+    """Validate a base URL: https anywhere, plain http only for loopback hosts, no
+    ``user:password@`` (the message never repeats the userinfo)."""
     if not isinstance(url, str):
         raise UsageError(f"{what} must be a str URL, not {type(url).__name__}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        userinfo = "@" in parts.netloc
+    except ValueError:
+        raise UsageError(f"{what} is not a valid URL") from None
+    if userinfo:
+        raise UsageError(f"{what} must not carry a user name or password (user:password@) in the URL, "
+                         f"got {_without_userinfo(url)!r}; OK.ru uses none")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"{what} must be an absolute https:// URL, got {url!r}")
     if parts.query or parts.fragment:

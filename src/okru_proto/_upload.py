@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ._errors import APIError, Error, ProtocolError, UsageError
-from ._flow import Flow
+from ._flow import Flow, guarded
 from ._rest import describe_body, parse_call_response
 from ._types import Request, Response, _is_loopback
 
@@ -201,8 +201,15 @@ def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str
 def _check_upload_url(url: object) -> str:
     if not isinstance(url, str) or not url:
         raise UploadError("getUploadUrl", "the reply has no upload_url")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise UploadError("getUploadUrl", "upload_url is not a valid URL") from None
+    if "@" in parts.netloc:
+        # Never echoed: the userinfo would be a password (has_userinfo's rule for every URL).
+        raise UploadError("getUploadUrl", "upload_url carries a user name or password (user:password@); "
+                                          "refused, OK.ru's upload URLs have none")
     if parts.scheme not in ("http", "https") or not host:
         raise UploadError("getUploadUrl", "upload_url is not an absolute http(s) URL")
     # Same rule as Endpoints (PROTOCOL.md §1): plain http only to loopback. A 2014 reply had
@@ -343,7 +350,22 @@ def upload_photos_flow(
     defaults to True except for a group upload without an album (``gid`` and no ``aid``): those
     photos are meant for a group mediatopic, which DOC-REPO says must not be committed. Extra
     ``params`` go to ``photosV2.getUploadUrl`` (e.g. ``{"uid": ...}`` for a session-less call).
+    Errors are scrubbed of the session's secrets and the upload URL's ``apiToken``.
     """
+    return guarded(_upload_photos_flow(core, photos, boundary=boundary, aid=aid, gid=gid, commit=commit,
+                                       params=params), core.secret_values)
+
+
+def _upload_photos_flow(
+    core: SessionCore,
+    photos: Iterable[Photo | bytes],
+    *,
+    boundary: str,
+    aid: str | int | None,
+    gid: str | int | None,
+    commit: bool | None,
+    params: Mapping[str, object] | None,
+) -> Flow[tuple[UploadedPhoto, ...]]:
     items = tuple(Photo.coerce(p) for p in photos)
     if not items:
         raise UsageError("upload_photos needs at least one photo")

@@ -249,3 +249,22 @@ def test_host_case_is_canonicalised():
     token, sent = run(replies)
     assert token.access_token.reveal() == "AT"
     assert all(urlsplit(r.url).netloc == "connect.ok.ru" for r in sent)
+
+
+def test_the_password_never_goes_into_a_url():
+    # run() logs in as "user@example.com" / "pa$$word".
+    for location in ("/dk?st.cmd=pa%24%24word", "/dk?x=pa$$word", "/dk?st.cmd=OAuth2Login&e=pa%24%24word"):
+        with pytest.raises(DialogError, match="password") as info:
+            run([redirect("/dk?st.cmd=OAuth2Login"), page(LOGIN_PAGE), redirect(location)])
+        assert "pa$$word" not in str(info.value) and "pa%24%24word" not in str(info.value)
+    # A login form that would GET the password in its query is refused before anything is sent.
+    get_form = LOGIN_PAGE.replace('Method="post"', 'Method="get"')
+    requests: list[Request] = []
+
+    def send(request: Request) -> Response:
+        requests.append(request)
+        return [redirect("/dk?st.cmd=OAuth2Login"), page(get_form)][len(requests) - 1]
+
+    with pytest.raises(DialogError, match="GET"):
+        run_sync(implicit_flow("512", "user@example.com", "pa$$word", now=0.0), send, lambda s: None)
+    assert len(requests) == 2 and not any("word" in r.url for r in requests)

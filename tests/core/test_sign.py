@@ -250,3 +250,72 @@ def test_json_values_round_trip(value):
     if isinstance(value, (dict, list)) and value and (isinstance(value, dict) or any(
             isinstance(i, (dict, list)) for i in value)):
         assert json.loads(wire_value(value)) == value
+
+
+# --- Java's key order (UTF-16 code units), issue 11 item 9 ---------------------------------
+
+def _java_compare_order(names: list[str]) -> list[str]:
+    """Java's ``String.compareTo`` written out: compare UTF-16 code units one by one (no
+    encode-to-bytes shortcut, so the test does not repeat the implementation)."""
+    import functools
+
+    def units(text: str) -> list[int]:
+        out: list[int] = []
+        for ch in text:
+            cp = ord(ch)
+            if cp > 0xFFFF:
+                cp -= 0x10000
+                out += [0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF)]
+            else:
+                out.append(cp)
+        return out
+
+    def compare(a: str, b: str) -> int:
+        ua, ub = units(a), units(b)
+        for x, y in zip(ua, ub):
+            if x != y:
+                return x - y
+        return len(ua) - len(ub)
+
+    return sorted(names, key=functools.cmp_to_key(compare))
+
+
+def test_key_order_is_javas_utf16_not_code_points():
+    # U+1F600 is the pair D83D DE00; U+E000 is one unit E000. Java: D83D < E000, so the emoji
+    # name comes FIRST; code point order (0x1F600 > 0xE000) would put it last.
+    params = {"\U0001F600": "a", "\uE000": "b"}
+    assert canonical_string(params) == "\U0001F600=a\uE000=b"
+    assert sorted(params) == ["\uE000", "\U0001F600"]  # what the old code signed
+    expected = hashlib.md5(("\U0001F600=a\uE000=b" + "s3cret").encode("utf-8")).hexdigest()
+    assert sign(params, "s3cret") == expected
+    # prepare_call sorts inline: its sig is the same vector.
+    request = prepare_call("a.b", params, app_key=None, endpoints=Endpoints(), secret="s3cret")
+    sent = dict(parse_qsl(request.body.decode()))
+    order = _java_compare_order(["\U0001F600", "\uE000", "format", "method"])
+    text = "".join(f"{k}={ {'format': 'json', 'method': 'a.b'}.get(k) or params[k] }" for k in order)
+    assert order == ["format", "method", "\U0001F600", "\uE000"]
+    assert sent["sig"] == hashlib.md5((text + "s3cret").encode("utf-8")).hexdigest()
+
+
+_NAMES = st.text(alphabet=st.sampled_from(["a", "z", "\uE000", "\uFFFD", "\uFF21", "\U0001F600",
+                                           "\U00010000", "\U0010FFFF", "\u00e9", "_"]),
+                 min_size=1, max_size=4)
+
+
+@given(st.lists(_NAMES, min_size=1, max_size=8, unique=True))
+def test_key_order_property_equals_utf16_code_unit_sort(names):
+    params = {name: str(i) for i, name in enumerate(names)}
+    order = _java_compare_order(names)
+    assert canonical_string(params) == "".join(f"{k}={params[k]}" for k in order)
+    request = prepare_call("a.b", params, app_key=None, endpoints=Endpoints(), secret="k")
+    full = {**params, "format": "json", "method": "a.b"}
+    text = "".join(f"{k}={full[k]}" for k in _java_compare_order(list(full)))
+    assert dict(parse_qsl(request.body.decode()))["sig"] == hashlib.md5((text + "k").encode()).hexdigest()
+
+
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x7F, exclude_categories=("Cs",)),
+                        min_size=1, max_size=6), min_size=1, max_size=8, unique=True))
+def test_ascii_names_keep_plain_sort(names):
+    params = {name: "v" for name in names}
+    assert canonical_string(params) == "".join(f"{k}=v" for k in sorted(names)
+                                               if k not in ("sig", "access_token", "resig"))

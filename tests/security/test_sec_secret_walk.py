@@ -21,10 +21,13 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from _sec_support import ADAPTERS, Adapter, Exchange, intercept
+from test_sec_echo import ENCODINGS, echo_response
 
 import okru_proto
 from okru_proto import (
     Endpoints,
+    Request,
+    Response,
     parse_callback,
     server_secret,
 )
@@ -202,6 +205,39 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     await close(s)
     s = make("RefreshSession", APP_ID, APP_KEY, APP_SECRET, issued["refresh_token"] + "x")
     await enter(s, expect=okru_proto.OAuthError)
+
+    # -- a hostile server (issue 11 item 6) ---------------------------------------------------
+    # The real emulator answers, then its reply to every request carrying a credential (each
+    # POST, a GET with the token) is replaced by that request's echo, in a page title, an OAuth
+    # error, an error_msg, a 502 page, the Invocation-Error header, a dialog st.cmd, a token
+    # reply's expires_in. Every grant and every circuit meets each; nothing may leak (_check).
+    echo_modes = ("title", "http_502", "oauth_error", "api_error", "invocation_error", "dialog", "bad_json")
+    for number, mode in enumerate(echo_modes):
+        encoding = ENCODINGS[number % len(ENCODINGS)]
+
+        def echoing(request: Request, response: Response, mode: str = mode, encoding: str = encoding) -> Response:
+            if request.method == "POST" or "access_token=" in request.url:
+                return echo_response(request, mode, encoding)
+            return response
+
+        code = fake.authorize_code(app_id=APP_ID, login=LOGIN, redirect_uri=REDIRECT, scope=SCOPE)
+        refresh = fake.issue_token(app_id=APP_ID, login=LOGIN, scope=SCOPE)["refresh_token"]
+        for kind, args in (("CodeSession", (code, REDIRECT)), ("ImplicitSession", (LOGIN, PASSWORD, SCOPE)),
+                           ("PasswordSession", (LOGIN, PASSWORD)), ("RefreshSession", (refresh,))):
+            s = make(kind, APP_ID, APP_KEY, APP_SECRET, *args)
+            cap.recorders.append(intercept(adapter, s, rewrite=echoing))
+            await enter(s, expect=okru_proto.Error)
+        tok = fake.issue_token(app_id=APP_ID, login=LOGIN, scope=SCOPE)
+        for kind, args, options in (
+                ("ServerSession", (APP_SECRET, tok["access_token"]), {"refresh_token": tok["refresh_token"]}),
+                ("ServerSession", (APP_SECRET, tok["access_token"]), {"http_method": "GET"}),
+                ("ClientSession", (tok["access_token"], tok["session_secret_key"]), {})):
+            s = make(kind, APP_ID, APP_KEY, *args, **options)
+            await enter(s)
+            cap.recorders.append(intercept(adapter, s, rewrite=echoing))
+            await attempt(s.call, "users.getCurrentUser", expect=okru_proto.Error)
+            if kind == "ServerSession" and "refresh_token" in options:
+                await attempt(s.refresh, expect=okru_proto.Error)
 
     # -- call paths ----------------------------------------------------------------------------
     tok = fake.issue_token(app_id=APP_ID, login=LOGIN, scope=SCOPE)
