@@ -217,7 +217,6 @@ class Callback:
         self._state = state
         self._answer: _Answer | None = None
         self._decided = threading.Event()
-        self._sent = threading.Event()
 
     def __repr__(self) -> str:  # the code is a credential until exchanged
         return f"Callback(decided={self._decided.is_set()})"
@@ -245,10 +244,6 @@ class Callback:
             return self._answer
         return _Answer(504, _page("Still working", "okru is still finishing the login. "
                                   "Return to the terminal to see how it ended.", kind="fail"))
-
-    def wait_sent(self, timeout: float) -> bool:
-        """True once the browser got its answer (bounded: a closed tab never reads it)."""
-        return self._sent.wait(timeout)
 
 
 class _Server(ThreadingHTTPServer):
@@ -289,6 +284,8 @@ class CallbackListener:
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._result: Callback | CLIError | None = None
+        #: Set once the browser got the answer to the request that ended the login.
+        self._final_sent = threading.Event()
         self._thread: threading.Thread | None = None
         listener = self
 
@@ -392,7 +389,7 @@ class CallbackListener:
             self._done.set()
         answer = callback._wait_answer(self.outcome_timeout)
         self._send(request, answer.status, answer.body)
-        callback._sent.set()
+        self._final_sent.set()
 
     def _wrong_state(self, request: BaseHTTPRequestHandler) -> None:
         with self._lock:
@@ -416,12 +413,15 @@ class CallbackListener:
             page = _page("Login failed", f"OK.ru answered: {what}", "okru stored nothing. "
                          "Return to the terminal for what to do.", kind="fail")
         with self._lock:
-            if self._done.is_set():
-                page = _page("This login is over", "Return to the terminal.", kind="fail")
-            else:
+            ending = not self._done.is_set()
+            if ending:
                 self._result = failure
                 self._done.set()
+            else:
+                page = _page("This login is over", "Return to the terminal.", kind="fail")
         self._send(request, 200, page)
+        if ending:
+            self._final_sent.set()
 
     # -- waiting -----------------------------------------------------------------------------------
 
@@ -462,7 +462,8 @@ class CallbackListener:
         if isinstance(result, Callback):
             result._decide(_Answer(500, _page("Login failed", "okru stopped before the login "
                                               "finished. Return to the terminal.", kind="fail")))
-            result.wait_sent(grace)
+        if result is not None:
+            self._final_sent.wait(grace)
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(grace)

@@ -10,12 +10,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
-import pytest
 
 from okru_proto import parse_forms
 from okru_proto.testing import FakeOK
 
-from .conftest import Runner, assert_no_secrets, assert_one_error_line
+from .conftest import LineProcess, Runner, assert_no_secrets, assert_one_error_line
 
 Server = tuple[FakeOK, str]
 URL_LINE = r"^\s+(https?://\S+/oauth/authorize\?\S+)$"
@@ -109,18 +108,69 @@ def test_login_with_the_emulators_authorize_code(okru: Runner, server: Server) -
     assert (okru.config_dir / "credentials.json").exists()
 
 
-@pytest.mark.parametrize("reply", [{"state": "forged"}, {"error": "access_denied"}])
-def test_login_refuses_a_bad_callback(okru: Runner, server: Server, reply: dict[str, str]) -> None:
+def _authorize_query(proc: LineProcess) -> dict[str, str]:
+    authorize = proc.wait_line(URL_LINE).group(1)
+    return {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
+
+
+def test_login_ignores_a_forged_callback_and_waits_for_the_real_one(okru: Runner, server: Server) -> None:
     fake, url = server
     proc = okru.popen(*login_args(fake, url))
     authorize = proc.wait_line(URL_LINE).group(1)
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
-    params = {"code": "abc/12", "state": query["state"], **reply}
-    page = httpx.get(f"{query['redirect_uri']}?{urlencode(params)}", timeout=10)
-    assert page.status_code == 400
+    forged = httpx.get(f"{query['redirect_uri']}?{urlencode({'code': 'abc/12', 'state': 'forged'})}", timeout=10)
+    assert forged.status_code == 400 and "Not this login" in forged.text and "still waiting" in forged.text
+    stale_cancel = httpx.get(f"{query['redirect_uri']}?error=access_denied&state=old", timeout=10)
+    assert stale_cancel.status_code == 400
+    callback = browser_allows(authorize, fake.user_login, fake.user_password)
+    page = httpx.get(callback, timeout=30)
+    assert page.status_code == 200 and "Logged in as Demo User" in page.text
     result = proc.finish()
-    assert_one_error_line(result, 3, "state" if reply.get("state") else "access_denied")
+    assert result.returncode == 0, result.output
+    assert (okru.config_dir / "credentials.json").exists()
+
+
+def test_login_cancel_in_the_browser_is_access_denied(okru: Runner, server: Server) -> None:
+    fake, url = server
+    proc = okru.popen(*login_args(fake, url))
+    query = _authorize_query(proc)
+    # OK's cancel link is {redirect_uri}#error=access_denied; the browser requests the bare
+    # URI (a fragment is never sent) and gets the page that forwards the fragment as a query.
+    bare = httpx.get(query["redirect_uri"], timeout=10)
+    assert bare.status_code == 200 and "window.location.hash" in bare.text
+    denied = httpx.get(query["redirect_uri"] + "?error=access_denied", timeout=10)
+    assert "Login cancelled" in denied.text and "Return to the terminal" in denied.text
+    result = proc.finish()
+    line = assert_one_error_line(result, 3, "access denied in the browser")
+    assert "secret" not in line and "state" not in line
     assert not (okru.config_dir / "credentials.json").exists()
+
+
+def test_login_error_with_our_state_ends_the_login(okru: Runner, server: Server) -> None:
+    fake, url = server
+    proc = okru.popen(*login_args(fake, url))
+    query = _authorize_query(proc)
+    params = {"error": "invalid_scope", "error_description": "no such scope", "state": query["state"]}
+    page = httpx.get(f"{query['redirect_uri']}?{urlencode(params)}", timeout=10)
+    assert "invalid_scope" in page.text
+    assert_one_error_line(proc.finish(), 3, "OK.ru refused the login: invalid_scope: no such scope")
+    assert not (okru.config_dir / "credentials.json").exists()
+
+
+def test_login_failed_exchange_is_shown_in_the_browser_too(okru: Runner, server: Server) -> None:
+    fake, url = server
+    proc = okru.popen(*login_args(fake, url))
+    query = _authorize_query(proc)
+    code = fake.authorize_code(redirect_uri=query["redirect_uri"], state=query["state"])
+    fake.clock.advance(121)  # the code lives 2 minutes: token.do answers invalid_grant
+    page = httpx.get(f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}", timeout=30)
+    assert page.status_code == 502 and "Login failed" in page.text and "Logged in" not in page.text
+    assert "invalid_grant" in page.text and "Return to the terminal" in page.text
+    result = proc.finish()
+    line = assert_one_error_line(result, 3, "invalid_grant")
+    assert line.removeprefix("okru: error: ").split(" — ")[0] in page.text.replace("&#x27;", "'")
+    assert not (okru.config_dir / "credentials.json").exists()
+    assert_no_secrets(result.output + page.text, code)
 
 
 def test_login_ignores_other_paths_and_times_out(okru: Runner, server: Server) -> None:
