@@ -1,18 +1,29 @@
-"""`okru login`/`logout` with a scripted browser, and `okru fake-server` as a separate process."""
+"""`okru login`/`logout` with a scripted browser, the callback listener in-process, `okru login
+--password`, and `okru fake-server` as a separate process."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
+import queue
 import signal
+import socket
 import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
+import pytest
 
+from okru._login import CallbackListener, StoredLogin
+from okru._output import CLIError
 from okru_proto import parse_forms
-from okru_proto.testing import FakeOK
+from okru_proto.testing import FakeClock, FakeOK, WallClock
 
 from .conftest import LineProcess, Runner, assert_no_secrets, assert_one_error_line
 
@@ -237,3 +248,202 @@ def test_store_location_follows_xdg_config_home(okru: Runner, tmp_path: Path) ->
     assert str(tmp_path / "xdg" / "okru" / "credentials.json") in okru("logout").stdout
     del env["XDG_CONFIG_HOME"]
     assert str(tmp_path / "home" / ".config" / "okru" / "credentials.json") in okru("logout").stdout
+
+
+# -- the callback listener, in-process ------------------------------------------------------------
+
+class Fetch:
+    """A GET in a background thread: the listener may hold its answer (the outcome page)."""
+
+    def __init__(self, url: str) -> None:
+        self.result: queue.Queue[httpx.Response | BaseException] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.thread.start()
+
+    def _run(self, url: str) -> None:
+        try:
+            self.result.put(httpx.get(url, timeout=30))
+        except BaseException as exc:
+            self.result.put(exc)
+
+    def response(self) -> httpx.Response:
+        item = self.result.get(timeout=30)
+        assert isinstance(item, httpx.Response), item
+        return item
+
+
+@pytest.fixture
+def listener() -> Iterator[CallbackListener]:
+    listening = CallbackListener(state="the-state")
+    listening.start()
+    try:
+        yield listening
+    finally:
+        listening.close(grace=1)
+
+
+def callback_url(listener: CallbackListener, **params: str) -> str:
+    return f"{listener.redirect_uri}?{urlencode(params)}"
+
+
+def test_listener_recovers_the_cancel_links_fragment(listener: CallbackListener) -> None:
+    bare = httpx.get(listener.redirect_uri, timeout=10)
+    # The page asks the browser to send the fragment (which it never sends) as the query.
+    assert bare.status_code == 200 and bare.headers["cache-control"] == "no-store"
+    assert 'window.location.replace(window.location.pathname + "?" + h)' in bare.text
+    assert "window.location.hash" in bare.text and "<noscript>" in bare.text
+    denied = httpx.get(callback_url(listener, error="access_denied"), timeout=10)
+    assert "Login cancelled" in denied.text and "stored nothing" in denied.text
+    with pytest.raises(CLIError) as caught:
+        listener.wait(10)
+    assert caught.value.code == 3 and "access denied in the browser" in caught.value.what
+    assert "nothing was stored" in caught.value.todo and "secret" not in caught.value.todo
+    later = httpx.get(callback_url(listener, code="x", state="the-state"), timeout=10)
+    assert later.status_code == 409 and "no longer waiting" in later.text
+
+
+def test_listener_serves_the_callback_while_a_connection_idles(listener: CallbackListener) -> None:
+    port = int(urlsplit(listener.redirect_uri).port or 0)
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]  # say nothing
+    try:
+        fetch = Fetch(callback_url(listener, code="abc/1", state="the-state"))
+        callback = listener.wait(20)
+        assert callback.code == "abc/1"
+        callback.succeed("Demo User (uid 1)")
+        page = fetch.response()
+        assert page.status_code == 200 and "Logged in as Demo User (uid 1)" in page.text
+        assert "return to the terminal" in page.text
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def test_listener_drops_a_silent_connection_after_its_timeout() -> None:
+    listening = CallbackListener(connection_timeout=0.2)
+    listening.start()
+    try:
+        port = int(urlsplit(listening.redirect_uri).port or 0)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            assert idle.recv(1) == b""  # closed by the listener (not our 10 s timeout)
+    finally:
+        listening.close(grace=1)
+
+
+def test_listener_answers_wrong_states_and_keeps_waiting(listener: CallbackListener) -> None:
+    for params in ({"code": "c", "state": "stale"}, {"code": "c"}, {"error": "access_denied", "state": "x"}):
+        page = httpx.get(callback_url(listener, **params), timeout=10)
+        assert page.status_code == 400 and "Not this login" in page.text and "still waiting" in page.text
+    assert httpx.get(callback_url(listener, foo="bar"), timeout=10).status_code == 400
+    assert httpx.get(listener.redirect_uri.replace("/callback", "/favicon.ico"), timeout=10).status_code == 404
+    fetch = Fetch(callback_url(listener, code="real", state="the-state"))
+    callback = listener.wait(20)
+    assert callback.code == "real" and listener.wrong_state == 4  # foo=bar has no state either
+    callback.succeed("uid 7")
+    assert "Logged in as uid 7" in fetch.response().text
+
+
+def test_listener_holds_the_page_until_the_outcome_is_known(listener: CallbackListener) -> None:
+    url = callback_url(listener, code="abc", state="the-state")
+    fetch = Fetch(url)
+    callback = listener.wait(20)
+    # The handler waits for the outcome: the browser cannot have its page yet.
+    assert fetch.thread.is_alive() and fetch.result.empty()
+    callback.fail("OAuth: invalid_grant: Expired authorization code", "run `okru login` again")
+    page = fetch.response()
+    assert page.status_code == 502 and "Login failed" in page.text and "Logged in" not in page.text
+    assert "Expired authorization code" in page.text and "What to do: run `okru login` again" in page.text
+    assert "Return to the terminal" in page.text
+    callback.succeed("too late")  # the first outcome stands
+    again = httpx.get(url, timeout=10)  # a reload shows the same outcome
+    assert again.status_code == 502 and "Expired authorization code" in again.text
+
+
+def test_listener_times_out_and_says_what_it_ignored(listener: CallbackListener) -> None:
+    httpx.get(callback_url(listener, code="c", state="stale"), timeout=10)
+    ticks: list[float] = []
+    with pytest.raises(CLIError) as caught:
+        listener.wait(0.3, ticks.append, tick=0.1)
+    assert caught.value.code == 3 and "no callback from the browser within 0.3 s" in caught.value.what
+    assert "ignored 1 request(s) with a wrong state" in caught.value.what and ticks
+
+
+def test_listener_busy_port_is_a_clear_error(listener: CallbackListener) -> None:
+    with pytest.raises(CLIError) as caught:
+        CallbackListener(redirect_uri=listener.redirect_uri)
+    assert "cannot listen on 127.0.0.1" in caught.value.what and "--port" in caught.value.todo
+
+
+# -- okru login --password --------------------------------------------------------------------------
+
+def run_with_stdin(okru: Runner, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "okru", *args], input=stdin, capture_output=True, text=True,
+                          encoding="utf-8", env=okru.env, timeout=60, check=False)
+
+
+def test_login_password_from_stdin_stores_what_the_browser_login_stores(okru: Runner, server: Server) -> None:
+    fake, url = server
+    base = login_args(fake, url)[:-3]  # without --no-browser --timeout 30
+    done = run_with_stdin(okru, f"{fake.user_password}\n", *base, "--password", "--user", fake.user_login)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Logged in as Demo User (uid 571000000001)" in done.stdout
+    path = okru.config_dir / "credentials.json"
+    stored = json.loads(path.read_text())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(stored) == {f.name for f in dataclasses.fields(StoredLogin)}
+    assert stored["access_token"] in fake.tokens and stored["uid"] == fake.user_id
+    assert stored["name"] == "Demo User" and stored["api_url"] == url and stored["connect_url"] == url
+    assert stored["app_secret_key"] == fake.app_secret_key
+    assert stored["refresh_token"] is None  # auth.login issues none (docs/protocol.md §3.3)
+    assert_no_secrets(done.stdout + done.stderr, stored["access_token"])
+    assert fake.requests[0].method == "auth.login"  # the password went in a POST body, never a URL
+    assert fake.user_password not in fake.requests[0].request.url
+    me = okru("call", "users.getCurrentUser")
+    assert me.returncode == 0 and json.loads(me.stdout)["uid"] == fake.user_id
+
+
+def test_login_password_wrong_or_missing(okru: Runner, server: Server) -> None:
+    fake, url = server
+    base = login_args(fake, url)[:-3]
+    wrong = run_with_stdin(okru, "not-it\n", *base, "--password", "--user", fake.user_login)
+    assert wrong.returncode == 3 and "401" in wrong.stderr and "not-it" not in wrong.stdout + wrong.stderr
+    empty = run_with_stdin(okru, "", *base, "--password", "--user", fake.user_login)
+    assert empty.returncode == 2 and "no password given" in empty.stderr
+    no_user = run_with_stdin(okru, "x\n", *base, "--password")
+    assert no_user.returncode == 2 and "--user" in no_user.stderr
+    user_alone = run_with_stdin(okru, "", *base, "--user", "demo")
+    assert user_alone.returncode == 2 and "--user goes with --password" in user_alone.stderr
+    assert not (okru.config_dir / "credentials.json").exists()
+
+
+# -- okru fake-server's clock -----------------------------------------------------------------------
+
+def test_fake_server_clock_options() -> None:
+    from okru._cli import _emulator_clock, build_parser
+
+    def clock(*args: str) -> tuple[object, str]:
+        return _emulator_clock(build_parser().parse_args(["fake-server", *args]))
+
+    wall, text = clock()
+    assert isinstance(wall, WallClock) and wall.speed == 1.0 and "codes live 2 minutes" in text
+    fast, text = clock("--clock-speed", "60")
+    assert isinstance(fast, WallClock) and fast.speed == 60.0 and "x60" in text
+    frozen, text = clock("--clock", "frozen")
+    assert isinstance(frozen, FakeClock) and "never expire" in text
+    with pytest.raises(CLIError):
+        clock("--clock", "frozen", "--clock-speed", "2")
+    for bad in (["--clock-speed", "0"], ["--clock-speed", "nan"], ["--oauth-error-status", "99"]):
+        with pytest.raises(CLIError):
+            build_parser().parse_args(["fake-server", *bad])
+
+
+def test_fake_server_process_clock_and_oauth_error_status(okru: Runner) -> None:
+    proc = okru.popen("fake-server", "--oauth-error-status", "200", "--clock-speed", "2")
+    try:
+        url = proc.wait_line(r"^(http://127\.0\.0\.1:\d+)$").group(1)
+        proc.wait_line(r"^Clock: wall clock x2 .*token\.do errors use HTTP 200")
+        fake = FakeOK()
+        answer = httpx.post(f"{url}/oauth/token.do", data={"client_id": fake.app_id, "grant_type": "password",
+                                                           "client_secret": fake.app_secret_key}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["error"] == "unsupported_grant_type"
+    finally:
+        proc.kill()
