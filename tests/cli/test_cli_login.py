@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from okru._login import CallbackListener, StoredLogin
-from okru._output import CLIError
-from okru_proto import parse_forms
+from okru._output import CLIError, describe_error
+from okru_proto import StateMismatchError, parse_forms
 from okru_proto.testing import FakeClock, FakeOK, WallClock
 
 from .conftest import LineProcess, Runner, assert_no_secrets, assert_one_error_line
@@ -447,3 +447,8 @@ def test_fake_server_process_clock_and_oauth_error_status(okru: Runner) -> None:
         assert answer.status_code == 200 and answer.json()["error"] == "unsupported_grant_type"
     finally:
         proc.kill()
+
+
+def test_a_state_mismatch_is_explained_as_one() -> None:
+    code, line = describe_error(StateMismatchError(), debug_hint=False)
+    assert code == 3 and "another login attempt" in line and "secret" not in line
