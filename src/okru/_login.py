@@ -166,13 +166,14 @@ _PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <body><h1 class="{kind}" id="title">{title}</h1>{paragraphs}{extra}</body></html>"""
 
 #: OK's cancel link is ``{redirect_uri}#error=access_denied`` (docs/protocol.md §3.1, §3.6) and a
-#: browser never sends the fragment to the server: this page, served for the bare callback path,
-#: asks the browser to request the same path again with the fragment as the query.
+#: browser never sends the fragment to the server: this page, served when the query holds no
+#: answer, asks the browser to request the same URL again with the fragment added to the query.
 _FRAGMENT_SCRIPT = """<script>
 (function () {
   var h = window.location.hash.replace(/^#/, "");
   if (h) {
-    window.location.replace(window.location.pathname + "?" + h);
+    var q = window.location.search;
+    window.location.replace(window.location.pathname + q + (q ? "&" : "?") + h);
   } else {
     document.getElementById("title").textContent = "Waiting for OK.ru";
     document.getElementById("text").textContent =
@@ -340,13 +341,15 @@ class CallbackListener:
             self._send(request, 404, _page("Not found", "okru login only answers at "
                                            f"{self.path}. Return to the terminal.", kind="fail"))
             return
-        if not target.query:
+        params = dict(parse_qsl(target.query, keep_blank_values=True))
+        if not {"code", "error", "state"} & params.keys():
+            # No answer in the query (a redirect URI may carry its own query): it may be in the
+            # fragment, which only the browser has.
             self._send(request, 200, _page(
                 "Reading OK.ru's answer", "One moment: reading OK.ru's answer from this address.",
                 extra=_FRAGMENT_SCRIPT + "<noscript><p>okru reads this answer with JavaScript, which is "
                 "off. If you clicked Cancel, press Ctrl-C in the terminal.</p></noscript>"))
             return
-        params = dict(parse_qsl(target.query, keep_blank_values=True))
         with self._lock:
             finished = self._done.is_set()
             result = self._result

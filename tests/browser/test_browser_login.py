@@ -7,6 +7,7 @@ what a person would click, and checks what the terminal says and what was stored
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -146,3 +147,20 @@ def test_token_endpoint_failing(page: Page, server: Server, start_login: Any) ->
     terminal = err.strip().removeprefix("okru: error: ").split(" — ")[0]
     assert terminal and terminal in text  # the browser shows the terminal's own message
     assert not login.stored().exists()
+
+
+def test_deny_with_a_redirect_uri_that_has_a_query(page: Page, server: Server, start_login: Any) -> None:
+    fake, _ = server
+    with socket.socket() as probe:  # a free port for the registered-style redirect URI
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    login = start_login("--redirect-uri", f"http://127.0.0.1:{port}/ok/callback?app=okru")
+    page.driver.get(login.authorize_url())
+    log_in(page, fake)
+    page.wait_text("запрашивает доступ")
+    page.click_button("Отменить")  # .../ok/callback?app=okru#error=access_denied
+    assert "Login cancelled" in page.wait_text("Login cancelled")
+    page.shot("cancelled")
+    assert parse_qs(urlsplit(page.driver.current_url).query) == {"app": ["okru"], "error": ["access_denied"]}
+    code, out, err = login.finish()
+    assert code == 3 and "access denied in the browser" in err, out + err
