@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import io
 import json
 import queue
 import signal
@@ -453,3 +454,28 @@ def test_fake_server_process_clock_and_oauth_error_status(okru: Runner) -> None:
 def test_a_state_mismatch_is_explained_as_one() -> None:
     code, line = describe_error(StateMismatchError(), debug_hint=False)
     assert code == 3 and "another login attempt" in line and "secret" not in line
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_password_prompt_on_a_terminal_and_one_line_from_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    from okru import _cli
+
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return "s3cret pass"
+
+    monkeypatch.setattr(_cli.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(sys, "stdin", _Terminal("never read\n"))
+    assert _cli._read_password("demo") == "s3cret pass"
+    assert prompts == ["OK.ru password for demo: "]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pw with spaces \r\nsecond line\n"))
+    assert _cli._read_password("demo") == "pw with spaces "  # one line, only its line end removed
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    with pytest.raises(CLIError, match="no password given"):
+        _cli._read_password("demo")
