@@ -494,6 +494,7 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         print(f"Clock: {clock_text}; token.do errors use HTTP {fake.oauth_error_status}.", flush=True)
         print(f"Try: okru login --api-url {url} --app-id {fake.app_id} --app-key {fake.app_key} "
               f"--app-secret-key {fake.app_secret_key}", flush=True)
+        print(f"  (no browser: add --password --user {fake.user_login}; the password is asked for)", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -566,8 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log in through the browser (authorization-code grant) and store the tokens",
                        description="Print (and open) OK.ru's authorize URL, wait for the browser on a "
                        "loopback redirect URI, check state, exchange the code, and store the tokens in "
-                       "a file only you can read. Real OK.ru needs the exact redirect URI registered "
-                       "for your app: pass it with --redirect-uri (e.g. http://127.0.0.1:8765/callback).")
+                       "a file only you can read; the browser then shows how it ended (logged in, "
+                       "cancelled, or what failed). Real OK.ru needs the exact redirect URI registered "
+                       "for your app: pass it with --redirect-uri (e.g. http://127.0.0.1:8765/callback). "
+                       "--password --user LOGIN logs in without a browser (password grant).")
     _add_credentials(p, token=False)
     _add_endpoints(p)
     p.add_argument("--scope", action="append", metavar="SCOPE",
