@@ -129,13 +129,22 @@ class Login:
                                      encoding="utf-8", env=env)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.errors: list[str] = []
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._read_errors, daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.put(line)
         self.lines.put(None)
+
+    def _read_errors(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.errors.append(line)
 
     def authorize_url(self) -> str:
         while True:
@@ -147,20 +156,19 @@ class Login:
                 return match.group(1)
 
     def finish(self) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr) once okru login exits (bounded)."""
         try:
-            _, err = self.proc.communicate(timeout=TIMEOUT)
+            self.proc.wait(TIMEOUT)
         finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
+            self.kill()
+        for reader in self._readers:
+            reader.join(TIMEOUT)
         while True:
-            try:
-                line = self.lines.get(timeout=TIMEOUT)
-            except queue.Empty:
-                break
+            line = self.lines.get(timeout=TIMEOUT)
             if line is None:
                 break
             self.seen.append(line)
-        return self.proc.returncode, "".join(self.seen), err
+        return self.proc.returncode, "".join(self.seen), "".join(self.errors)
 
     def stored(self) -> Path:
         return self.config_dir / "credentials.json"
