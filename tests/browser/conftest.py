@@ -100,13 +100,34 @@ def page(request: pytest.FixtureRequest) -> Iterator[Page]:
     options.add_argument(f"--user-data-dir={profile}")
     driver = webdriver.Chrome(options=options, service=Service(executable_path=_need("chromedriver")))
     driver.set_page_load_timeout(TIMEOUT)
+    browser_page = Page(driver, request.node.name)
     try:
-        yield Page(driver, request.node.name)
+        yield browser_page
     finally:
         try:
+            report = getattr(request.node, "okru_call_report", None)
+            if report is not None and report.failed:
+                _describe_failure(browser_page)
             driver.quit()
         finally:
             shutil.rmtree(profile, ignore_errors=True)
+
+
+def _describe_failure(browser_page: Page) -> None:
+    # What the browser showed when the test failed: a screenshot and the page's text.
+    try:
+        path = browser_page.shot("at-failure")
+        print(f"browser at failure: {browser_page.driver.current_url}\n{browser_page.text()}\n(screenshot {path})")
+    except Exception as exc:  # the browser may be gone (the "browser closed" test quits it)
+        print(f"browser at failure: unavailable ({type(exc).__name__})")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.okru_call_report = report  # type: ignore[attr-defined]
 
 
 @pytest.fixture
