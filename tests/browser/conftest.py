@@ -27,7 +27,8 @@ from okru_trio.testing import run_fake_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts" / "browser"
-TIMEOUT = 30.0
+#: A bound, never a wait: generous because the machine running the suite may be busy.
+TIMEOUT = 60.0
 #: Flags that work for Debian's chromium as root in a container.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
