@@ -66,3 +66,24 @@ def bench(session: nox.Session) -> None:
     """Client CPU per signed call vs the raw transport floors, one run, printed as a table."""
     session.install(".[httpx,trio]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(default=False)
+def browser(session: nox.Session) -> None:
+    """`okru login` in a real headless Chromium (Selenium) against the emulator's dialog pages.
+
+    Not in the default sessions: it needs Debian's chromium and chromium-driver (installed with
+    apt-get when missing, which needs root) and saves a screenshot of every page under
+    .artifacts/browser/.
+    """
+    import os
+    import shutil
+
+    missing = [program for program in ("chromium", "chromedriver") if not shutil.which(program)]
+    if missing:
+        if os.geteuid() != 0:
+            session.error(f"{', '.join(missing)} missing: run `sudo apt-get install -y chromium chromium-driver`")
+        session.run("apt-get", "install", "-y", "chromium", "chromium-driver", external=True)
+    session.install("-e", ".[test]", "selenium>=4.10")
+    session.run("python", "-m", "pytest", "-m", "browser", "-p", "no:cacheprovider", "tests/browser",
+                *session.posargs)

@@ -7,18 +7,22 @@ through ``okru_httpx.sync``; the emulator is ``okru_proto.testing`` served by ``
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import shlex
 import sys
 import threading
+import time
 import traceback
 import webbrowser
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import parse_qsl
 
@@ -299,21 +303,56 @@ def _split_scopes(values: Sequence[str]) -> list[str]:
     return scopes
 
 
-def cmd_login(args: argparse.Namespace) -> int:
+def _read_password(login: str) -> str:
+    """The password from a prompt (a terminal, not echoed) or one line of piped stdin; never argv."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        try:
+            password = getpass.getpass(f"OK.ru password for {login}: ")
+        except EOFError:
+            password = ""
+    else:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        password = line[:-1] if line.endswith("\n") else line
+        password = password[:-1] if password.endswith("\r") else password
+    if not password:
+        raise CLIError("no password given",
+                       "type it at the prompt, or pipe it on stdin: `okru login --password --user LOGIN < file`")
+    return password
+
+
+def _password_token(args: argparse.Namespace, creds: Credentials, endpoints: Endpoints) -> tuple[Token, Any]:
     from okru_httpx import sync
 
-    creds = resolve_credentials(args, use_stored=False)
-    missing = [f"--{n.replace('_', '-')}" for n in ("app_id", "app_key", "app_secret_key") if not getattr(creds, n)]
-    if missing:
-        raise CLIError(f"okru login needs {', '.join(missing)}",
-                       "pass them or set OKRU_APP_ID, OKRU_APP_KEY, OKRU_APP_SECRET_KEY (your app on OK.ru)")
+    login = args.user
+    if not login:
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            raise CLIError("okru login --password needs --user LOGIN when stdin is not a terminal",
+                           "pass --user (the password then comes from stdin, one line)")
+        login = input("OK.ru login (name, email or phone): ").strip()
+        if not login:
+            raise CLIError("no login given", "pass --user LOGIN")
+    password = _read_password(login)
+    print(f"Logging in as {login} with the password grant (auth.login)...", flush=True)
+    session = sync.PasswordSession(creds.app_id, creds.app_key, creds.app_secret_key, login,  # type: ignore[arg-type]
+                                   password, endpoints=endpoints)
+    with session:
+        token = session.token
+        assert token is not None
+        me = sync.API(session).users.getCurrentUser()
+    return token, me
+
+
+def _browser_login(args: argparse.Namespace, creds: Credentials, endpoints: Endpoints,
+                   store: Callable[[Token, Any], str]) -> None:
+    """The authorization-code grant in the browser; ``store(token, me)`` saves the login and
+    returns who logged in. The browser's page shows the outcome only once it is known."""
+    from okru_httpx import sync
+
     assert creds.app_id and creds.app_key and creds.app_secret_key
-    endpoints = creds.endpoints()
     scopes = _split_scopes(args.scope or ["VALUABLE_ACCESS"])
-    listener = CallbackListener(port=args.port, redirect_uri=args.redirect_uri)
+    state = secrets.token_urlsafe(24)
+    listener = CallbackListener(port=args.port, redirect_uri=args.redirect_uri, state=state)
     with listener.running():
-        state = secrets.token_urlsafe(24)
-        listener.expect_state(state)
         url = authorize_url(creds.app_id, redirect_uri=listener.redirect_uri, scope=scopes, state=state,
                             endpoints=endpoints)
         print("Open this URL in a browser and allow access:", flush=True)
@@ -331,22 +370,55 @@ def cmd_login(args: argparse.Namespace) -> int:
         def progress(left: float) -> None:
             print(f"  still waiting for the browser ({left:.0f} s left)...", file=sys.stderr, flush=True)
 
-        code = listener.wait(args.timeout, progress)
-    print("Got the authorization code (state checked); exchanging it for a token...", flush=True)
-    session = sync.CodeSession(creds.app_id, creds.app_key, creds.app_secret_key, code,
-                               listener.redirect_uri, endpoints=endpoints)
-    with session:
-        token = session.token
-        assert token is not None
-        me = sync.API(session).users.getCurrentUser()
-    login = StoredLogin(app_id=creds.app_id, app_key=creds.app_key, app_secret_key=creds.app_secret_key,
-                        access_token=token.access_token.reveal(),
-                        api_url=creds.api_url, connect_url=creds.connect_url or creds.api_url)
-    login = login.with_token(token)
-    name = me.get("name") if isinstance(me, dict) else None
-    login.uid = str(me.get("uid")) if isinstance(me, dict) and me.get("uid") else token.uid
-    login.name = str(name) if name else None
-    path = save_login(login)
+        callback = listener.wait(args.timeout, progress)
+        try:
+            print("Got the authorization code (state checked); exchanging it for a token...", flush=True)
+            session = sync.CodeSession(creds.app_id, creds.app_key, creds.app_secret_key, callback.code,
+                                       listener.redirect_uri, endpoints=endpoints)
+            with session:
+                token = session.token
+                assert token is not None
+                me = sync.API(session).users.getCurrentUser()
+            who = store(token, me)
+        except BaseException as exc:
+            # The browser is still waiting for its page: it shows the terminal's own message.
+            _, line = describe_error(exc, debug_hint=False)
+            what, _, todo = line.removeprefix("okru: error: ").partition(" — ")
+            callback.fail(what, todo or "see the terminal")
+            raise
+        callback.succeed(who)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    creds = resolve_credentials(args, use_stored=False)
+    missing = [f"--{n.replace('_', '-')}" for n in ("app_id", "app_key", "app_secret_key") if not getattr(creds, n)]
+    if missing:
+        raise CLIError(f"okru login needs {', '.join(missing)}",
+                       "pass them or set OKRU_APP_ID, OKRU_APP_KEY, OKRU_APP_SECRET_KEY (your app on OK.ru)")
+    assert creds.app_id and creds.app_key and creds.app_secret_key
+    if args.user and not args.password:
+        raise CLIError("--user goes with --password", "add --password, or drop --user for the browser login")
+    endpoints = creds.endpoints()
+    saved: list[tuple[StoredLogin, Path]] = []
+
+    def store(token: Token, me: Any) -> str:
+        """Both ways store the same thing: app credentials, the token, the URLs, who it is."""
+        assert creds.app_id and creds.app_key and creds.app_secret_key
+        login = StoredLogin(app_id=creds.app_id, app_key=creds.app_key, app_secret_key=creds.app_secret_key,
+                            access_token=token.access_token.reveal(),
+                            api_url=creds.api_url, connect_url=creds.connect_url or creds.api_url)
+        login = login.with_token(token)
+        name = me.get("name") if isinstance(me, dict) else None
+        login.uid = str(me.get("uid")) if isinstance(me, dict) and me.get("uid") else token.uid
+        login.name = str(name) if name else None
+        saved.append((login, save_login(login)))
+        return f"{login.name} (uid {login.uid})" if login.name else f"uid {login.uid}"
+
+    if args.password:
+        store(*_password_token(args, creds, endpoints))
+    else:
+        _browser_login(args, creds, endpoints, store)
+    login, path = saved[0]
     who = f"{login.name} (uid {login.uid})" if login.name else f"uid {login.uid}"
     print(f"Logged in as {who}; token {mask(login.access_token)} saved to {path} (readable only by you).")
     print("`okru call METHOD ...` now uses it; `okru logout` removes it.")
@@ -360,6 +432,38 @@ def cmd_logout(args: argparse.Namespace) -> int:
     else:
         print(f"No stored login at {path}: nothing to do.")
     return EXIT_OK
+
+
+def _positive_speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
+
+
+def _http_status(text: str) -> int:
+    if not text.isdigit() or not 200 <= int(text) <= 599:
+        raise argparse.ArgumentTypeError(f"must be an HTTP status from 200 to 599, not {text!r}")
+    return int(text)
+
+
+def _emulator_clock(args: argparse.Namespace) -> tuple[Any, str]:
+    """The fake-server's clock and a line describing it. Real time by default: people log in
+    and wait, so codes and tokens must age as on OK.ru (docs/protocol.md §3.1, §3.5)."""
+    from okru_proto.testing import FakeClock, WallClock
+
+    if args.clock == "frozen":
+        if args.clock_speed is not None:
+            raise CLIError("--clock-speed needs the wall clock", "drop --clock frozen, or --clock-speed")
+        return FakeClock(start=time.time()), "frozen (codes and tokens never expire)"
+    speed = args.clock_speed or 1.0
+    ages = "codes live 2 minutes, access tokens 30 minutes, refresh tokens 30 days"
+    if speed == 1.0:
+        return WallClock(), f"wall clock ({ages})"
+    return WallClock(speed), f"wall clock x{speed:g} ({ages} of emulator time)"
 
 
 def cmd_fake_server(args: argparse.Namespace) -> int:
@@ -377,7 +481,9 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
             context.load_cert_chain(args.tls_cert, args.tls_key)
         except (OSError, ssl.SSLError) as exc:
             raise CLIError(f"cannot load the TLS certificate/key: {exc}", "pass PEM files") from exc
-    fake = FakeOK(seed=args.seed)
+    clock, clock_text = _emulator_clock(args)
+    fake = FakeOK(seed=args.seed, clock=clock)
+    fake.oauth_error_status = args.oauth_error_status
     with run_fake_server(fake, host=args.host, port=args.port, ssl_context=context) as url:
         print(url, flush=True)
         print(f"OK.ru emulator on {url} (Ctrl-C stops it). Its demo app and user (public demo values, "
@@ -385,8 +491,10 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         print(f"  app_id={fake.app_id} app_key={fake.app_key} app_secret_key={fake.app_secret_key}", flush=True)
         print(f"  user_login={fake.user_login} user_password={fake.user_password} user_id={fake.user_id}",
               flush=True)
+        print(f"Clock: {clock_text}; token.do errors use HTTP {fake.oauth_error_status}.", flush=True)
         print(f"Try: okru login --api-url {url} --app-id {fake.app_id} --app-key {fake.app_key} "
               f"--app-secret-key {fake.app_secret_key}", flush=True)
+        print(f"  (no browser: add --password --user {fake.user_login}; the password is asked for)", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -459,8 +567,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="log in through the browser (authorization-code grant) and store the tokens",
                        description="Print (and open) OK.ru's authorize URL, wait for the browser on a "
                        "loopback redirect URI, check state, exchange the code, and store the tokens in "
-                       "a file only you can read. Real OK.ru needs the exact redirect URI registered "
-                       "for your app: pass it with --redirect-uri (e.g. http://127.0.0.1:8765/callback).")
+                       "a file only you can read; the browser then shows how it ended (logged in, "
+                       "cancelled, or what failed). Real OK.ru needs the exact redirect URI registered "
+                       "for your app: pass it with --redirect-uri (e.g. http://127.0.0.1:8765/callback). "
+                       "--password --user LOGIN logs in without a browser (password grant).")
     _add_credentials(p, token=False)
     _add_endpoints(p)
     p.add_argument("--scope", action="append", metavar="SCOPE",
@@ -469,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redirect-uri", help="the loopback redirect URI registered for your app")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)")
+    p.add_argument("--password", action="store_true",
+                   help="no browser: log in with the password grant (auth.login; the emulator, or apps "
+                   "OK.ru allows it). The password comes from a prompt, or one line of stdin when piped")
+    p.add_argument("--user", metavar="LOGIN", help="with --password: the login name, email or phone")
     p.set_defaults(func=cmd_login)
 
     p = sub.add_parser("logout", parents=[common], help="remove the stored login")
@@ -494,6 +608,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="PEM certificate chain (serves https)")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
     p.add_argument("--seed", type=int, default=0, help="seed for the emulator's tokens and ids")
+    p.add_argument("--clock", choices=("wall", "frozen"), default="wall",
+                   help="wall (default): codes and tokens age in real time as on OK.ru; frozen: time "
+                   "stands still at the start, nothing ever expires")
+    p.add_argument("--clock-speed", type=_positive_speed, metavar="N",
+                   help="run the wall clock N times as fast (e.g. 60: a 30-minute token expires in 30 s)")
+    p.add_argument("--oauth-error-status", type=_http_status, default=400, metavar="STATUS",
+                   help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "
+                   "try 200 too)")
     p.set_defaults(func=cmd_fake_server)
     return parser
 

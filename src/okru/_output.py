@@ -15,6 +15,7 @@ from okru_proto import (
     SessionExpiredError,
     SessionRequiredError,
     SignatureError,
+    StateMismatchError,
     TransportError,
     TransportTimeout,
     UsageError,
@@ -137,6 +138,10 @@ def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int,
         todo = exc.action
         if exc.data not in (None, ""):
             what += f" (error_data: {exc.data})"
+    elif isinstance(exc, StateMismatchError):
+        code, what = EXIT_AUTH, f"OAuth: {exc}"
+        todo = ("the answer belongs to another login attempt (an old browser tab) or was forged: "
+                "use the authorize URL of this attempt")
     elif isinstance(exc, OAuthError):
         code, what = EXIT_AUTH, f"OAuth: {exc}"
         todo = "check the app id, app secret key and redirect URI, then run `okru login` again"

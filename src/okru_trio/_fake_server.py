@@ -14,6 +14,7 @@ import ssl
 import struct
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
@@ -21,7 +22,7 @@ import h11
 import trio
 
 from okru_proto import Request, Response, UsageError
-from okru_proto.testing import FakeOK
+from okru_proto.testing import Clock, FakeClock, FakeOK, WallClock
 
 __all__ = ["main", "run_fake_server", "serve_fake"]
 
@@ -220,7 +221,8 @@ def run_fake_server(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m okru_trio.testing [--host H] [--port N] [--tls-cert C --tls-key K] [--seed S]``.
+    """``python -m okru_trio.testing [--host H] [--port N] [--tls-cert C --tls-key K] [--seed S]
+    [--clock wall|frozen] [--clock-speed N] [--oauth-error-status STATUS]``.
 
     Prints the base URL on the first line (then the demo credentials) and serves until Ctrl-C.
     """
@@ -230,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tls-cert", help="PEM certificate chain (enables https)")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clock", choices=("wall", "frozen"), default="wall",
+                        help="wall (default): codes and tokens age in real time; frozen: nothing expires")
+    parser.add_argument("--clock-speed", type=float, metavar="N", help="the wall clock N times as fast")
+    parser.add_argument("--oauth-error-status", type=int, default=400, metavar="STATUS",
+                        help="HTTP status of token.do's JSON errors (default 400)")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -237,7 +244,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-    fake = FakeOK(seed=args.seed)
+    # A server people use interactively runs on real time (a FakeOK in a test keeps its manual
+    # clock): codes then live 2 minutes and tokens 30 minutes, as on OK.ru.
+    clock: Clock
+    if args.clock == "frozen":
+        if args.clock_speed is not None:
+            parser.error("--clock-speed needs --clock wall")
+        clock = FakeClock(start=time.time())
+    else:
+        try:
+            clock = WallClock(args.clock_speed if args.clock_speed is not None else 1.0)
+        except ValueError as exc:
+            parser.error(f"--clock-speed: {exc}")
+    if not 200 <= args.oauth_error_status <= 599:
+        parser.error("--oauth-error-status must be an HTTP status from 200 to 599")
+    fake = FakeOK(seed=args.seed, clock=clock)
+    fake.oauth_error_status = args.oauth_error_status
 
     async def serve() -> None:
         async with serve_fake(fake, host=args.host, port=args.port, ssl_context=context) as url:

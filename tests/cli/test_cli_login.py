@@ -1,21 +1,32 @@
-"""`okru login`/`logout` with a scripted browser, and `okru fake-server` as a separate process."""
+"""`okru login`/`logout` with a scripted browser, the callback listener in-process, `okru login
+--password`, and `okru fake-server` as a separate process."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import io
 import json
+import queue
 import signal
+import socket
 import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
 
-from okru_proto import parse_forms
-from okru_proto.testing import FakeOK
+from okru._login import CallbackListener, StoredLogin
+from okru._output import CLIError, describe_error
+from okru_proto import StateMismatchError, parse_forms
+from okru_proto.testing import FakeClock, FakeOK, WallClock
 
-from .conftest import Runner, assert_no_secrets, assert_one_error_line
+from .conftest import LineProcess, Runner, assert_no_secrets, assert_one_error_line
 
 Server = tuple[FakeOK, str]
 URL_LINE = r"^\s+(https?://\S+/oauth/authorize\?\S+)$"
@@ -109,18 +120,69 @@ def test_login_with_the_emulators_authorize_code(okru: Runner, server: Server) -
     assert (okru.config_dir / "credentials.json").exists()
 
 
-@pytest.mark.parametrize("reply", [{"state": "forged"}, {"error": "access_denied"}])
-def test_login_refuses_a_bad_callback(okru: Runner, server: Server, reply: dict[str, str]) -> None:
+def _authorize_query(proc: LineProcess) -> dict[str, str]:
+    authorize = proc.wait_line(URL_LINE).group(1)
+    return {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
+
+
+def test_login_ignores_a_forged_callback_and_waits_for_the_real_one(okru: Runner, server: Server) -> None:
     fake, url = server
     proc = okru.popen(*login_args(fake, url))
     authorize = proc.wait_line(URL_LINE).group(1)
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()}
-    params = {"code": "abc/12", "state": query["state"], **reply}
-    page = httpx.get(f"{query['redirect_uri']}?{urlencode(params)}", timeout=10)
-    assert page.status_code == 400
+    forged = httpx.get(f"{query['redirect_uri']}?{urlencode({'code': 'abc/12', 'state': 'forged'})}", timeout=10)
+    assert forged.status_code == 400 and "Not this login" in forged.text and "still waiting" in forged.text
+    stale_cancel = httpx.get(f"{query['redirect_uri']}?error=access_denied&state=old", timeout=10)
+    assert stale_cancel.status_code == 400
+    callback = browser_allows(authorize, fake.user_login, fake.user_password)
+    page = httpx.get(callback, timeout=30)
+    assert page.status_code == 200 and "Logged in as Demo User" in page.text
     result = proc.finish()
-    assert_one_error_line(result, 3, "state" if reply.get("state") else "access_denied")
+    assert result.returncode == 0, result.output
+    assert (okru.config_dir / "credentials.json").exists()
+
+
+def test_login_cancel_in_the_browser_is_access_denied(okru: Runner, server: Server) -> None:
+    fake, url = server
+    proc = okru.popen(*login_args(fake, url))
+    query = _authorize_query(proc)
+    # OK's cancel link is {redirect_uri}#error=access_denied; the browser requests the bare
+    # URI (a fragment is never sent) and gets the page that forwards the fragment as a query.
+    bare = httpx.get(query["redirect_uri"], timeout=10)
+    assert bare.status_code == 200 and "window.location.hash" in bare.text
+    denied = httpx.get(query["redirect_uri"] + "?error=access_denied", timeout=10)
+    assert "Login cancelled" in denied.text and "Return to the terminal" in denied.text
+    result = proc.finish()
+    line = assert_one_error_line(result, 3, "access denied in the browser")
+    assert "secret" not in line and "state" not in line
     assert not (okru.config_dir / "credentials.json").exists()
+
+
+def test_login_error_with_our_state_ends_the_login(okru: Runner, server: Server) -> None:
+    fake, url = server
+    proc = okru.popen(*login_args(fake, url))
+    query = _authorize_query(proc)
+    params = {"error": "invalid_scope", "error_description": "no such scope", "state": query["state"]}
+    page = httpx.get(f"{query['redirect_uri']}?{urlencode(params)}", timeout=10)
+    assert "invalid_scope" in page.text
+    assert_one_error_line(proc.finish(), 3, "OK.ru refused the login: invalid_scope: no such scope")
+    assert not (okru.config_dir / "credentials.json").exists()
+
+
+def test_login_failed_exchange_is_shown_in_the_browser_too(okru: Runner, server: Server) -> None:
+    fake, url = server
+    proc = okru.popen(*login_args(fake, url))
+    query = _authorize_query(proc)
+    code = fake.authorize_code(redirect_uri=query["redirect_uri"], state=query["state"])
+    fake.clock.advance(121)  # the code lives 2 minutes: token.do answers invalid_grant
+    page = httpx.get(f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}", timeout=30)
+    assert page.status_code == 502 and "Login failed" in page.text and "Logged in" not in page.text
+    assert "invalid_grant" in page.text and "Return to the terminal" in page.text
+    result = proc.finish()
+    line = assert_one_error_line(result, 3, "invalid_grant")
+    assert line.removeprefix("okru: error: ").split(" — ")[0] in page.text.replace("&#x27;", "'")
+    assert not (okru.config_dir / "credentials.json").exists()
+    assert_no_secrets(result.output + page.text, code)
 
 
 def test_login_ignores_other_paths_and_times_out(okru: Runner, server: Server) -> None:
@@ -187,3 +249,233 @@ def test_store_location_follows_xdg_config_home(okru: Runner, tmp_path: Path) ->
     assert str(tmp_path / "xdg" / "okru" / "credentials.json") in okru("logout").stdout
     del env["XDG_CONFIG_HOME"]
     assert str(tmp_path / "home" / ".config" / "okru" / "credentials.json") in okru("logout").stdout
+
+
+# -- the callback listener, in-process ------------------------------------------------------------
+
+class Fetch:
+    """A GET in a background thread: the listener may hold its answer (the outcome page)."""
+
+    def __init__(self, url: str) -> None:
+        self.result: queue.Queue[httpx.Response | BaseException] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.thread.start()
+
+    def _run(self, url: str) -> None:
+        try:
+            self.result.put(httpx.get(url, timeout=30))
+        except BaseException as exc:
+            self.result.put(exc)
+
+    def response(self) -> httpx.Response:
+        item = self.result.get(timeout=30)
+        assert isinstance(item, httpx.Response), item
+        return item
+
+
+@pytest.fixture
+def listener() -> Iterator[CallbackListener]:
+    listening = CallbackListener(state="the-state")
+    listening.start()
+    try:
+        yield listening
+    finally:
+        listening.close(grace=1)
+
+
+def callback_url(listener: CallbackListener, **params: str) -> str:
+    return f"{listener.redirect_uri}?{urlencode(params)}"
+
+
+def test_listener_recovers_the_cancel_links_fragment(listener: CallbackListener) -> None:
+    bare = httpx.get(listener.redirect_uri, timeout=10)
+    # The page asks the browser to send the fragment (which it never sends) as the query.
+    assert bare.status_code == 200 and bare.headers["cache-control"] == "no-store"
+    assert 'window.location.replace(window.location.pathname + q + (q ? "&" : "?") + h)' in bare.text
+    assert "window.location.hash" in bare.text and "<noscript>" in bare.text
+    denied = httpx.get(callback_url(listener, error="access_denied"), timeout=10)
+    assert "Login cancelled" in denied.text and "stored nothing" in denied.text
+    with pytest.raises(CLIError) as caught:
+        listener.wait(10)
+    assert caught.value.code == 3 and "access denied in the browser" in caught.value.what
+    assert "nothing was stored" in caught.value.todo and "secret" not in caught.value.todo
+    later = httpx.get(callback_url(listener, code="x", state="the-state"), timeout=10)
+    assert later.status_code == 409 and "no longer waiting" in later.text
+
+
+def test_listener_serves_the_callback_while_a_connection_idles(listener: CallbackListener) -> None:
+    port = int(urlsplit(listener.redirect_uri).port or 0)
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]  # say nothing
+    try:
+        fetch = Fetch(callback_url(listener, code="abc/1", state="the-state"))
+        callback = listener.wait(20)
+        assert callback.code == "abc/1"
+        callback.succeed("Demo User (uid 1)")
+        page = fetch.response()
+        assert page.status_code == 200 and "Logged in as Demo User (uid 1)" in page.text
+        assert "return to the terminal" in page.text
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+def test_listener_drops_a_silent_connection_after_its_timeout() -> None:
+    listening = CallbackListener(connection_timeout=0.2)
+    listening.start()
+    try:
+        port = int(urlsplit(listening.redirect_uri).port or 0)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            assert idle.recv(1) == b""  # closed by the listener (not our 10 s timeout)
+    finally:
+        listening.close(grace=1)
+
+
+def test_listener_answers_wrong_states_and_keeps_waiting(listener: CallbackListener) -> None:
+    for params in ({"code": "c", "state": "stale"}, {"code": "c"}, {"error": "access_denied", "state": "x"}):
+        page = httpx.get(callback_url(listener, **params), timeout=10)
+        assert page.status_code == 400 and "Not this login" in page.text and "still waiting" in page.text
+    # No answer in the query (a redirect URI's own query): the fragment-forwarding page.
+    assert "window.location.hash" in httpx.get(callback_url(listener, foo="bar"), timeout=10).text
+    assert httpx.get(listener.redirect_uri.replace("/callback", "/favicon.ico"), timeout=10).status_code == 404
+    fetch = Fetch(callback_url(listener, code="real", state="the-state"))
+    callback = listener.wait(20)
+    assert callback.code == "real" and listener.wrong_state == 3
+    callback.succeed("uid 7")
+    assert "Logged in as uid 7" in fetch.response().text
+
+
+def test_listener_holds_the_page_until_the_outcome_is_known(listener: CallbackListener) -> None:
+    url = callback_url(listener, code="abc", state="the-state")
+    fetch = Fetch(url)
+    callback = listener.wait(20)
+    # The handler waits for the outcome: the browser cannot have its page yet.
+    assert fetch.thread.is_alive() and fetch.result.empty()
+    callback.fail("OAuth: invalid_grant: Expired authorization code", "run `okru login` again")
+    page = fetch.response()
+    assert page.status_code == 502 and "Login failed" in page.text and "Logged in" not in page.text
+    assert "Expired authorization code" in page.text and "What to do: run `okru login` again" in page.text
+    assert "Return to the terminal" in page.text
+    callback.succeed("too late")  # the first outcome stands
+    again = httpx.get(url, timeout=10)  # a reload shows the same outcome
+    assert again.status_code == 502 and "Expired authorization code" in again.text
+
+
+def test_listener_times_out_and_says_what_it_ignored(listener: CallbackListener) -> None:
+    httpx.get(callback_url(listener, code="c", state="stale"), timeout=10)
+    ticks: list[float] = []
+    with pytest.raises(CLIError) as caught:
+        listener.wait(0.3, ticks.append, tick=0.1)
+    assert caught.value.code == 3 and "no callback from the browser within 0.3 s" in caught.value.what
+    assert "ignored 1 request(s) with a wrong state" in caught.value.what and ticks
+
+
+def test_listener_busy_port_is_a_clear_error(listener: CallbackListener) -> None:
+    with pytest.raises(CLIError) as caught:
+        CallbackListener(redirect_uri=listener.redirect_uri)
+    assert "cannot listen on 127.0.0.1" in caught.value.what and "--port" in caught.value.todo
+
+
+# -- okru login --password --------------------------------------------------------------------------
+
+def run_with_stdin(okru: Runner, stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "okru", *args], input=stdin, capture_output=True, text=True,
+                          encoding="utf-8", env=okru.env, timeout=60, check=False)
+
+
+def test_login_password_from_stdin_stores_what_the_browser_login_stores(okru: Runner, server: Server) -> None:
+    fake, url = server
+    base = login_args(fake, url)[:-3]  # without --no-browser --timeout 30
+    done = run_with_stdin(okru, f"{fake.user_password}\n", *base, "--password", "--user", fake.user_login)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Logged in as Demo User (uid 571000000001)" in done.stdout
+    path = okru.config_dir / "credentials.json"
+    stored = json.loads(path.read_text())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(stored) == {f.name for f in dataclasses.fields(StoredLogin)}
+    assert stored["access_token"] in fake.tokens and stored["uid"] == fake.user_id
+    assert stored["name"] == "Demo User" and stored["api_url"] == url and stored["connect_url"] == url
+    assert stored["app_secret_key"] == fake.app_secret_key
+    assert stored["refresh_token"] is None  # auth.login issues none (docs/protocol.md §3.3)
+    assert_no_secrets(done.stdout + done.stderr, stored["access_token"])
+    assert fake.requests[0].method == "auth.login"  # the password went in a POST body, never a URL
+    assert fake.user_password not in fake.requests[0].request.url
+    me = okru("call", "users.getCurrentUser")
+    assert me.returncode == 0 and json.loads(me.stdout)["uid"] == fake.user_id
+
+
+def test_login_password_wrong_or_missing(okru: Runner, server: Server) -> None:
+    fake, url = server
+    base = login_args(fake, url)[:-3]
+    wrong = run_with_stdin(okru, "not-it\n", *base, "--password", "--user", fake.user_login)
+    assert wrong.returncode == 3 and "401" in wrong.stderr and "not-it" not in wrong.stdout + wrong.stderr
+    empty = run_with_stdin(okru, "", *base, "--password", "--user", fake.user_login)
+    assert empty.returncode == 2 and "no password given" in empty.stderr
+    no_user = run_with_stdin(okru, "x\n", *base, "--password")
+    assert no_user.returncode == 2 and "--user" in no_user.stderr
+    user_alone = run_with_stdin(okru, "", *base, "--user", "demo")
+    assert user_alone.returncode == 2 and "--user goes with --password" in user_alone.stderr
+    assert not (okru.config_dir / "credentials.json").exists()
+
+
+# -- okru fake-server's clock -----------------------------------------------------------------------
+
+def test_fake_server_clock_options() -> None:
+    from okru._cli import _emulator_clock, build_parser
+
+    def clock(*args: str) -> tuple[object, str]:
+        return _emulator_clock(build_parser().parse_args(["fake-server", *args]))
+
+    wall, text = clock()
+    assert isinstance(wall, WallClock) and wall.speed == 1.0 and "codes live 2 minutes" in text
+    fast, text = clock("--clock-speed", "60")
+    assert isinstance(fast, WallClock) and fast.speed == 60.0 and "x60" in text
+    frozen, text = clock("--clock", "frozen")
+    assert isinstance(frozen, FakeClock) and "never expire" in text
+    with pytest.raises(CLIError):
+        clock("--clock", "frozen", "--clock-speed", "2")
+    for bad in (["--clock-speed", "0"], ["--clock-speed", "nan"], ["--oauth-error-status", "99"]):
+        with pytest.raises(CLIError):
+            build_parser().parse_args(["fake-server", *bad])
+
+
+def test_fake_server_process_clock_and_oauth_error_status(okru: Runner) -> None:
+    proc = okru.popen("fake-server", "--oauth-error-status", "200", "--clock-speed", "2")
+    try:
+        url = proc.wait_line(r"^(http://127\.0\.0\.1:\d+)$").group(1)
+        proc.wait_line(r"^Clock: wall clock x2 .*token\.do errors use HTTP 200")
+        fake = FakeOK()
+        answer = httpx.post(f"{url}/oauth/token.do", data={"client_id": fake.app_id, "grant_type": "password",
+                                                           "client_secret": fake.app_secret_key}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["error"] == "unsupported_grant_type"
+    finally:
+        proc.kill()
+
+
+def test_a_state_mismatch_is_explained_as_one() -> None:
+    code, line = describe_error(StateMismatchError(), debug_hint=False)
+    assert code == 3 and "another login attempt" in line and "secret" not in line
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_password_prompt_on_a_terminal_and_one_line_from_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    from okru import _cli
+
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return "s3cret pass"
+
+    monkeypatch.setattr(_cli.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(sys, "stdin", _Terminal("never read\n"))
+    assert _cli._read_password("demo") == "s3cret pass"
+    assert prompts == ["OK.ru password for demo: "]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pw with spaces \r\nsecond line\n"))
+    assert _cli._read_password("demo") == "pw with spaces "  # one line, only its line end removed
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    with pytest.raises(CLIError, match="no password given"):
+        _cli._read_password("demo")

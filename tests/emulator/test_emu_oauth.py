@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
 from emu_helpers import BASE, Browser, authorize_url, body, call, error_code, fragment, parse_page, query
 
-from okru_proto import Request, Response
-from okru_proto.testing import FakeOK
+from okru_proto import Request, Response, parse_forms
+from okru_proto.testing import FakeOK, WallClock
+from okru_proto.testing._oauth import SCOPE_DESCRIPTIONS
 
 REDIRECT = "http://localhost/callback"
 
@@ -287,3 +289,112 @@ def test_dialogs_over_loopback_with_a_real_cookie_jar(fake: FakeOK) -> None:
         (form,) = parse_page(Response(200, (), permissions.content)).forms
         final = client.post(form.action, data={**form.fields, "button_accept_request": ""})
         assert final.headers["location"].startswith(redirect_uri + "#access_token=")
+
+
+# -- dialog pages for people (names, scope descriptions, labels) ---------------------------------
+
+class _Controls(HTMLParser):
+    """Visible form controls (id, type) and the ids that a <label for=...> points at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[tuple[str, str]] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "input" and (a.get("type") or "text") in ("text", "password", "checkbox", "email"):
+            self.controls.append((a.get("id") or "", a.get("name") or ""))
+        if tag == "label" and a.get("for"):
+            self.labelled.add(a["for"] or "")
+
+
+def _controls(response: Response) -> _Controls:
+    parser = _Controls()
+    parser.feed(response.body.decode("utf-8"))
+    return parser
+
+
+def test_dialog_pages_name_the_app_describe_scopes_and_label_controls(fake: FakeOK) -> None:
+    fake.add_app("700000000009", "K9", "S9", redirect_uris=("https://app.example/cb",))
+    fake.apps["700000000009"].name = "Фотоальбом <Pro>"
+    browser = Browser(fake)
+    first = browser.get(authorize_url(fake, client_id="700000000009", redirect_uri="https://app.example/cb",
+                                      scope="VALUABLE_ACCESS;PHOTO_CONTENT;LONG_ACCESS_TOKEN;SOME_NEW_SCOPE"))
+    login_page = browser.follow(first)
+    text = login_page.body.decode("utf-8")
+    assert "«Фотоальбом &lt;Pro&gt;»" in text  # the app's name, escaped
+    controls = _controls(login_page)
+    assert [name for _, name in controls.controls] == ["fr.email", "fr.password", "fr.remember"]
+    assert all(cid and cid in controls.labelled for cid, _ in controls.controls), controls.controls
+    permissions = browser.follow(_login(browser, login_page))
+    text = permissions.body.decode("utf-8")
+    assert "Приложение «Фотоальбом &lt;Pro&gt;» запрашивает доступ" in text
+    assert "Вы вошли как Demo User" in text
+    for scope in ("VALUABLE_ACCESS", "PHOTO_CONTENT", "LONG_ACCESS_TOKEN"):
+        assert f"{SCOPE_DESCRIPTIONS[scope]} <span class=\"scope-name\">({scope})</span>" in text
+    assert "<li>SOME_NEW_SCOPE</li>" in text  # unknown: shown by name
+    # OK's form is intact: the core's dialog parser finds exactly OK's fields and button.
+    (form,) = parse_forms(text)
+    assert [name for name, _ in form.fields] == ["fr.posted", "fr.token"]
+    assert form.buttons == [("button_accept_request", "")]
+    assert ">Войти</button>" in text and ">Отменить</a>" in text
+
+
+def test_every_known_scope_has_a_description() -> None:
+    from okru_proto.testing._model import KNOWN_SCOPES
+
+    assert set(KNOWN_SCOPES) <= set(SCOPE_DESCRIPTIONS)
+
+
+def test_captcha_page_labels_its_input(fake: FakeOK) -> None:
+    fake.add_user("robot", "robot-pw", captcha=True)
+    browser = Browser(fake)
+    page = browser.follow(_login(browser, browser.follow(browser.get(authorize_url(fake))),
+                                 login="robot", password="robot-pw"))
+    controls = _controls(page)
+    assert controls.controls == [("field_captcha", "fr.captcha")] and "field_captcha" in controls.labelled
+
+
+# -- the wall clock (okru fake-server's default) ---------------------------------------------------
+
+class _Ticker:
+    """A time source the test moves: no waiting."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.value = start
+
+    def __call__(self) -> float:
+        return self.value
+
+
+def test_wall_clock_ages_codes_and_tokens_in_real_time() -> None:
+    ticker = _Ticker()
+    fake = FakeOK(clock=WallClock(time_source=ticker))
+    assert fake.now == ticker.value
+    code = fake.authorize_code(redirect_uri=REDIRECT)
+    ticker.value += 119
+    result = body(token_do(fake, code_params(fake, code)))
+    assert result["expires_in"] == "1800"
+    stale = fake.authorize_code(redirect_uri=REDIRECT)
+    ticker.value += 120  # "active for 2 minutes" (docs/protocol.md §3.1)
+    assert body(token_do(fake, code_params(fake, stale)))["error"] == "invalid_grant"
+    ticker.value += 1800 - 120
+    assert error_code(call(fake, "users.getLoggedInUser", token={"access_token": result["access_token"],
+                                                                 "session_secret_key": ""},
+                           circuit="server")) == 102
+
+
+def test_accelerated_clock_and_advance() -> None:
+    ticker = _Ticker()
+    clock = WallClock(60, time_source=ticker)
+    ticker.value += 30
+    assert clock.now == ticker.value - 30 + 1800
+    assert clock.advance(100) == clock.now == ticker.value - 30 + 1900
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError):
+            WallClock(bad)
+    assert "speed=60.0" in repr(clock)
+

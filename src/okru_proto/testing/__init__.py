@@ -4,7 +4,7 @@
 dialogs and the photo upload host as OK.ru does (PROTOCOL.md). See ``docs/emulator.md``.
 """
 
-from ._clock import DEFAULT_EPOCH, Clock, FakeClock
+from ._clock import DEFAULT_EPOCH, Clock, FakeClock, WallClock
 from ._fake import FakeOK
 from ._faults import FAULTS, Action, Fault
 from ._model import AccessToken, App, Group, ReceivedRequest, User
@@ -22,4 +22,5 @@ __all__ = [
     "Group",
     "ReceivedRequest",
     "User",
+    "WallClock",
 ]

@@ -4,6 +4,10 @@ Everything that affects a browser grant lives here: which redirect URIs an app a
 login and permission dialogs of the aiookru fixtures (PROTOCOL.md §3.6) and their pages, the
 dialog cookie, and the final redirect with a code or a token (§3.1, §3.2). ``token.do`` and
 ``auth.login`` are in ``_token``.
+
+The pages are also meant for people trying the emulator in a browser: they name the app (from
+the emulator's app table), describe each requested scope (:data:`SCOPE_DESCRIPTIONS`) and label
+every control, while the forms keep the aiookru fixtures' shape (fields, hidden inputs, buttons).
 """
 
 from __future__ import annotations
@@ -67,6 +71,45 @@ def redirect_allowed(app: App, redirect_uri: str) -> bool:
 def _scopes(raw: str) -> list[str]:
     # Joined with ";" (§3.1); "," tolerated, as some clients send it.
     return [s for s in raw.replace(",", ";").split(";") if s.strip()]
+
+
+#: What the permission page says for each scope (docs/protocol.md §6 lists them; the wording is
+#: the emulator's own). Unknown scopes are shown by their name.
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "VALUABLE_ACCESS": "Основные данные профиля и большинство методов API",
+    "LONG_ACCESS_TOKEN": "Долгий доступ: 30 дней, продлевается при использовании",
+    "PHOTO_CONTENT": "Фотографии и фотоальбомы",
+    "GROUP_CONTENT": "Группы",
+    "VIDEO_CONTENT": "Видео",
+    "APP_INVITE": "Приглашение друзей в приложение",
+    "GET_EMAIL": "Адрес электронной почты",
+    "SET_STATUS": "Установка статуса",
+    "MESSAGING": "Сообщения",
+    "PUBLISH_NOTE": "Публикация заметок",
+    "PUBLISH_TO_STREAM": "Публикация в ленту",
+    "LIKE": "Отметки «Класс!»",
+}
+
+# Looks only: the form markup itself keeps OK's shape (field names, ids, buttons).
+_STYLE = (
+    "<style>body{font-family:Arial,sans-serif;background:#f5f5f5;margin:0}"
+    ".okru-dialog{background:#fff;max-width:26em;margin:3em auto;padding:1.5em 2em;"
+    "border-radius:8px;box-shadow:0 1px 4px rgba(0,0,0,.2)}"
+    ".okru-dialog h1{font-size:1.3em;color:#ee8208;margin-top:0}"
+    ".okru-dialog label{display:block;margin:.8em 0 .2em}"
+    ".okru-dialog input[type=text],.okru-dialog input[type=password]{width:100%;padding:.4em;box-sizing:border-box}"
+    ".okru-dialog label.inline{display:inline;margin-left:.3em}"
+    ".button-pro{background:#ee8208;color:#fff;border:0;border-radius:4px;padding:.5em 1.5em;"
+    "margin:1em 1em 0 0;font-size:1em}"
+    ".input-e{color:#c00;margin:.5em 0}.scopes li{margin:.3em 0}.scope-name{color:#888;font-size:.85em}</style>"
+)
+
+
+def _scope_item(name: str) -> str:
+    description = SCOPE_DESCRIPTIONS.get(name.strip().upper().replace(" ", "_"))
+    if description is None:
+        return f"<li>{escape(name)}</li>"
+    return f'<li>{escape(description)} <span class="scope-name">({escape(name)})</span></li>'
 
 
 # -- authorize and dialogs -----------------------------------------------------------------------
@@ -179,24 +222,28 @@ def dialog(fake: Store, incoming: Incoming) -> Response:
 def _error_page(text: str, status: int = 200) -> Response:
     return html_response(
         status,
-        html_page("Ошибка", f'<div id="hook_Block_OAuth2Error"><div class="error">{escape(text)}</div></div>'),
+        html_page("Ошибка", f'{_STYLE}<div id="hook_Block_OAuth2Error" class="okru-dialog">'
+                  f'<h1>Ошибка</h1><div class="error">{escape(text)}</div></div>'),
     )
 
 
 def _login_page(pending: _Pending, error: str | None = None, email: str = "") -> str:
-    # Shape of AIO-OLD tests/data/dialogs/auth_dialog.html (PROTOCOL.md §3.6).
+    # Shape of AIO-OLD tests/data/dialogs/auth_dialog.html (docs/protocol.md §3.6): the same
+    # form, fields, hidden input and unnamed submit; the labels point at their inputs.
     action = escape(f"/dk?cmd=OAuth2Login&st.cmd=OAuth2Login&{pending.st_query()}")
-    err = f'<div class="input-e login_error">{escape(error)}</div>' if error else ""
+    err = f'<div class="input-e login_error" role="alert">{escape(error)}</div>\n' if error else ""
     return html_page(
         "Одноклассники",
-        f'<div id="hook_Block_OAuth2Login">{err}\n'
+        f'{_STYLE}<div id="hook_Block_OAuth2Login" class="okru-dialog">\n'
+        f"<h1>Вход через Одноклассники</h1>\n<p>для приложения «{escape(pending.app.name)}»</p>\n{err}"
         f'<form method="post" action="{action}">\n'
         '<input type="hidden" name="fr.posted" value="set">\n'
         '<label for="field_email">Логин, адрес почты или телефон</label>\n'
-        f'<input type="text" id="field_email" name="fr.email" value="{escape(email)}">\n'
+        f'<input type="text" id="field_email" name="fr.email" value="{escape(email)}" autocomplete="username">\n'
         '<label for="field_password">Пароль</label>\n'
-        '<input type="password" id="field_password" name="fr.password" value="">\n'
-        '<input type="checkbox" name="fr.remember" value="on" checked="checked">\n'
+        '<input type="password" id="field_password" name="fr.password" value="" autocomplete="current-password">\n'
+        '<p><input type="checkbox" id="field_remember" name="fr.remember" value="on" checked="checked">'
+        '<label class="inline" for="field_remember">Запомнить меня</label></p>\n'
         '<input class="button-pro" type="submit" value="Войти">\n'
         "</form></div>",
     )
@@ -228,22 +275,27 @@ def _login_post(fake: Store, incoming: Incoming) -> Response:
     return redirect(f"/dk?st.cmd=OAuth2Permissions&{checked.st_query()}", extra=(set_cookie,))
 
 
-def _permissions_page(pending: _Pending, csrf: str) -> str:
-    # Shape of AIO-OLD tests/data/dialogs/access_dialog.html (PROTOCOL.md §3.6).
-    scopes = "".join(f"<li>{escape(s)}</li>" for s in _scopes(pending.values.get("scope", "")))
+def _permissions_page(pending: _Pending, csrf: str, user: User) -> str:
+    # Shape of AIO-OLD tests/data/dialogs/access_dialog.html (docs/protocol.md §3.6): the form,
+    # its hidden inputs, button_accept_request "Войти", and the cancel link to
+    # {redirect_uri}#error=access_denied (a link: the answer travels in the fragment).
+    scopes = "".join(_scope_item(s) for s in _scopes(pending.values.get("scope", "")))
     cancel = escape(f"{pending.redirect_uri}#error=access_denied")
     change_user = escape(f"/dk?st.cmd=OAuth2Login&{pending.st_query()}")
+    who = escape(f"{user.first_name} {user.last_name}".strip())
     return html_page(
         "Одноклассники",
-        '<div id="hook_Block_OAuth2Permissions">\n'
-        f"<p>{escape(pending.app.name)} запрашивает доступ:</p><ul>{scopes}</ul>\n"
+        f'{_STYLE}<div id="hook_Block_OAuth2Permissions" class="okru-dialog">\n'
+        f"<h1>Приложение «{escape(pending.app.name)}» запрашивает доступ</h1>\n"
+        f"<p>Вы вошли как {who}. Приложение получит:</p>\n"
+        f'<ul class="scopes">{scopes}</ul>\n'
         '<form method="POST" action="/dk?st.cmd=OAuth2Permissions&amp;cmd=OAuth2Permissions">\n'
         '<input type="hidden" name="fr.posted" value="set">\n'
         f'<input type="hidden" name="fr.token" value="{escape(csrf)}">\n'
         '<button class="button-pro" name="button_accept_request">Войти</button>\n'
         f'<a href="{cancel}">Отменить</a>\n'
         "</form>\n"
-        f'<a href="{change_user}">Сменить пользователя</a></div>',
+        f'<p><a href="{change_user}">Сменить пользователя</a></p></div>',
     )
 
 
@@ -261,7 +313,7 @@ def _permissions_get(fake: Store, incoming: Incoming) -> Response:
     # The form's action carries no OAuth params: the pending request lives in the session.
     session.pending = dict(checked.values)
     session.csrf = fake.random_string(32)
-    return html_response(200, _permissions_page(checked, session.csrf))
+    return html_response(200, _permissions_page(checked, session.csrf, user))
 
 
 def _permissions_post(fake: Store, incoming: Incoming) -> Response:
@@ -286,8 +338,9 @@ def _permissions_post(fake: Store, incoming: Incoming) -> Response:
 def _captcha_page() -> str:
     return html_page(
         "Одноклассники",
-        '<div id="hook_Block_OAuth2Captcha"><p>Введите код с картинки</p>'
-        '<img src="/captcha?st.cmd=captcha" alt="captcha">'
+        f'{_STYLE}<div id="hook_Block_OAuth2Captcha" class="okru-dialog"><h1>Проверка</h1>'
         '<form method="post" action="/dk?st.cmd=OAuth2Captcha&amp;cmd=OAuth2Captcha">'
-        '<input type="text" name="fr.captcha"><input type="submit" value="OK"></form></div>',
+        '<img src="/captcha?st.cmd=captcha" alt="captcha">'
+        '<label for="field_captcha">Введите код с картинки</label>'
+        '<input type="text" id="field_captcha" name="fr.captcha"><input type="submit" value="OK"></form></div>',
     )
