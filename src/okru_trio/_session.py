@@ -1,4 +1,5 @@
-"""The seed-shaped sessions over :class:`H11Transport`: the core's specs plus a trio driver."""
+"""The sessions over :class:`H11Transport`: the core's specs plus a trio driver, photo files read
+with ``trio.Path`` (an unreadable path is a UsageError), and closing the transport they own."""
 
 from __future__ import annotations
 
@@ -82,7 +83,13 @@ class TrioSession(AsyncSessionBase):
         self._sleep = trio.sleep
 
     async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
-        return await trio.Path(path).read_bytes()
+        # A photo path is the caller's input: a missing file, a directory, no permission or a
+        # NUL in the name is a UsageError naming the path (a local path, never a secret).
+        try:
+            return await trio.Path(path).read_bytes()
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"cannot read photo file {os.fspath(path)!r}: {reason}") from exc
 
     def _clock(self) -> float:
         return time.time()

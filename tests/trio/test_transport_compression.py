@@ -191,6 +191,7 @@ def test_more_than_five_stacked_codings_are_refused() -> None:
         (b"deflate", zlib.compress(JSON) + b"junk", "after the end of the compressed data"),
         (b"deflate", b"\xff\xff\xff\xff", "invalid"),
     ],
+    ids=["not-gzip", "truncated", "bad-length", "gzip-then-garbage", "deflate-then-junk", "not-deflate"],
 )
 def test_a_body_that_does_not_decode_is_a_protocol_error(encoding: bytes, body: bytes, detail: str) -> None:
     error = expect_error(body, encoding, f"does not decode as its Content-Encoding '{encoding.decode()}'")
