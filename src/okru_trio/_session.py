@@ -44,8 +44,10 @@ class TrioSession(AsyncSessionBase):
 
     Transport options (keyword-only): ``ssl_context`` (default ``ssl.create_default_context()``),
     ``timeout`` (whole call, s), ``connect_timeout``, ``read_timeout``,
-    ``max_connections`` (per origin), ``max_response_bytes``, or a ready ``transport``
-    (an :class:`H11Transport` you own: used as is, never closed by the session).
+    ``max_connections`` (per origin), ``max_response_bytes`` (of the decoded body: gzip and
+    deflate replies are decoded), or a ready ``transport`` (an :class:`H11Transport` you own:
+    used as is, never closed by the session). A request is never sent twice unless you pass a
+    ``retry=RetryPolicy(...)`` (see :mod:`okru_trio._transport`).
     """
 
     _transport: H11Transport
