@@ -152,7 +152,7 @@ def _readable_probe(stream: trio.abc.Stream) -> Callable[[int], object] | None:
                 return None
             if hasattr(select, "poll"):
                 # One poll object per connection, registered once: ``poll(0)`` is one syscall
-                # (well under a microsecond), the whole cost of the check per reused connection.
+                # (about 1 µs), the whole cost of the check per reused connection.
                 poller = select.poll()
                 poller.register(fd, select.POLLIN)
                 return poller.poll

@@ -183,6 +183,27 @@ def test_a_pooled_connection_closed_while_idle_is_dropped_before_writing() -> No
     run(main)
 
 
+def test_a_server_that_closes_just_after_the_check_gives_an_error_not_a_second_send() -> None:
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            port, counter = await serve(nursery, keep_alive_until_told)
+            async with H11Transport() as t:
+                base = f"http://127.0.0.1:{port}/fb.do"
+                await t.send(Request("GET", base))
+                await wait_until_readable(t, 1)
+                # The race: the check ran while the connection was alive, the FIN came right after.
+                for origin in t._pools.values():
+                    for conn in origin.idle:
+                        conn.probe = lambda timeout: []
+                with pytest.raises(TransportError, match="may have reached the server"):
+                    await t.send(Request("POST", base, (), b"method=mediatopic.post"))
+                assert counter.connections == 1  # nothing dialled to send it again
+                assert [r[0] for r in counter.requests] == [b"GET"]
+            nursery.cancel_scope.cancel()
+
+    run(main)
+
+
 def test_every_dead_pooled_connection_is_dropped_then_one_is_dialled() -> None:
     async def two_then_close(stream: trio.abc.Stream, counter: Counter, number: int) -> None:
         conn = h11.Connection(h11.SERVER)
