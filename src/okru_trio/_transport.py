@@ -141,8 +141,9 @@ def _readable_probe(stream: trio.abc.Stream) -> Callable[[int], object] | None:
     transport stream: a close_notify or a FIN makes the raw socket readable too. A stream with
     no socket (a ``stream_factory`` test stream) cannot be probed: None.
     """
-    while stream is not None:
-        sock = getattr(stream, "socket", None)
+    layer: object = stream
+    while layer is not None:
+        sock = getattr(layer, "socket", None)
         if sock is not None:
             try:
                 fd = sock.fileno()
@@ -157,7 +158,7 @@ def _readable_probe(stream: trio.abc.Stream) -> Callable[[int], object] | None:
                 poller.register(fd, select.POLLIN)
                 return poller.poll
             return lambda timeout: select.select([fd], [], [], timeout)[0]  # pragma: no cover - Windows
-        stream = getattr(stream, "transport_stream", None)
+        layer = getattr(layer, "transport_stream", None)
     return None
 
 
