@@ -344,7 +344,8 @@ class H11Transport:
     * ``connect_timeout`` (TCP connect + TLS handshake), ``read_timeout`` (each wait for the
       server, sending included), ``timeout`` (the whole call, waiting for the pool included);
       ``None`` disables one.
-    * ``max_response_bytes``: a longer body is a :class:`~okru_proto.ProtocolError`.
+    * ``max_response_bytes``: a longer body, on the wire or once decoded, is a
+      :class:`~okru_proto.ProtocolError`.
     * ``stream_factory``: ``async (host, port, use_tls) -> trio.abc.Stream`` replaces the
       TCP/TLS connect (tests use ``trio.testing.memory_stream_pair``).
 
