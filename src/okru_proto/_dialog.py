@@ -289,7 +289,11 @@ def _implicit_flow(
             if not location:
                 raise ProtocolError(f"OK.ru dialog: HTTP {status} without a Location header",
                                     status=status, response=response)
-            target = urljoin(request.url, location.strip())
+            try:
+                target = urljoin(request.url, location.strip())
+            except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 host
+                raise ProtocolError(f"OK.ru dialog: HTTP {status} with an invalid Location header ({exc})",
+                                    status=status, response=response) from exc
             if _same_target(target, redirect_uri):
                 fragment = urlsplit(target).fragment
                 query = dict(parse_qsl(urlsplit(target).query))

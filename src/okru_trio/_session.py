@@ -1,4 +1,5 @@
-"""The seed-shaped sessions over :class:`H11Transport`: the core's specs plus a trio driver."""
+"""The sessions over :class:`H11Transport`: the core's specs plus a trio driver, photo files read
+with ``trio.Path`` (an unreadable path is a UsageError), and closing the transport they own."""
 
 from __future__ import annotations
 
@@ -43,8 +44,10 @@ class TrioSession(AsyncSessionBase):
 
     Transport options (keyword-only): ``ssl_context`` (default ``ssl.create_default_context()``),
     ``timeout`` (whole call, s), ``connect_timeout``, ``read_timeout``,
-    ``max_connections`` (per origin), ``max_response_bytes``, or a ready ``transport``
-    (an :class:`H11Transport` you own: used as is, never closed by the session).
+    ``max_connections`` (per origin), ``max_response_bytes`` (of the decoded body: gzip and
+    deflate replies are decoded), or a ready ``transport`` (an :class:`H11Transport` you own:
+    used as is, never closed by the session). A request is never sent twice unless you pass a
+    ``retry=RetryPolicy(...)`` (see :mod:`okru_trio._transport`).
     """
 
     _transport: H11Transport
@@ -82,7 +85,13 @@ class TrioSession(AsyncSessionBase):
         self._sleep = trio.sleep
 
     async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
-        return await trio.Path(path).read_bytes()
+        # A photo path is the caller's input: a missing file, a directory, no permission or a
+        # NUL in the name is a UsageError naming the path (a local path, never a secret).
+        try:
+            return await trio.Path(path).read_bytes()
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise UsageError(f"cannot read photo file {os.fspath(path)!r}: {reason}") from exc
 
     def _clock(self) -> float:
         return time.time()

@@ -16,9 +16,35 @@ Error mapping (the original exception is always ``__cause__``):
 * bytes that are not HTTP/1.1 (``h11.RemoteProtocolError``) or a body over
   ``max_response_bytes`` -> :class:`okru_proto.ProtocolError`;
 * a request h11 refuses to frame (bad target characters, a header the transport owns) or a
-  plain-http URL for a non-loopback host -> :class:`okru_proto.UsageError`, before any I/O.
+  plain-http URL for a non-loopback host -> :class:`okru_proto.UsageError`, before any I/O;
+* a reply whose ``Content-Encoding`` is unknown, does not decode, or decodes past
+  ``max_response_bytes`` -> :class:`okru_proto.ProtocolError`.
 
 Messages name ``host:port`` only: never the URL's query or the body, where tokens travel.
+
+Re-sending: okru never sends one request twice on its own. The server may run a call it read
+even if the connection dies before the reply (a ``mediatopic.post`` would then be posted twice),
+and nothing on the client side can tell. So the only case handled silently is a pooled
+keep-alive connection whose socket is readable *before* anything is written on it: an idle
+HTTP/1.1 connection has nothing to read, so readable means the server closed it (EOF, reset) or
+broke it; it is dropped and the call takes another pooled connection or dials a new one (the
+check httpcore makes too; one ``poll`` syscall per reused connection). Once a request byte is
+written, every failure (reset, EOF before or during the reply, a read or whole-call timeout) is
+a :class:`okru_proto.TransportError` whose message says the request may have reached the
+server: check before repeating a call that changes something. Retrying it is the caller's
+choice, through the session's opt-in :class:`okru_proto.RetryPolicy`. A server that closes
+right after that check loses the race: an error, never a silent second send. Streams without a
+socket (from ``stream_factory``) cannot be checked and are used as they are.
+
+Compression: every request carries ``Accept-Encoding: gzip, deflate`` (the transport owns that
+header: only what the standard library's ``zlib`` decodes). A reply's ``Content-Encoding`` is
+decoded with ``zlib.decompressobj`` and ``max_length``, so ``max_response_bytes`` bounds both
+the bytes read and the decoded body while it is decoded. ``identity`` is skipped; ``x-gzip`` is
+gzip; concatenated gzip members are joined; ``deflate`` is the zlib format or, from servers that
+send it, a raw deflate stream. Stacked codings (``gzip, gzip``) are undone in order, last applied
+first, at most five. Any other coding (``br``, ``zstd``, ``compress``) is refused, because okru
+never asks for it. The response keeps its headers as received (``content-encoding`` included);
+only the body is decoded.
 
 Timeouts: the connect timeout uses a trio CancelScope (slow path only). The read and whole-call
 deadlines of an exchange, and the whole-call deadline of a call waiting for a pool slot, are
@@ -31,7 +57,9 @@ transport. Cancelling ``send`` from outside works at any point as usual in trio.
 from __future__ import annotations
 
 import math
+import select
 import ssl
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -55,9 +83,21 @@ __all__ = ["H11Transport", "StreamFactory"]
 StreamFactory = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
 
 _USER_AGENT = (b"user-agent", b"okru/0.1")
-# Framing and routing belong to the transport: a request that sets them would make h11 send
-# conflicting or duplicate headers, so it is refused rather than silently rewritten.
-_OWNED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+# Only the codings the standard library decodes (zlib); never br or zstd, which it cannot.
+_ACCEPT_ENCODING = (b"accept-encoding", b"gzip, deflate")
+# Framing, routing and content codings belong to the transport: a request that sets them would
+# make h11 send conflicting or duplicate headers, or ask for a coding this transport cannot
+# decode, so it is refused rather than silently rewritten.
+_OWNED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "accept-encoding"})
+# A reply may stack codings ("gzip, gzip"); each is decoded in turn. More than this many is
+# refused: every layer may expand to max_response_bytes, so the work must stay bounded.
+_MAX_CODINGS = 5
+# What every error after the first request byte was written adds: okru cannot tell whether the
+# server ran the call, so it never repeats it on its own (only an opted-in RetryPolicy does).
+_MAY_HAVE_RUN = (
+    "the request may have reached the server and run there; check before repeating a call that "
+    "changes something"
+)
 _BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
 _MAX_CACHED = 256
 
@@ -92,20 +132,45 @@ _response: Callable[[int, tuple[tuple[str, str], ...], bytes], Response] = (
 )
 
 
-class _StaleConnection(Exception):
-    """A reused connection hit EOF/reset before any response byte: the server had dropped it."""
+def _readable_probe(stream: trio.abc.Stream) -> Callable[[int], object] | None:
+    """``probe(0)`` is truthy when the socket under ``stream`` is readable (or broken), else None.
+
+    An idle HTTP/1.1 connection has nothing to read: if its socket is readable, the server sent
+    EOF, a reset or bytes nobody asked for, and the connection must not carry a request (the
+    check httpcore makes before reusing a pooled connection). A TLS stream is probed through its
+    transport stream: a close_notify or a FIN makes the raw socket readable too. A stream with
+    no socket (a ``stream_factory`` test stream) cannot be probed: None.
+    """
+    layer: object = stream
+    while layer is not None:
+        sock = getattr(layer, "socket", None)
+        if sock is not None:
+            try:
+                fd = sock.fileno()
+            except (AttributeError, OSError, ValueError):
+                return None
+            if fd < 0:
+                return None
+            if hasattr(select, "poll"):
+                # One poll object per connection, registered once: ``poll(0)`` is one syscall
+                # (about 1 µs), the whole cost of the check per reused connection.
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                return poller.poll
+            return lambda timeout: select.select([fd], [], [], timeout)[0]  # pragma: no cover - Windows
+        layer = getattr(layer, "transport_stream", None)
+    return None
 
 
 class _Connection:
-    __slots__ = ("deadline", "expired", "h11", "kind", "label", "reused", "stream")
+    __slots__ = ("deadline", "expired", "h11", "kind", "label", "probe", "stream")
 
     def __init__(self, stream: trio.abc.Stream, label: str) -> None:
         self.stream = stream
         self.label = label
         self.h11 = h11.Connection(h11.CLIENT)
-        # Only a connection that already finished a cycle can be a stale keep-alive; a failure
-        # on a fresh one is real and is never retried.
-        self.reused = False
+        # Asked before a pooled connection carries a request (see _readable_probe).
+        self.probe = _readable_probe(stream)
         # While a call uses the connection: when the watchdog must close it, and which limit
         # ("read" or "total") that is. ``inf`` while idle.
         self.deadline = math.inf
@@ -158,6 +223,7 @@ def _prepare_headers(
     encoded = [origin.host_header]
     if not any(name == "user-agent" for name, _ in headers):
         encoded.append(_USER_AGENT)
+    encoded.append(_ACCEPT_ENCODING)
     for name, value in headers:
         if name in _OWNED_HEADERS:
             raise UsageError(f"the {name!r} header is set by the transport; do not pass it")
@@ -178,6 +244,79 @@ def _prepare_headers(
     # a handful of header shapes, so this is hit on nearly every call.
     cache[key] = validated
     return validated
+
+
+def _decode(body: bytes, codings: list[str], cap: int, label: str) -> bytes:
+    """Undo the reply's ``Content-Encoding`` (``gzip``, ``deflate``, ``identity``), last first.
+
+    Every layer's output is held to ``cap`` (max_response_bytes) while it is decoded, so a small
+    body that inflates past the cap (a decompression bomb) costs at most ``cap`` bytes of memory.
+    """
+    names = [name.strip().lower() for value in codings for name in value.split(",")]
+    names = [name for name in names if name and name != "identity"]
+    if not body or not names:
+        return body  # HEAD, 204, 304, or an empty body: nothing to decode
+    for name in names:
+        if name not in ("gzip", "x-gzip", "deflate"):
+            raise ProtocolError(
+                f"{label} sent a reply with Content-Encoding {name!r}, which okru cannot decode "
+                "(it asks for gzip and deflate only)"
+            )
+    if len(names) > _MAX_CODINGS:
+        raise ProtocolError(
+            f"{label} sent a reply with {len(names)} stacked Content-Encodings; okru decodes at most "
+            f"{_MAX_CODINGS}"
+        )
+    # The header lists codings in the order they were applied: undo the last one first.
+    for name in reversed(names):
+        body = _decode_one(body, name, cap, label)
+    return body
+
+
+def _decode_one(data: bytes, name: str, cap: int, label: str) -> bytes:
+    if name == "deflate":
+        # HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2), but some servers send a raw
+        # deflate stream: a valid zlib header (CMF/FLG, RFC 1950) tells the two apart.
+        zlib_wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+        wbits = zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
+    else:
+        wbits = 16 + zlib.MAX_WBITS  # gzip only, with its header and CRC checked
+    out: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            decoder = zlib.decompressobj(wbits)
+            # max_length stops inflating one byte past the cap: the bomb is seen, never built.
+            chunk = decoder.decompress(data, cap - size + 1)
+            size += len(chunk)
+            if size > cap:
+                raise ProtocolError(
+                    f"{label} sent a {name} body that decodes to more than max_response_bytes ({cap})"
+                )
+            out.append(chunk)
+            if not decoder.eof:
+                raise zlib.error("the compressed data ends early (truncated)")
+            data = decoder.unused_data
+            # A gzip body may be several members back to back (RFC 1952 §2.2); anything else
+            # after the end of the stream is garbage.
+            if not data or wbits != 16 + zlib.MAX_WBITS:
+                break
+        if data:
+            raise zlib.error(f"{len(data)} bytes after the end of the compressed data")
+    except zlib.error as exc:
+        raise ProtocolError(
+            f"{label} sent a body that does not decode as its Content-Encoding {name!r}: {exc}"
+        ) from exc
+    return b"".join(out)
+
+
+async def _close_quietly(stream: trio.abc.Stream) -> None:
+    # Closing is best effort: a stream already broken (reset, failed TLS) may fail to close
+    # cleanly, and that must not replace the error the caller is getting, nor escape aclose.
+    try:
+        await trio.aclose_forcefully(stream)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
 
 
 def _release(origin: _Origin) -> None:
@@ -205,7 +344,8 @@ class H11Transport:
     * ``connect_timeout`` (TCP connect + TLS handshake), ``read_timeout`` (each wait for the
       server, sending included), ``timeout`` (the whole call, waiting for the pool included);
       ``None`` disables one.
-    * ``max_response_bytes``: a longer body is a :class:`~okru_proto.ProtocolError`.
+    * ``max_response_bytes``: a longer body, on the wire or once decoded, is a
+      :class:`~okru_proto.ProtocolError`.
     * ``stream_factory``: ``async (host, port, use_tls) -> trio.abc.Stream`` replaces the
       TCP/TLS connect (tests use ``trio.testing.memory_stream_pair``).
 
@@ -213,9 +353,11 @@ class H11Transport:
     ``Host``, ``Content-Length`` (when there is a body or the method carries one) and
     ``User-Agent`` and nothing else; it never follows redirects nor stores cookies.
 
-    A reused keep-alive connection that the server closed before sending any response byte is
-    retried once on a fresh connection; nothing else is retried. A connection whose cycle did not
-    end cleanly (error, cancellation, timeout, ``Connection: close``) is closed, never pooled.
+    It asks for ``Accept-Encoding: gzip, deflate`` and decodes such replies (see the module
+    docstring). Nothing is ever sent twice: a pooled connection is checked before it carries a
+    request, and a failure after the first request byte is written is raised (see "Re-sending").
+    A connection whose cycle did not end cleanly (error, cancellation, timeout,
+    ``Connection: close``) is closed, never pooled.
     """
 
     def __init__(
@@ -292,40 +434,36 @@ class H11Transport:
                 await self._wait_for_slot(origin, total_deadline)
                 now = _current_time()
             try:
-                retried = False
-                while True:
-                    idle = origin.idle
-                    # The retry after a stale connection always dials a fresh one: another
-                    # pooled connection may be stale too, and only reused ones can be.
-                    if idle and not retried:
-                        conn = idle.pop()
-                    else:
-                        conn = await self._connect(origin, total_deadline)
-                        now = _current_time()
-                    try:
-                        response = await self._exchange(conn, event, body, now, total_deadline)
-                    except _StaleConnection:
-                        if retried:  # pragma: no cover - only reused connections are ever stale
-                            raise
-                        retried = True
-                        stale, conn = conn, None
-                        await self._discard(stale)
-                        continue
-                    h = conn.h11
-                    # Bytes after the end of the response are a server bug; on a pooled
-                    # connection they would be parsed as the next call's reply.
-                    if (
-                        h.our_state is _DONE
-                        and h.their_state is _DONE
-                        and conn.expired is None
-                        and not h.trailing_data[0]
-                    ):
-                        h.start_next_cycle()
-                        conn.reused = True
-                        if not self._closed:
-                            idle.append(conn)
-                            conn = None
-                    return response
+                idle = origin.idle
+                # Most recently used first. A pooled connection whose socket is readable was
+                # closed (or spoken to) by the server while idle: nothing has been written on it,
+                # so dropping it and taking another is the one re-send that is provably safe.
+                # Once a request byte is written, a failure is the caller's TransportError.
+                while idle:
+                    conn = idle.pop()
+                    probe = conn.probe
+                    if probe is None or not probe(0):
+                        break
+                    stale, conn = conn, None
+                    await self._discard(stale)
+                if conn is None:
+                    conn = await self._connect(origin, total_deadline)
+                    now = _current_time()
+                response = await self._exchange(conn, event, body, now, total_deadline)
+                h = conn.h11
+                # Bytes after the end of the response are a server bug; on a pooled
+                # connection they would be parsed as the next call's reply.
+                if (
+                    h.our_state is _DONE
+                    and h.their_state is _DONE
+                    and conn.expired is None
+                    and not h.trailing_data[0]
+                ):
+                    h.start_next_cycle()
+                    if not self._closed:
+                        idle.append(conn)
+                        conn = None
+                return response
             finally:
                 # Anything but a clean cycle (error, timeout, cancellation, server close)
                 # leaves the connection in an unknown state: close it, never pool it.
@@ -348,7 +486,7 @@ class H11Transport:
             self._watchdog_scope = None
         with trio.CancelScope(shield=True):
             for conn in conns:
-                await trio.aclose_forcefully(conn.stream)
+                await _close_quietly(conn.stream)
 
     async def __aenter__(self) -> H11Transport:
         return self
@@ -394,6 +532,7 @@ class H11Transport:
             receive_some = stream.receive_some
             status = 0
             headers: tuple[tuple[str, str], ...] = ()
+            codings: list[str] | None = None
             chunks: list[bytes | bytearray] = []
             size = 0
             cap = self._max_body
@@ -412,10 +551,9 @@ class H11Transport:
                             conn.kind = "total"
                     received = await receive_some(65536)
                     if not received:
-                        if not got_bytes and conn.reused:
-                            raise _StaleConnection
                         eof = True
-                    got_bytes = True
+                    else:
+                        got_bytes = True
                     receive_data(received)  # type: ignore[arg-type]  # h11 appends to a bytearray
                     continue
                 t = type(ev)
@@ -432,27 +570,36 @@ class H11Transport:
                     headers = tuple(
                         [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in ev.headers.raw_items()]  # type: ignore[union-attr]
                     )
+                    for name, value in headers:
+                        if name == "content-encoding":
+                            if codings is None:
+                                codings = []
+                            codings.append(value)
                 elif t is _EndOfMessage:
                     conn.deadline = math.inf
-                    return _response(status, headers, b"".join(chunks))
+                    if codings is None:
+                        return _response(status, headers, b"".join(chunks))
+                    return _response(status, headers, _decode(b"".join(chunks), codings, cap, conn.label))
                 elif t is not _InformationalResponse:
                     raise h11.RemoteProtocolError(f"unexpected {type(ev).__name__} before the end of the response")
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.RemoteProtocolError) as exc:
             if conn.expired is not None:
                 # The watchdog closed the stream; the cause that matters is the deadline.
-                raise self._timeout_error(conn.expired, conn.label) from trio.TooSlowError()
+                raise self._timeout_error(conn.expired, conn.label, sent=True) from trio.TooSlowError()
             if isinstance(exc, h11.RemoteProtocolError):
+                if eof and not got_bytes:
+                    raise TransportError(
+                        f"{conn.label} closed the connection without replying; {_MAY_HAVE_RUN}"
+                    ) from exc
                 if eof:
                     raise TransportError(
                         f"{conn.label} closed the connection before the response was complete "
-                        f"(truncated: {exc})"
+                        f"(truncated: {exc}); {_MAY_HAVE_RUN}"
                     ) from exc
                 raise
-            if not got_bytes and conn.reused and not self._closed:
-                raise _StaleConnection from exc
             raise
 
-    def _timeout_error(self, kind: str, label: str) -> TransportTimeout:
+    def _timeout_error(self, kind: str, label: str, *, sent: bool = False) -> TransportTimeout:
         if kind == "read":
             message = f"read timeout ({self._read_timeout:g}s) expired waiting for {label}"
         elif kind == "connect":
@@ -461,6 +608,8 @@ class H11Transport:
             message = f"total timeout ({self._timeout:g}s) expired waiting for a free connection to {label}"
         else:
             message = f"total timeout ({self._timeout:g}s) expired talking to {label}"
+        if sent:
+            message = f"{message}; {_MAY_HAVE_RUN}"
         return TransportTimeout(message)
 
     async def _wait_for_slot(self, origin: _Origin, total_deadline: float) -> None:
@@ -520,7 +669,10 @@ class H11Transport:
             try:
                 host_header = netloc.encode("ascii")
             except UnicodeEncodeError:
-                host_header = netloc.encode("idna")
+                try:
+                    host_header = netloc.encode("idna")
+                except UnicodeError as exc:
+                    raise UsageError(f"request URL has an invalid host name: {exc}") from None
             origin = _Origin(host, port, tls, host_header, self._max_connections)
             self._pools[key] = origin
         if url.startswith(prefix + "/"):
@@ -542,12 +694,21 @@ class H11Transport:
             deadline, kind = total_deadline, "total"
         stream: trio.abc.Stream | None = None
         with trio.CancelScope(deadline=deadline) as scope:
-            stream = await self._open_stream(origin)
+            try:
+                stream = await self._open_stream(origin)
+            except UsageError:
+                raise
+            except (ValueError, UnicodeError) as exc:
+                # getaddrinfo's IDNA step and ssl's server_hostname check refuse some names
+                # (an empty label, a leading dot, a label over 63 characters).
+                raise TransportError(
+                    f"could not connect to {origin.label}: the host name is not valid ({exc})"
+                ) from exc
         if scope.cancelled_caught or stream is None:
             raise self._timeout_error(kind, origin.label) from trio.TooSlowError()
         if self._closed:
             with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(stream)
+                await _close_quietly(stream)
             raise trio.ClosedResourceError("the transport was closed while connecting")
         conn = _Connection(stream, origin.label)
         self._conns.add(conn)
@@ -568,7 +729,7 @@ class H11Transport:
             await tls.do_handshake()
         except BaseException:
             with trio.CancelScope(shield=True):
-                await trio.aclose_forcefully(tls)
+                await _close_quietly(tls)
             raise
         return tls
 
@@ -576,7 +737,7 @@ class H11Transport:
         self._conns.discard(conn)
         conn.deadline = math.inf
         with trio.CancelScope(shield=True):
-            await trio.aclose_forcefully(conn.stream)
+            await _close_quietly(conn.stream)
 
     # -- the watchdog: read and whole-call deadlines without a CancelScope per call ------------
     #
@@ -628,10 +789,7 @@ class H11Transport:
                         conn.expired = conn.kind
                         conn.deadline = math.inf
                         self._conns.discard(conn)
-                        try:
-                            await trio.aclose_forcefully(conn.stream)
-                        except Exception:  # pragma: no cover - a broken stream may fail to close
-                            pass
+                        await _close_quietly(conn.stream)
                     if expired:
                         continue
                     self._watchdog_wake = wake
@@ -645,8 +803,10 @@ class H11Transport:
 
     def _transport_error(self, exc: BaseException, origin: _Origin, conn: _Connection | None) -> TransportError:
         label = origin.label
+        # ``conn`` is set once the exchange began, i.e. once a request byte may have been written.
+        after = "" if conn is None else f"; {_MAY_HAVE_RUN}"
         if self._closed:
-            return TransportError(f"the transport was closed during a call to {label}")
+            return TransportError(f"the transport was closed during a call to {label}{after}")
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, ssl.SSLError):
             cause = cause.__cause__ or cause.__context__
@@ -655,7 +815,7 @@ class H11Transport:
                 f"TLS certificate verification failed for {label}: {cause.verify_message or cause}"
             )
         if isinstance(cause, ssl.SSLError):
-            return TransportError(f"TLS error with {label}: {cause}")
+            return TransportError(f"TLS error with {label}: {cause}{after}")
         if conn is None:
             return TransportError(f"could not connect to {label}: {exc}")
-        return TransportError(f"connection to {label} failed: {type(exc).__name__}: {exc}")
+        return TransportError(f"connection to {label} failed: {type(exc).__name__}: {exc}{after}")
