@@ -13,9 +13,13 @@ PURE_ONLY = ("httpx", "trio", "h11", "anyio", "httpcore")
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite (core, emulator, adapters, CLI, docs samples, reliability)."""
+    """The whole test suite (core, emulator, adapters, CLI, docs samples, reliability), one
+    pytest-xdist worker per CPU. Tests share no state (ephemeral ports, tmp_path, per-test
+    emulators), so any test may run on any worker; worksteal evens out the few long ones (the
+    fault-load and expiry runs). `nox -s tests -- -n 0` runs it in one process."""
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", *session.posargs, env={"HYPOTHESIS_PROFILE": "ci"})
+    session.run("python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *session.posargs,
+                env={"HYPOTHESIS_PROFILE": "ci"})
 
 
 @nox.session

@@ -36,7 +36,7 @@ def test_sign_with_method_is_what_call_sends(okru: Runner) -> None:
 
 
 def test_sign_server_circuit_tv3(okru: Runner) -> None:
-    # PROTOCOL.md TV-3 (the OK request calculator): app secret 2, access token 3.
+    # docs/protocol.md TV-3 (the OK request calculator): app secret 2, access token 3.
     result = okru("sign", "application_key=1", "format=json", "method=friends.get", "--access-token", "3",
                   "--app-secret-key", "2")
     assert result.returncode == 0, result.output

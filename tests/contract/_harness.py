@@ -30,7 +30,7 @@ SESSION_KINDS = ("CodeSession", "ImplicitSession", "PasswordSession", "RefreshSe
 
 @dataclass
 class Adapter:
-    """One adapter under test: its module of seed-shaped sessions and how to reach the fake."""
+    """One adapter under test: its module of aiookru-shaped sessions and how to reach the fake."""
 
     name: str
     module: Any
@@ -88,7 +88,7 @@ class Adapter:
         return bool(client.is_closed)
 
     async def call(self, session: Any, method: str, *args: Any, **params: Any) -> Any:
-        """``API(session)(method, ...)``, the seed's call shape."""
+        """``API(session)(method, ...)``, aiookru's call shape."""
         api = API(session)
         return await self.run(lambda: api(method, *args, **params)) if self.blocking else \
             await api(method, *args, **params)

@@ -19,7 +19,7 @@ async def test_code_grant(wired_env: Env) -> None:
     fake = wired_env.fake
     code = fake.authorize_code(redirect_uri=REDIRECT)
     tokens: list[Token] = []
-    # app_id as an int, as in the seed.
+    # app_id as an int, as aiookru takes it.
     session = wired_env.session("CodeSession", int(fake.app_id), fake.app_key, fake.app_secret_key,
                                 code, REDIRECT, on_token=tokens.append)
     async with wired_env.adapter.entered(session):

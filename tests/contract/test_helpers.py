@@ -1,4 +1,4 @@
-"""Contract: the upload and paging helpers (PROTOCOL.md §7.2, §7.3) behave the same in every adapter."""
+"""Contract: the upload and paging helpers (docs/protocol.md §7.2, §7.3) behave the same in every adapter."""
 
 from __future__ import annotations
 

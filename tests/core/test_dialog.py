@@ -1,4 +1,4 @@
-"""The implicit grant through OK's dialogs, driven with canned pages (PROTOCOL.md §3.6)."""
+"""The implicit grant through OK's dialogs, driven with canned pages (docs/protocol.md §3.6)."""
 
 from __future__ import annotations
 

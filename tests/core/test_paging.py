@@ -1,4 +1,4 @@
-"""The Pager (PROTOCOL.md §7.3): request parameters, both reply shapes, every stop rule, fuzzed replies."""
+"""The Pager (docs/protocol.md §7.3): request parameters, both reply shapes, every stop rule, fuzzed replies."""
 
 from __future__ import annotations
 

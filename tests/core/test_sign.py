@@ -1,4 +1,4 @@
-"""The OK.ru signature: every vector of PROTOCOL.md §2.7, and its invariants under Hypothesis."""
+"""The OK.ru signature: every vector of docs/protocol.md §2.7, and its invariants under Hypothesis."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from okru_proto import (
     wire_value,
 )
 
-# --- PROTOCOL.md §2.7, exactly -------------------------------------------------------------
+# --- docs/protocol.md §2.7, exactly -------------------------------------------------------------
 
 TV1_PARAMS = {"application_key": "ABCDEFGHIGKLMNOPK", "format": "json", "method": "events.get",
               "access_token": "-s-84W-s3egarWUsbkq-IWTucuedzTKT8VUXIA.s4Xx8IW7"}

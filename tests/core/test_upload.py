@@ -1,4 +1,4 @@
-"""The photo upload flow (PROTOCOL.md §7.2) on exact requests and canned replies, plus the emulator."""
+"""The photo upload flow (docs/protocol.md §7.2) on exact requests and canned replies, plus the emulator."""
 
 from __future__ import annotations
 

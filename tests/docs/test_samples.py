@@ -134,8 +134,9 @@ def _run_block(code: str, namespace: dict[str, Any], where: str) -> None:
         asyncio.run(eval(compiled, namespace))
 
 
-#: Pages without Python samples: shell commands (tests/cli runs the CLI for real) and tables.
-SHELL_ONLY = {"cli.md", "performance.md"}
+#: Pages without Python samples: shell commands (tests/cli runs the CLI for real) and tables
+#: (protocol.md: the OK.ru rules; tests/docs/test_protocol_refs.py checks its citations).
+SHELL_ONLY = {"cli.md", "performance.md", "protocol.md"}
 
 
 def test_every_page_has_python_samples_or_is_known_shell_only() -> None:

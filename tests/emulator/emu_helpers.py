@@ -1,4 +1,4 @@
-"""Helpers for the emulator's tests: build signed requests by PROTOCOL.md §2 independently of
+"""Helpers for the emulator's tests: build signed requests by docs/protocol.md §2 independently of
 the client code, and drive the HTML dialogs like a tiny browser."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def md5_hex(text: str) -> str:
 
 
 def signature(params: dict[str, str], secret: str) -> str:
-    """PROTOCOL.md §2.1: sort by key, k=v joined without separator, + secret, md5 lower hex."""
+    """docs/protocol.md §2.1: sort by key, k=v joined without separator, + secret, md5 lower hex."""
     signed = {k: v for k, v in params.items() if k not in ("sig", "access_token")}
     return md5_hex("".join(f"{k}={signed[k]}" for k in sorted(signed)) + secret)
 

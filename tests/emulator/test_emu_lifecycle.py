@@ -1,4 +1,4 @@
-"""Hypothesis state machine: tokens, refresh and the clock behave as PROTOCOL.md §3.5 says."""
+"""Hypothesis state machine: tokens, refresh and the clock behave as docs/protocol.md §3.5 says."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OAuth: token.do (PROTOCOL.md §3.1, §3.4) and the login/permission dialogs (§3.6)."""
+"""OAuth: token.do (docs/protocol.md §3.1, §3.4) and the login/permission dialogs (§3.6)."""
 
 from __future__ import annotations
 

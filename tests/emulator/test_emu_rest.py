@@ -1,4 +1,4 @@
-"""REST: OK's checks and error replies, and the result shapes of PROTOCOL.md §4/§9."""
+"""REST: OK's checks and error replies, and the result shapes of docs/protocol.md §4/§9."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_get_current_user_fields_and_email(fake: FakeOK) -> None:
 
 
 def test_logged_in_user_is_json_string(fake: FakeOK) -> None:
-    tok = fake.issue_token(scope=())  # no scope needed (PROTOCOL.md §6)
+    tok = fake.issue_token(scope=())  # no scope needed (docs/protocol.md §6)
     response = call(fake, "users.getLoggedInUser", token=tok)
     assert response.body == f'"{fake.user_id}"'.encode()
 

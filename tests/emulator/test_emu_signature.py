@@ -1,4 +1,4 @@
-"""The emulator accepts every request vector of PROTOCOL.md §2.7 and rejects one-character changes."""
+"""The emulator accepts every request vector of docs/protocol.md §2.7 and rejects one-character changes."""
 
 from __future__ import annotations
 

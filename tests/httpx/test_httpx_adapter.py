@@ -76,7 +76,7 @@ def test_sync_and_async_export_the_same_names_and_signatures() -> None:
             ), f"{name}.{method}"
 
 
-def test_seed_signatures() -> None:
+def test_aiookru_signatures() -> None:
     for mod in (okru_httpx, okru_httpx.sync):
         assert list(inspect.signature(mod.CodeSession).parameters)[:5] == [
             "app_id", "app_key", "app_secret_key", "code", "redirect_uri"]
@@ -265,6 +265,6 @@ async def test_async_errors_are_ours() -> None:
             await API(session).users.getCurrentUser()
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     session = okru_httpx.ServerSession(*ARGS)
-    await session.close()  # the seed's name
+    await session.close()  # aiookru's name
     with pytest.raises(UsageError, match="closed"):
         await API(session).users.getCurrentUser()

@@ -22,7 +22,7 @@ def test_same_session_names_and_shapes() -> None:
     assert okru_trio.API is okru_httpx.API
     for name in SESSIONS:
         trio_cls, httpx_cls = getattr(okru_trio, name), getattr(okru_httpx, name)
-        # the seed's positional parameters are the same (transport options differ by design)
+        # aiookru's positional parameters are the same (transport options differ by design)
         assert list(inspect.signature(trio_cls).parameters) == list(inspect.signature(httpx_cls).parameters)
         trio_methods, httpx_methods = _public(trio_cls), _public(httpx_cls)
         for method in ("call", "authorize", "refresh", "upload_photos", "pages", "items", "aclose"):
