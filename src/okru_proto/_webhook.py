@@ -1,0 +1,194 @@
+"""Webhook events: the bytes OK POSTs to a subscribed URL, read into typed events.
+
+OK POSTs one JSON object per event (docs/protocol.md §11.10). Its documented examples carry no
+type field (new messages); third-party v2 clients read a top-level ``webhookType``
+(``MESSAGE_CREATED``, ``MESSAGE_CALLBACK``, ``CHAT_SYSTEM``...) and, for a button press,
+``callbackId`` and ``payload``. :func:`parse_webhook` accepts both: a body with ``webhookType``
+is typed by it, a body without one but with a ``message`` object is a new message. Anything
+else, including a known type whose fields are not where they should be, is an
+:class:`UnknownEvent` that keeps the raw JSON: a new event type from OK must not break a bot.
+Only bodies that are not a JSON object raise (:class:`WebhookError`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._bot_types import ChatMessage, as_id
+from ._errors import ProtocolError
+
+__all__ = [
+    "CallbackPressed",
+    "ChatSystemEvent",
+    "DedupWindow",
+    "MessageCreated",
+    "UnknownEvent",
+    "WebhookError",
+    "WebhookEvent",
+    "event_key",
+    "parse_webhook",
+]
+
+
+class WebhookError(ProtocolError):
+    """A webhook body that is not a JSON object (not from OK, or cut short)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCreated:
+    """A member wrote in a chat (``MESSAGE_CREATED``, or OK's untyped message body)."""
+
+    message: ChatMessage
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    type: str = "MESSAGE_CREATED"
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.message.chat_id
+
+    @property
+    def text(self) -> str | None:
+        return self.message.text
+
+    @property
+    def sender_id(self) -> str | None:
+        return self.message.sender_id
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackPressed:
+    """A member pressed a CALLBACK button (``MESSAGE_CALLBACK``): answer with
+    ``bot.answer(event.chat_id, event.callback_id, ...)``."""
+
+    chat_id: str | None
+    callback_id: str
+    payload: str | None
+    sender_id: str | None
+    sender_name: str | None
+    timestamp: int | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    type: str = "MESSAGE_CALLBACK"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSystemEvent:
+    """A system event in a chat (``CHAT_SYSTEM``: title/icon changed, members added or gone).
+    OK publishes no example body, so only ``chat_id`` and ``timestamp`` are read; the rest is in
+    ``raw``."""
+
+    chat_id: str | None
+    timestamp: int | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    type: str = "CHAT_SYSTEM"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """Any other body: ``type`` is its ``webhookType`` (if a str), ``raw`` the whole object."""
+
+    type: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+WebhookEvent = MessageCreated | CallbackPressed | ChatSystemEvent | UnknownEvent
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _event(data: dict[str, Any]) -> WebhookEvent:
+    kind = data.get("webhookType")
+    kind = kind if isinstance(kind, str) else None
+    if kind in (None, "MESSAGE_CREATED") and isinstance(data.get("message"), dict):
+        return MessageCreated(ChatMessage.from_json(data), data)
+    if kind == "MESSAGE_CALLBACK":
+        callback_id = as_id(data.get("callbackId"))
+        if callback_id is not None:
+            sender = _dict(data.get("sender"))
+            payload = data.get("payload")
+            stamp = data.get("timestamp")
+            return CallbackPressed(as_id(_dict(data.get("recipient")).get("chat_id")), callback_id,
+                                   payload if isinstance(payload, str) else None, as_id(sender.get("user_id")),
+                                   sender.get("name") if isinstance(sender.get("name"), str) else None,
+                                   stamp if type(stamp) is int else None, data)
+    if kind == "CHAT_SYSTEM":
+        stamp = data.get("timestamp")
+        return ChatSystemEvent(as_id(_dict(data.get("recipient")).get("chat_id")),
+                               stamp if type(stamp) is int else None, data)
+    return UnknownEvent(kind, data)
+
+
+def parse_webhook(body: bytes | str, headers: Mapping[str, str] | None = None) -> WebhookEvent:
+    """The typed event in one webhook POST body.
+
+    ``headers`` (optional) is only used to refuse a body declared as something other than JSON;
+    OK documents no signature header, so there is nothing else to check here (the source
+    address is :func:`webhook_app`'s job). Raises :class:`WebhookError` (an
+    :class:`~okru_proto.Error`) for anything that is not one JSON object.
+    """
+    if headers:
+        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        if ctype is not None and "json" not in ctype.lower() and "text/plain" not in ctype.lower():
+            raise WebhookError(f"webhook body is {ctype[:60]!r}, not JSON", method="webhook")
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        try:
+            text = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookError("webhook body is not UTF-8", method="webhook") from None
+    elif isinstance(body, str):
+        text = body
+    else:
+        raise WebhookError(f"webhook body must be bytes or str, not {type(body).__name__}", method="webhook")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise WebhookError("webhook body is not valid JSON", method="webhook") from None
+    if type(data) is not dict:
+        raise WebhookError(f"webhook body is a JSON {type(data).__name__}, not an object", method="webhook")
+    return _event(data)
+
+
+def event_key(event: WebhookEvent) -> str | None:
+    """What identifies a delivery across OK's retries: the message id (``mid``) of a new
+    message, the ``callbackId`` of a button press; None (never de-duplicated) otherwise."""
+    if type(event) is MessageCreated:
+        mid = event.message.mid
+        return None if mid is None else "m:" + mid
+    if type(event) is CallbackPressed:
+        return "c:" + event.callback_id
+    return None
+
+
+class DedupWindow:
+    """The last ``size`` event keys seen: :meth:`seen` is True for a repeat (OK retries a
+    delivery that was not answered 200 in time, for up to 8 hours). Bounded: the oldest key
+    leaves when a new one comes in."""
+
+    __slots__ = ("_keys", "size")
+
+    def __init__(self, size: int = 10_000) -> None:
+        if type(size) is not int or size < 0:
+            raise ValueError("the de-duplication window is a number of events >= 0")
+        self.size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def seen(self, key: str | None) -> bool:
+        """True if ``key`` is a repeat; otherwise remembers it and returns False."""
+        if key is None or not self.size:
+            return False
+        keys = self._keys
+        if key in keys:
+            keys.move_to_end(key)
+            return True
+        keys[key] = None
+        if len(keys) > self.size:
+            keys.popitem(last=False)
+        return False
+
+    def __len__(self) -> int:
+        return len(self._keys)
