@@ -176,12 +176,10 @@ class WebhookApp:
             await self._answer(send, 400)
             return
         duplicate = self.dedup.seen(event_key(event))
+        stats["duplicates" if duplicate else "dispatched"] += 1
         await self._answer(send, 200)
-        if duplicate:
-            stats["duplicates"] += 1
-            return
-        stats["dispatched"] += 1
-        self.spawn(self._handle, event)
+        if not duplicate:
+            self.spawn(self._handle, event)
 
     async def _handle(self, event: WebhookEvent) -> None:
         try:
