@@ -36,6 +36,7 @@ from okru_proto import (
 )
 
 from . import __version__
+from ._bot_cli import add_bot_parser
 from ._login import (
     CallbackListener,
     StoredLogin,
@@ -495,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
     p.add_argument("--seed", type=int, default=0, help="seed for the emulator's tokens and ids")
     p.set_defaults(func=cmd_fake_server)
+    add_bot_parser(sub, [common])
     return parser
 
 
