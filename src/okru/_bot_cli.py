@@ -87,7 +87,10 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
     print(f"http://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
     print(f"webhook receiver on port {port} (Ctrl-C stops it); accepting from "
           f"{'any address' if allowed is None else ', '.join(allowed)}", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+    # uvicorn's own proxy-header handling would rewrite the client address from X-Forwarded-For
+    # for 127.0.0.1 peers before webhook_app sees it; webhook_app's trusted_proxies decide instead.
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
+                                                proxy_headers=False))
     try:
         # uvicorn shuts down gracefully on Ctrl-C (the lifespan waits for running handlers),
         # then re-raises the signal.

@@ -31,7 +31,7 @@ def run_uvicorn(app: Any) -> Iterator[int]:
     sock.listen(128)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio",
-                                           http="h11", access_log=False))
+                                           http="h11", access_log=False, proxy_headers=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

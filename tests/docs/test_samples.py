@@ -108,6 +108,9 @@ def _fresh(fake: FakeOK, url: str, photo_path: Path) -> dict[str, Any]:
         "group_id": fake.group_id,
         "photo_path": str(photo_path),
         "send": fake.handle,
+        "bot_token": fake.bots.access_token,  # docs/bots.md: the emulator's group bot
+        "chat_id": fake.bots.chat_id,
+        "photo_bytes": JPEG,
     }
 
 
@@ -135,7 +138,7 @@ def _run_block(code: str, namespace: dict[str, Any], where: str) -> None:
 
 
 #: Pages without Python samples: shell commands (tests/cli runs the CLI for real) and tables.
-SHELL_ONLY = {"cli.md", "performance.md"}
+SHELL_ONLY = {"cli.md", "performance.md", "protocol.md"}
 
 
 def test_every_page_has_python_samples_or_is_known_shell_only() -> None:
