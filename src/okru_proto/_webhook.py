@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ._bot_types import ChatMessage, as_id
@@ -38,60 +37,125 @@ class WebhookError(ProtocolError):
     """A webhook body that is not a JSON object (not from OK, or cut short)."""
 
 
-@dataclass(frozen=True, slots=True)
-class MessageCreated:
+class _Event:
+    """Base of the typed events: ``raw`` is the whole JSON object; fields are read from it when
+    first asked for (a handler that only looks at the type pays for nothing else)."""
+
+    __slots__ = ("raw",)
+    type: str | None
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.raw == self.raw
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _chat(self) -> str | None:
+        return as_id(_dict(self.raw.get("recipient")).get("chat_id"))
+
+    def _stamp(self) -> int | None:
+        stamp = self.raw.get("timestamp")
+        return stamp if type(stamp) is int else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(type={self.type!r}, chat_id={self._chat()!r})"
+
+
+class MessageCreated(_Event):
     """A member wrote in a chat (``MESSAGE_CREATED``, or OK's untyped message body)."""
 
-    message: ChatMessage
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-    type: str = "MESSAGE_CREATED"
+    __slots__ = ("_message",)
+    type = "MESSAGE_CREATED"
+
+    @property
+    def message(self) -> ChatMessage:
+        """The message (text, mid, sender, attachments...)."""
+        try:
+            return self._message
+        except AttributeError:
+            self._message: ChatMessage = ChatMessage.from_json(self.raw)
+            return self._message
 
     @property
     def chat_id(self) -> str | None:
-        return self.message.chat_id
+        return self._chat()
 
     @property
     def text(self) -> str | None:
-        return self.message.text
+        text = self.raw["message"].get("text")
+        return text if isinstance(text, str) else None
 
     @property
     def sender_id(self) -> str | None:
-        return self.message.sender_id
+        return as_id(_dict(self.raw.get("sender")).get("user_id"))
+
+    @property
+    def timestamp(self) -> int | None:
+        return self._stamp()
 
 
-@dataclass(frozen=True, slots=True)
-class CallbackPressed:
+class CallbackPressed(_Event):
     """A member pressed a CALLBACK button (``MESSAGE_CALLBACK``): answer with
     ``bot.answer(event.chat_id, event.callback_id, ...)``."""
 
-    chat_id: str | None
-    callback_id: str
-    payload: str | None
-    sender_id: str | None
-    sender_name: str | None
-    timestamp: int | None
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-    type: str = "MESSAGE_CALLBACK"
+    __slots__ = ("callback_id",)
+    type = "MESSAGE_CALLBACK"
+
+    def __init__(self, raw: Mapping[str, Any], callback_id: str) -> None:
+        self.raw = raw
+        self.callback_id = callback_id
+
+    @property
+    def chat_id(self) -> str | None:
+        return self._chat()
+
+    @property
+    def payload(self) -> str | None:
+        """The pressed button's ``payload``."""
+        payload = self.raw.get("payload")
+        return payload if isinstance(payload, str) else None
+
+    @property
+    def sender_id(self) -> str | None:
+        return as_id(_dict(self.raw.get("sender")).get("user_id"))
+
+    @property
+    def sender_name(self) -> str | None:
+        name = _dict(self.raw.get("sender")).get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def timestamp(self) -> int | None:
+        return self._stamp()
 
 
-@dataclass(frozen=True, slots=True)
-class ChatSystemEvent:
+class ChatSystemEvent(_Event):
     """A system event in a chat (``CHAT_SYSTEM``: title/icon changed, members added or gone).
     OK publishes no example body, so only ``chat_id`` and ``timestamp`` are read; the rest is in
     ``raw``."""
 
-    chat_id: str | None
-    timestamp: int | None
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-    type: str = "CHAT_SYSTEM"
+    __slots__ = ()
+    type = "CHAT_SYSTEM"
+
+    @property
+    def chat_id(self) -> str | None:
+        return self._chat()
+
+    @property
+    def timestamp(self) -> int | None:
+        return self._stamp()
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownEvent:
+class UnknownEvent(_Event):
     """Any other body: ``type`` is its ``webhookType`` (if a str), ``raw`` the whole object."""
 
-    type: str | None
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    __slots__ = ("type",)
+
+    def __init__(self, kind: str | None, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.type = kind
 
 
 WebhookEvent = MessageCreated | CallbackPressed | ChatSystemEvent | UnknownEvent
@@ -103,24 +167,16 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _event(data: dict[str, Any]) -> WebhookEvent:
     kind = data.get("webhookType")
-    kind = kind if isinstance(kind, str) else None
-    if kind in (None, "MESSAGE_CREATED") and isinstance(data.get("message"), dict):
-        return MessageCreated(ChatMessage.from_json(data), data)
-    if kind == "MESSAGE_CALLBACK":
+    if kind is None or kind == "MESSAGE_CREATED":
+        if type(data.get("message")) is dict:
+            return MessageCreated(data)
+    elif kind == "MESSAGE_CALLBACK":
         callback_id = as_id(data.get("callbackId"))
         if callback_id is not None:
-            sender = _dict(data.get("sender"))
-            payload = data.get("payload")
-            stamp = data.get("timestamp")
-            return CallbackPressed(as_id(_dict(data.get("recipient")).get("chat_id")), callback_id,
-                                   payload if isinstance(payload, str) else None, as_id(sender.get("user_id")),
-                                   sender.get("name") if isinstance(sender.get("name"), str) else None,
-                                   stamp if type(stamp) is int else None, data)
-    if kind == "CHAT_SYSTEM":
-        stamp = data.get("timestamp")
-        return ChatSystemEvent(as_id(_dict(data.get("recipient")).get("chat_id")),
-                               stamp if type(stamp) is int else None, data)
-    return UnknownEvent(kind, data)
+            return CallbackPressed(data, callback_id)
+    elif kind == "CHAT_SYSTEM":
+        return ChatSystemEvent(data)
+    return UnknownEvent(kind if isinstance(kind, str) else None, data)
 
 
 def parse_webhook(body: bytes | str, headers: Mapping[str, str] | None = None) -> WebhookEvent:
@@ -131,19 +187,17 @@ def parse_webhook(body: bytes | str, headers: Mapping[str, str] | None = None) -
     address is :func:`webhook_app`'s job). Raises :class:`WebhookError` (an
     :class:`~okru_proto.Error`) for anything that is not one JSON object.
     """
-    if headers:
-        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
-        if ctype is not None and "json" not in ctype.lower() and "text/plain" not in ctype.lower():
-            raise WebhookError(f"webhook body is {ctype[:60]!r}, not JSON", method="webhook")
-    if isinstance(body, (bytes, bytearray, memoryview)):
+    if type(body) is bytes:
         try:
-            text = bytes(body).decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise WebhookError("webhook body is not UTF-8", method="webhook") from None
-    elif isinstance(body, str):
-        text = body
+        if headers:
+            _check_type(headers)
     else:
-        raise WebhookError(f"webhook body must be bytes or str, not {type(body).__name__}", method="webhook")
+        if headers:
+            _check_type(headers)
+        text = _text(body)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
@@ -153,11 +207,29 @@ def parse_webhook(body: bytes | str, headers: Mapping[str, str] | None = None) -
     return _event(data)
 
 
+def _check_type(headers: Mapping[str, str]) -> None:
+    if headers:
+        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        if ctype is not None and "json" not in ctype.lower() and "text/plain" not in ctype.lower():
+            raise WebhookError(f"webhook body is {ctype[:60]!r}, not JSON", method="webhook")
+
+
+def _text(body: object) -> str:
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookError("webhook body is not UTF-8", method="webhook") from None
+    if isinstance(body, str):
+        return body
+    raise WebhookError(f"webhook body must be bytes or str, not {type(body).__name__}", method="webhook")
+
+
 def event_key(event: WebhookEvent) -> str | None:
     """What identifies a delivery across OK's retries: the message id (``mid``) of a new
     message, the ``callbackId`` of a button press; None (never de-duplicated) otherwise."""
     if type(event) is MessageCreated:
-        mid = event.message.mid
+        mid = as_id(event.raw["message"].get("mid"))
         return None if mid is None else "m:" + mid
     if type(event) is CallbackPressed:
         return "c:" + event.callback_id
