@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -72,6 +73,9 @@ EDIT_PATH = "{message_id}/edit"
 #: (seconds) while it processes the file, without a number; okru's default.
 UPLOAD_SETTLE_SECONDS = 1.0
 _TOKEN_CODES = frozenset({102, 103, 401})
+#: One encoder for every body (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9:._~-]+").fullmatch
 
 
 class BotTokenError(ReloginRequiredError):
@@ -94,6 +98,8 @@ def graph_error(payload: Mapping[str, Any], what: str) -> APIError:
 
 
 def _segment(value: str, what: str) -> str:
+    if type(value) is str and _PLAIN_SEGMENT(value) and value not in (".", ".."):
+        return value  # ids are plain ("chat:C3ecb9d02a600"): nothing to quote
     if not isinstance(value, str) or not value or value in (".", "..") or "/" in value:
         raise UsageError(f"{what} must be a non-empty id such as 'chat:C3ecb9d02a600', got {value!r}")
     return quote(value, safe=":")
@@ -111,18 +117,24 @@ def prepare_graph(http_method: str, path: str, *, access_token: Secret | str, en
                   query: Mapping[str, object] | None = None, body: object = None) -> Request:
     """The :class:`Request` for one Graph call: ``{api}/graph/{path}?{query}&access_token=...``,
     a POST's ``body`` as UTF-8 JSON with OK's content type."""
-    pairs = [(k, _wire(v)) for k, v in (query or {}).items() if v is not None]
-    if any(k == "access_token" for k, _ in pairs):
-        raise UsageError("access_token is set by okru; do not pass it")
-    pairs.append(("access_token", reveal(access_token)))
-    url = f"{endpoints.api}/graph/{path}?{form_encode(pairs)}"
+    return _build(http_method, path, form_encode([("access_token", reveal(access_token))]), endpoints, query, body)
+
+
+def _build(http_method: str, path: str, token_query: str, endpoints: Endpoints,
+           query: Mapping[str, object] | None, body: object) -> Request:
+    if query:
+        pairs = [(k, _wire(v)) for k, v in query.items() if v is not None]
+        if any(k == "access_token" for k, _ in pairs):
+            raise UsageError("access_token is set by okru; do not pass it")
+        if pairs:
+            token_query = f"{form_encode(pairs)}&{token_query}"
+    url = f"{endpoints.api}/graph/{path}?{token_query}"
     if http_method == "GET":
         return Request("GET", url)
     if http_method != "POST":
         raise UsageError(f"the Graph API uses GET and POST, not {http_method!r}")
     try:
-        data = json.dumps(body if body is not None else {}, ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False).encode("utf-8")
+        data = _ENCODER.encode(body if body is not None else {}).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{path}: the body cannot be sent as JSON ({exc})") from None
     return Request("POST", url, _JSON_HEADERS, data)
@@ -135,6 +147,16 @@ def parse_graph_response(response: Response, what: str, secrets: Iterable[Secret
     whatever the status; any other non-2xx is :class:`HTTPStatusError`.
     """
     status = response.status
+    body = response.body
+    if status == 200 and body[:1] == b"{":
+        # The usual reply: one JSON object; anything odd falls through to the careful path.
+        try:
+            value = json.loads(body.decode("utf-8"))
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if type(value) is dict and "error_code" not in value:
+                return value
     try:
         value = parse_json_body(response, what)
     except ProtocolError:
@@ -176,6 +198,7 @@ class BotCore:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise UsageError("retry must be an okru_proto.RetryPolicy (or None)")
         self.access_token = Secret(token)
+        self._token_query = form_encode([("access_token", token)])
         self.endpoints = endpoints or Endpoints()
         self.retry = retry
         self.clock = clock
@@ -187,8 +210,7 @@ class BotCore:
     def request_flow(self, http_method: str, path: str, what: str, *, query: Mapping[str, object] | None = None,
                      body: object = None) -> Flow[Any]:
         """One Graph call with the retry policy; the parsed JSON (never an error object)."""
-        request = prepare_graph(http_method, path, access_token=self.access_token, endpoints=self.endpoints,
-                                query=query, body=body)
+        request = _build(http_method, path, self._token_query, self.endpoints, query, body)
         retry, attempt = self.retry, 0
         secrets = (self.access_token,)
         while True:
