@@ -42,6 +42,10 @@ class AsyncBot(AsyncBotBase):
         """Close the httpx client if the session created it (yours stays open)."""
         await self._http.aclose()
 
+    async def close(self) -> None:
+        """The other sessions' name for :meth:`aclose`."""
+        await self.aclose()
+
     async def __aenter__(self: _B) -> _B:
         return self
 
