@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._bot_types import ChatMessage, as_id
-from ._errors import ProtocolError
+from ._errors import ProtocolError, UsageError
 
 __all__ = [
     "CallbackPressed",
@@ -245,7 +245,7 @@ class DedupWindow:
 
     def __init__(self, size: int = 10_000) -> None:
         if type(size) is not int or size < 0:
-            raise ValueError("the de-duplication window is a number of events >= 0")
+            raise UsageError("the de-duplication window is a number of events >= 0")
         self.size = size
         self._keys: OrderedDict[str, None] = OrderedDict()
 

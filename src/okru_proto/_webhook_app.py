@@ -90,6 +90,8 @@ class WebhookApp:
         self.allowed = None if allowed_networks is None else _networks(allowed_networks, "allowed_networks")
         self.proxies = _networks(trusted_proxies, "trusted_proxies")
         self.dedup = DedupWindow(dedup_window)
+        if type(max_body) is not int or max_body < 1:
+            raise UsageError("max_body is a number of bytes >= 1")
         self.max_body = max_body
         self.stats = dict.fromkeys(("received", "dispatched", "duplicates", "refused", "invalid",
                                     "handler_errors"), 0)

@@ -10,7 +10,9 @@ from okru_proto import (
     Button,
     ChatNotFoundError,
     ParamError,
+    RetryPolicy,
     UsageError,
+    webhook_app,
 )
 from okru_proto.testing import FakeOK
 
@@ -134,3 +136,25 @@ async def test_options_and_repr(bot_adapter: BotAdapter, fake: FakeOK) -> None:
         assert fake.bots.access_token not in repr(bot)
     finally:
         await bot_adapter.close(bot)
+
+
+async def test_retry_policy_and_transport_options(bot_adapter: BotAdapter, fake: FakeOK) -> None:
+    fake.inject("flood", method="/graph/me/info", times=1)
+    bot = bot_adapter.bot(fake, retry=RetryPolicy(attempts=1, base=0, cap=0))
+    try:
+        assert (await bot_adapter.call(bot.info)).name == "Demo group"
+        assert len(fake.calls("/graph/me/info")) == 2  # the flood, then the retry
+    finally:
+        await bot_adapter.close(bot)
+
+
+def test_webhook_app_options_are_checked() -> None:
+    async def handler(event: object) -> None:
+        return None
+
+    for bad in ({"allowed_networks": ["not a network"]}, {"trusted_proxies": ["300.1.1.1"]},
+                {"dedup_window": -1}, {"max_body": 0}):
+        with pytest.raises(UsageError):
+            webhook_app(handler, **bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        webhook_app("not callable")  # type: ignore[arg-type]
