@@ -7,7 +7,8 @@
   by type: ``parse_webhook`` + a dict of handlers by event class, next to the hand-written floor
   ``json.loads`` + a dict of handlers by ``webhookType``. In-process loops, interleaved reps.
 * ``uvicorn``: ``webhook_app`` with a no-op handler under uvicorn (asyncio, h11, one worker, a
-  subprocess); clients on 4 threads POST distinct events over keep-alive connections; events/s.
+  subprocess); clients on 4 threads POST distinct events over keep-alive connections; events/s,
+  next to a bare ASGI app (read the body, ``json.loads``, answer 200) under the same server.
 * ``send``: client CPU (``time.process_time``) per ``bot.send(chat_id, "Привет")`` on each
   adapter, sequential, against a keep-alive stub in a subprocess that answers
   ``{"success":true,"message_id":"mid:1"}``; next to the floor of the same transport: the same
@@ -108,7 +109,26 @@ def bench_parse(reps: int, n: int, fields: bool = False) -> list[float]:
 
 # -- webhook_app under uvicorn -----------------------------------------------------------------------
 
-def uvicorn_server() -> None:
+async def bare_app(scope: Any, receive: Any, send: Any) -> None:
+    """The floor under uvicorn: read the body, ``json.loads`` it, answer 200 (no checks, no task)."""
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    json.loads(body)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def uvicorn_server(kind: str) -> None:
     import socket
 
     import uvicorn
@@ -118,7 +138,7 @@ def uvicorn_server() -> None:
     async def noop(event: Any) -> None:
         return None
 
-    app = webhook_app(noop, allowed_networks=["127.0.0.0/8"])
+    app = webhook_app(noop, allowed_networks=["127.0.0.0/8"]) if kind == "okru" else bare_app
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
@@ -127,8 +147,8 @@ def uvicorn_server() -> None:
                                   proxy_headers=False)).run(sockets=[sock])
 
 
-def bench_uvicorn(total: int, threads: int = 4) -> float:
-    proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-server"], stdout=subprocess.PIPE, text=True)
+def bench_uvicorn(total: int, kind: str, threads: int = 4) -> float:
+    proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-server", kind], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().split()[1])
@@ -157,7 +177,8 @@ def bench_uvicorn(total: int, threads: int = 4) -> float:
         proc.terminate()
         proc.wait(30)
     rate = per * threads / elapsed
-    print(f"  webhook_app under uvicorn: {rate:.0f} events/s ({threads} client threads, keep-alive)", flush=True)
+    print(f"  {'webhook_app' if kind == 'okru' else 'bare ASGI app'} under uvicorn: {rate:.0f} events/s "
+          f"({threads} client threads, keep-alive)", flush=True)
     return rate
 
 
@@ -334,14 +355,14 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=3000)
     parser.add_argument("--only", default="parse,uvicorn,send")
     parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--uvicorn-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--uvicorn-server", choices=("bare", "okru"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stub:
         stub_server()
         return 0
     if args.uvicorn_server:
-        uvicorn_server()
+        uvicorn_server(args.uvicorn_server)
         return 0
     if args.child:
         which, impl, base, n = args.child
@@ -357,8 +378,10 @@ def main() -> int:
         ratios = bench_parse(reps, n * 10, fields=True)
         print(f"parse+dispatch reading chat_id and text, okru/floor: median {statistics.median(ratios):.2f}x")
     if "uvicorn" in only:
-        rates = [bench_uvicorn(n * 2) for _ in range(reps)]
-        print(f"webhook_app under uvicorn: median {statistics.median(rates):.0f} events/s")
+        pairs = [(bench_uvicorn(n * 2, "bare"), bench_uvicorn(n * 2, "okru")) for _ in range(reps)]
+        print(f"under uvicorn: bare ASGI app median {statistics.median(b for b, _ in pairs):.0f} events/s, "
+              f"webhook_app median {statistics.median(o for _, o in pairs):.0f} events/s "
+              f"(ratio {statistics.median(o / b for b, o in pairs):.2f})")
     if "send" in only:
         for which, pairs in bench_send(reps, n).items():
             ratio = statistics.median(o / r for r, o in pairs)

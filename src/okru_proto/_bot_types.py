@@ -214,7 +214,7 @@ class Chat:
         return cls(as_id(data.get("chat_id")), _str(data.get("type")), _str(data.get("status")),
                    _str(data.get("title")), as_id(data.get("owner_id")), as_id(data.get("group_id")),
                    _int(data.get("lastEventTime")),
-                   {str(k): v for k, v in parts.items() if _int(v) is not None}, data)
+                   {str(k): t for k, t in ((k, _int(v)) for k, v in parts.items()) if t is not None}, data)
 
 
 @dataclass(frozen=True, slots=True)
