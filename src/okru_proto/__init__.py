@@ -62,6 +62,7 @@ from ._graph import (
     BotCore,
     BotTokenError,
     ChatNotFoundError,
+    HistoryPager,
     parse_graph_response,
     prepare_graph,
 )
@@ -199,6 +200,7 @@ __all__ = [
     "Form",
     "Grant",
     "HTTPStatusError",
+    "HistoryPager",
     "HumanCheckRequiredError",
     "ImplicitGrant",
     "ImplicitSessionSpec",

@@ -26,7 +26,7 @@ from ._bot_types import (
 )
 from ._errors import UsageError
 from ._flow import Flow, T, run_async, run_sync
-from ._graph import UPLOAD_SETTLE_SECONDS, BotCore
+from ._graph import UPLOAD_SETTLE_SECONDS, BotCore, HistoryPager
 from ._paging import DEFAULT_MAX_PAGES
 from ._types import Request, Response
 
@@ -114,6 +114,13 @@ class SyncBotBase(BotSessionSpec):
         """A chat's messages, newest first (``from_ms`` newest, ``to_ms`` oldest, epoch ms)."""
         return self._run(self._core.messages_flow(chat_id, count=count, from_ms=from_ms, to_ms=to_ms))
 
+    def history(self, chat_id: str, count: int | None = None, *,
+                max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[ChatMessage]:
+        """Every message of a chat, newest first, fetched page by page as you iterate."""
+        pager = HistoryPager(chat_id, count, max_pages)
+        while not pager.done:
+            yield from self._run(pager.page_flow(self._core))
+
     def send(self, chat_id: str, text: str | None = None, *, attachments: Sequence[Attachment] = (),
              keyboard: Iterable[Iterable[Button]] | Attachment | None = None,
              reply_to: str | None = None) -> SentMessage:
@@ -195,6 +202,14 @@ class AsyncBotBase(BotSessionSpec):
                        to_ms: int | None = None) -> tuple[ChatMessage, ...]:
         """A chat's messages, newest first (``from_ms`` newest, ``to_ms`` oldest, epoch ms)."""
         return await self._run(self._core.messages_flow(chat_id, count=count, from_ms=from_ms, to_ms=to_ms))
+
+    async def history(self, chat_id: str, count: int | None = None, *,
+                      max_pages: int = DEFAULT_MAX_PAGES) -> AsyncIterator[ChatMessage]:
+        """Every message of a chat, newest first, fetched page by page as you iterate."""
+        pager = HistoryPager(chat_id, count, max_pages)
+        while not pager.done:
+            for message in await self._run(pager.page_flow(self._core)):
+                yield message
 
     async def send(self, chat_id: str, text: str | None = None, *, attachments: Sequence[Attachment] = (),
                    keyboard: Iterable[Iterable[Button]] | Attachment | None = None,

@@ -55,6 +55,7 @@ __all__ = [
     "BotCore",
     "BotTokenError",
     "ChatNotFoundError",
+    "HistoryPager",
     "graph_error",
     "parse_graph_response",
     "prepare_graph",
@@ -349,6 +350,34 @@ class BotCore:
         return tuple(Subscription(s.get("url") if isinstance(s.get("url"), str) else None,
                                   s.get("time") if type(s.get("time")) is int else None, s)
                      for s in (listed if isinstance(listed, list) else []) if isinstance(s, dict))
+
+
+class HistoryPager:
+    """Walks a chat's messages from the newest back (``GET <chat>/messages`` has no marker).
+
+    Each page asks for messages no newer than the oldest one seen (``from`` = its timestamp,
+    inclusive, since OK does not say whether ``from`` is inclusive), drops those already
+    returned (by ``mid``), and stops when a page brings nothing new, or after ``max_pages``.
+    More than ``count`` messages within one millisecond would end the walk early.
+    """
+
+    def __init__(self, chat_id: str, count: int | None = None, max_pages: int = 1000) -> None:
+        self.chat_id, self.count, self.pages_left = chat_id, count, max_pages
+        self.from_ms: int | None = None
+        self.seen: set[str] = set()
+        self.done = max_pages <= 0
+
+    def page_flow(self, core: BotCore) -> Flow[tuple[ChatMessage, ...]]:
+        page = yield from core.messages_flow(self.chat_id, count=self.count, from_ms=self.from_ms)
+        self.pages_left -= 1
+        fresh = tuple(m for m in page if m.mid is None or m.mid not in self.seen)
+        self.seen.update(m.mid for m in fresh if m.mid is not None)
+        stamps = [m.timestamp for m in page if m.timestamp is not None]
+        if not fresh or not stamps or self.pages_left <= 0:
+            self.done = True
+        else:
+            self.from_ms = min(stamps)
+        return fresh
 
 
 def _hook(url: str) -> str:

@@ -46,6 +46,11 @@ class BotAdapter:
             return await anyio.to_thread.run_sync(lambda: list(bot.chats(**kwargs)))
         return [chat async for chat in bot.chats(**kwargs)]
 
+    async def history(self, bot: Any, chat_id: str, **kwargs: Any) -> list[Any]:
+        if self.blocking:
+            return await anyio.to_thread.run_sync(lambda: list(bot.history(chat_id, **kwargs)))
+        return [m async for m in bot.history(chat_id, **kwargs)]
+
     async def close(self, bot: Any) -> None:
         if self.blocking:
             await anyio.to_thread.run_sync(bot.__exit__, None, None, None)

@@ -158,3 +158,17 @@ def test_webhook_app_options_are_checked() -> None:
             webhook_app(handler, **bad)  # type: ignore[arg-type]
     with pytest.raises(UsageError):
         webhook_app("not callable")  # type: ignore[arg-type]
+
+
+async def test_history_walks_back_through_every_message(bot_adapter: BotAdapter, fake: FakeOK) -> None:
+    chat = fake.bots.chat_id
+    for n in range(7):
+        fake.clock.advance(1 if n % 3 else 0)  # some messages share a millisecond
+        fake.bots.user_writes(chat, MEMBER, f"m{n}")
+    bot = bot_adapter.bot(fake)
+    try:
+        messages = await bot_adapter.history(bot, chat, count=3)
+        assert [m.text for m in messages] == [f"m{n}" for n in reversed(range(7))]
+        assert len(fake.calls(f"/graph/{chat}/messages")) >= 3
+    finally:
+        await bot_adapter.close(bot)

@@ -19,7 +19,7 @@ def test_bot_sessions_are_twins() -> None:
     sync, asyncs = okru_httpx.sync.BotSession, (okru_httpx.BotSession, okru_trio.BotSession)
     expected = _methods(sync)
     assert {"info", "chats", "chats_page", "chat", "chat_url", "messages", "send", "send_to_users", "answer",
-            "edit", "upload", "send_file", "subscribe", "unsubscribe", "subscriptions", "close"} <= set(expected)
+            "history", "edit", "upload", "send_file", "subscribe", "unsubscribe", "subscriptions", "close"} <= set(expected)
     for cls in asyncs:
         assert inspect.signature(cls) == inspect.signature(sync)
         got = _methods(cls)
@@ -27,7 +27,7 @@ def test_bot_sessions_are_twins() -> None:
         for name, signature in expected.items():
             if name == "close":
                 continue
-            if name == "chats":  # AsyncIterator vs Iterator
+            if name in ("chats", "history"):  # AsyncIterator vs Iterator
                 assert inspect.isasyncgenfunction(getattr(cls, name)) and inspect.isgeneratorfunction(getattr(sync, name))
                 signature = signature.replace(return_annotation=got[name].return_annotation)
             else:
