@@ -4,6 +4,7 @@ Pure protocol: it builds :class:`Request` values, reads :class:`Response` values
 typed results or raises typed errors. No sockets, no clock, no event loop; standard library only.
 """
 
+from ._bot_core import BotCore, HistoryPager
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._bot_types import (
     ATTACHMENT_TYPES,
@@ -59,10 +60,8 @@ from ._flow import Effect, Flow, RefreshNeeded, Sleep, run_async, run_sync
 from ._graph import (
     FILE_TYPES,
     GRAPH_CONTENT_TYPE,
-    BotCore,
     BotTokenError,
     ChatNotFoundError,
-    HistoryPager,
     parse_graph_response,
     prepare_graph,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from ._bot_core import BotCore, HistoryPager
 from ._bot_types import (
     Attachment,
     BotInfo,
@@ -26,7 +27,7 @@ from ._bot_types import (
 )
 from ._errors import UsageError
 from ._flow import Flow, T, run_async, run_sync
-from ._graph import UPLOAD_SETTLE_SECONDS, BotCore, HistoryPager
+from ._graph import UPLOAD_SETTLE_SECONDS
 from ._paging import DEFAULT_MAX_PAGES
 from ._types import Request, Response
 
