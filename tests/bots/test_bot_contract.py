@@ -172,3 +172,23 @@ async def test_history_walks_back_through_every_message(bot_adapter: BotAdapter,
         assert len(fake.calls(f"/graph/{chat}/messages")) >= 3
     finally:
         await bot_adapter.close(bot)
+
+
+def test_token_stays_out_of_httpx_logs(fake: FakeOK, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import httpx
+
+    from okru_httpx.sync import BotSession
+    from okru_httpx.testing import FakeOKTransport
+
+    from .conftest import ENDPOINTS
+
+    with caplog.at_level(logging.DEBUG), BotSession(fake.bots.access_token, endpoints=ENDPOINTS,
+                                                     client=httpx.Client(transport=FakeOKTransport(fake))) as bot:
+        bot.send(fake.bots.chat_id, "x")
+        with pytest.raises(BotTokenError):
+            fake.bots.token_expired = True
+            bot.info()
+    assert "HTTP Request" in caplog.text and "access_token=***" in caplog.text
+    assert fake.bots.access_token not in caplog.text
