@@ -85,6 +85,8 @@ class BotCore:
         while True:
             try:
                 response = yield request
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("graph %s %s -> HTTP %d", http_method, what, response.status)
                 return parse_graph_response(response, what, secrets)
             except Error as exc:
                 log.debug("%s failed: %s", what, type(exc).__name__)

@@ -36,7 +36,7 @@ __all__ = ["BOT_OPTIONS", "AsyncBotBase", "BotSessionSpec", "SyncBotBase"]
 #: Options the bot core takes; the rest (client, timeout, transport...) go to the adapter.
 BOT_OPTIONS = frozenset({"endpoints", "retry"})
 #: REST session options that mean nothing for a group token (no signing, no refresh).
-_REST_ONLY = frozenset({"pass_error", "on_token", "auto_refresh", "refresh_before", "http_method"})
+_REST_ONLY = frozenset({"pass_error", "on_token", "auto_refresh", "refresh_before", "http_method", "app_key"})
 
 
 def _attachments(attachments: Sequence[Attachment], keys: Iterable[Iterable[Button]] | Attachment | None

@@ -131,6 +131,8 @@ async def test_options_and_repr(bot_adapter: BotAdapter, fake: FakeOK) -> None:
         bot_adapter.bot(fake, colour="red")
     with pytest.raises(UsageError, match="pass_error"):
         bot_adapter.bot(fake, pass_error=True)
+    with pytest.raises(UsageError, match="app_key"):
+        bot_adapter.bot(fake, app_key="CBADEMOAPPKEYBABA")
     bot = bot_adapter.bot(fake)
     try:
         assert fake.bots.access_token not in repr(bot)
@@ -191,4 +193,5 @@ def test_token_stays_out_of_httpx_logs(fake: FakeOK, caplog: pytest.LogCaptureFi
             fake.bots.token_expired = True
             bot.info()
     assert "HTTP Request" in caplog.text and "access_token=***" in caplog.text
+    assert "graph POST send -> HTTP 200" in caplog.text
     assert fake.bots.access_token not in caplog.text

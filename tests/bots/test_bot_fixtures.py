@@ -192,3 +192,34 @@ def test_parse_webhook_json_never_raises_foreign_errors(value: object) -> None:
         return
     assert isinstance(value, dict) and event.raw == value
     event_key(event)
+
+
+@given(hook_like)
+def test_every_event_field_reads_without_error(value: object) -> None:
+    if not isinstance(value, dict):
+        return
+    event = parse_webhook(json.dumps(value))
+    for name in ("type", "chat_id", "text", "sender_id", "timestamp", "payload", "sender_name", "callback_id"):
+        getattr(event, name, None)
+    if isinstance(event, MessageCreated):
+        message = event.message
+        assert message.raw is event.raw and all(isinstance(a, Attachment) for a in message.attachments)
+    repr(event)
+
+
+@given(st.integers(100, 599), st.binary(max_size=200) | hook_like.map(lambda v: json.dumps(v).encode()))
+def test_graph_replies_never_raise_foreign_errors(status: int, body: bytes) -> None:
+    from okru_proto import parse_graph_response
+
+    try:
+        parse_graph_response(Response(status, (), body), "me/info")
+    except Error:
+        pass
+    flow = core().chats_page_flow()
+    next(flow)
+    try:
+        flow.send(Response(status, (), body))
+    except StopIteration:
+        pass
+    except Error:
+        pass
