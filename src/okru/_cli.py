@@ -40,6 +40,7 @@ from okru_proto import (
 )
 
 from . import __version__
+from ._bot_cli import add_bot_parser
 from ._login import (
     CallbackListener,
     StoredLogin,
@@ -617,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "
                    "try 200 too)")
     p.set_defaults(func=cmd_fake_server)
+    add_bot_parser(sub, [common])
     return parser
 
 

@@ -37,6 +37,7 @@ from okru_proto import (
     Token,
 )
 
+from ._bot import AsyncBot
 from ._common import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -52,6 +53,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "AppSession",
+    "BotSession",
     "ClientSession",
     "CodeSession",
     "Endpoints",
@@ -167,3 +169,9 @@ class AppSession(AppSessionSpec, HttpxSession):
 
 class PublicSession(PublicSessionSpec, HttpxSession):
     """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``."""
+
+
+class BotSession(AsyncBot):
+    """A group's chat bot (OK's Bot API) over ``httpx.AsyncClient``: ``BotSession(access_token)``."""
+
+    _transport_class = PublicSession

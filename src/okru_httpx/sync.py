@@ -39,6 +39,7 @@ from okru_proto import (
     Token,
 )
 
+from ._bot import SyncBot
 from ._common import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -54,6 +55,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "AppSession",
+    "BotSession",
     "ClientSession",
     "CodeSession",
     "Endpoints",
@@ -165,3 +167,9 @@ class AppSession(AppSessionSpec, HttpxSession):
 
 class PublicSession(PublicSessionSpec, HttpxSession):
     """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``."""
+
+
+class BotSession(SyncBot):
+    """A group's chat bot (OK's Bot API) over ``httpx.Client``: ``BotSession(access_token)``."""
+
+    _transport_class = PublicSession

@@ -9,6 +9,7 @@ async with okru_trio.CodeSession(app_id, app_key, app_secret_key, code, redirect
 
 from okru_proto import API, Endpoints, RetryPolicy, Token
 
+from ._bot import BotSession
 from ._session import (
     AppSession,
     ClientSession,
@@ -25,6 +26,7 @@ from ._transport import H11Transport
 __all__ = [
     "API",
     "AppSession",
+    "BotSession",
     "ClientSession",
     "CodeSession",
     "Endpoints",

@@ -108,6 +108,9 @@ def _fresh(fake: FakeOK, url: str, photo_path: Path) -> dict[str, Any]:
         "group_id": fake.group_id,
         "photo_path": str(photo_path),
         "send": fake.handle,
+        "bot_token": fake.bots.access_token,  # docs/bots.md: the emulator's group bot
+        "chat_id": fake.bots.chat_id,
+        "photo_bytes": JPEG,
     }
 
 

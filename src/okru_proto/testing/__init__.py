@@ -4,6 +4,7 @@
 dialogs and the photo upload host as OK.ru does (PROTOCOL.md). See ``docs/emulator.md``.
 """
 
+from ._bots import BotChat, Delivery, FakeBots
 from ._clock import DEFAULT_EPOCH, Clock, FakeClock, WallClock
 from ._fake import FakeOK
 from ._faults import FAULTS, Action, Fault
@@ -15,7 +16,10 @@ __all__ = [
     "AccessToken",
     "Action",
     "App",
+    "BotChat",
     "Clock",
+    "Delivery",
+    "FakeBots",
     "FakeClock",
     "FakeOK",
     "Fault",

@@ -13,8 +13,10 @@ from collections.abc import Callable, Iterable
 
 from .._errors import UsageError
 from .._types import Request, Response
+from ._bots import FakeBots, bots_of
 from ._clock import Clock
 from ._faults import PLAIN, Action, FaultPlan, fault_response
+from ._graph_routes import file_upload, graph_endpoint
 from ._http import BadRequest, Incoming, html_page, html_response, parse_incoming, tomcat_error
 from ._model import KNOWN_SCOPES, AccessToken, App, ReceivedRequest, UploadedPhoto, User
 from ._oauth import authorize, dialog, redirect_allowed
@@ -34,6 +36,8 @@ ROUTES: dict[str, Handler] = {
     "/oauth/authorize": authorize,
     "/dk": dialog,
     "/uploadImage": upload_image,
+    "/graph/": graph_endpoint,  # a path ending in "/" routes everything under it (the Bot API)
+    "/fu/upload.do": file_upload,
 }
 
 
@@ -221,6 +225,11 @@ class FakeOK(Store):
     def redirect_allowed(self, app: App, redirect_uri: str) -> bool:
         return redirect_allowed(app, redirect_uri)
 
+    @property
+    def bots(self) -> FakeBots:
+        """The group bot side (Bot API): chats, members, webhook deliveries (``_bots``)."""
+        return bots_of(self)
+
     auth_sig = staticmethod(auth_sig)
     anchor = staticmethod(anchor)
     parse_anchor = staticmethod(parse_anchor)
@@ -302,7 +311,7 @@ class FakeOK(Store):
         if name is not None:
             response = rest(self, incoming, name)
         else:
-            response = ROUTES.get(path, _not_found)(self, incoming)
+            response = (ROUTES.get(path) or ROUTES.get(path[:path.find("/", 1) + 1], _not_found))(self, incoming)
         if fault is not None and fault[0] == "truncated":
             action = Action(truncate_at=len(response.body) // 2)
         return response, action

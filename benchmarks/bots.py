@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""The Bot API's costs: webhook parse+dispatch, webhook_app under uvicorn, send-path client CPU.
+
+    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,uvicorn,send]
+
+* ``parse``: one webhook event (a v2 MESSAGE_CREATED body) parsed and dispatched to a handler
+  by type: ``parse_webhook`` + a dict of handlers by event class, next to the hand-written floor
+  ``json.loads`` + a dict of handlers by ``webhookType``. In-process loops, interleaved reps.
+* ``uvicorn``: ``webhook_app`` with a no-op handler under uvicorn (asyncio, h11, one worker, a
+  subprocess); clients on 4 threads POST distinct events over keep-alive connections; events/s,
+  next to a bare ASGI app (read the body, ``json.loads``, answer 200) under the same server.
+* ``send``: client CPU (``time.process_time``) per ``bot.send(chat_id, "Привет")`` on each
+  adapter, sequential, against a keep-alive stub in a subprocess that answers
+  ``{"success":true,"message_id":"mid:1"}``; next to the floor of the same transport: the same
+  request by hand (``json.dumps`` body, token in the query, status check, ``json.loads``,
+  error check) on ``httpx.Client`` / ``httpx.AsyncClient`` (asyncio), and for okru_trio on its
+  own ``H11Transport`` (the hand-built ``Request`` sent with ``transport.send``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+TOKEN = "tkn18YdUJZe:CQABPOJKAKEKEKEKE"
+CHAT = "chat:C3ecb9d02a600"
+REPLY = b'{"success":true,"message_id":"mid:C3ecb9d02a600.1"}'
+EVENT = json.dumps({"webhookType": "MESSAGE_CREATED", "sender": {"name": "Василий Васильев", "user_id": "user:123456789012"},
+                    "recipient": {"chat_id": CHAT},
+                    "message": {"text": "text", "seq": 98211023614189660, "mid": "mid:C3ecb9d02a600.15cea67d78d2059"},
+                    "timestamp": 1498581292941}, ensure_ascii=False).encode()
+
+
+# -- parse + dispatch ------------------------------------------------------------------------------
+
+def parse_cases() -> dict[str, Callable[[], object]]:
+    from okru_proto import CallbackPressed, ChatSystemEvent, MessageCreated, UnknownEvent, parse_webhook
+
+    seen: list[object] = []
+    on = seen.append
+    by_type: dict[Any, Callable[[Any], object]] = {"MESSAGE_CREATED": on, "MESSAGE_CALLBACK": on, "CHAT_SYSTEM": on}
+    by_class: dict[Any, Callable[[Any], object]] = {MessageCreated: on, CallbackPressed: on, ChatSystemEvent: on,
+                                                    UnknownEvent: on}
+    loads = json.loads
+
+    def floor() -> object:
+        data = loads(EVENT)
+        if type(data) is not dict:
+            raise ValueError
+        return by_type[data.get("webhookType")](data)
+
+    def okru() -> object:
+        event = parse_webhook(EVENT)
+        return by_class[type(event)](event)
+
+    def floor_fields() -> object:
+        data = loads(EVENT)
+        if type(data) is not dict:
+            raise ValueError
+        on((data["recipient"]["chat_id"], data["message"]["text"]))
+        return by_type[data.get("webhookType")](data)
+
+    def okru_fields() -> object:
+        event = parse_webhook(EVENT)
+        on((event.chat_id, event.text))  # type: ignore[union-attr]
+        return by_class[type(event)](event)
+
+    def clear() -> None:
+        seen.clear()
+
+    return {"floor": floor, "okru": okru, "floor_fields": floor_fields, "okru_fields": okru_fields,
+            "_clear": clear}
+
+
+def bench_parse(reps: int, n: int, fields: bool = False) -> list[float]:
+    cases = parse_cases()
+    ratios = []
+    suffix = "_fields" if fields else ""
+    for _ in range(reps):
+        times = {}
+        for name in ("floor" + suffix, "okru" + suffix):
+            fn = cases[name]
+            for _ in range(n // 10):
+                fn()
+            cases["_clear"]()
+            gc.collect()
+            start = time.process_time()
+            for _ in range(n):
+                fn()
+            times[name] = (time.process_time() - start) / n
+            cases["_clear"]()
+        floor, okru = times["floor" + suffix], times["okru" + suffix]
+        ratios.append(okru / floor)
+        print(f"  parse+dispatch{' + chat_id/text' if fields else ''}: floor {floor * 1e6:.2f} µs, "
+              f"okru {okru * 1e6:.2f} µs, ratio {ratios[-1]:.2f}x", flush=True)
+    return ratios
+
+
+# -- webhook_app under uvicorn -----------------------------------------------------------------------
+
+async def bare_app(scope: Any, receive: Any, send: Any) -> None:
+    """The floor under uvicorn: read the body, ``json.loads`` it, answer 200 (no checks, no task)."""
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    json.loads(body)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def uvicorn_server(kind: str) -> None:
+    import socket
+
+    import uvicorn
+
+    from okru_proto import webhook_app
+
+    async def noop(event: Any) -> None:
+        return None
+
+    app = webhook_app(noop, allowed_networks=["127.0.0.0/8"]) if kind == "okru" else bare_app
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    print(f"READY {sock.getsockname()[1]}", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http="h11", lifespan="on",
+                                  proxy_headers=False)).run(sockets=[sock])
+
+
+def bench_uvicorn(total: int, kind: str, threads: int = 4) -> float:
+    proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-server", kind], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        per = total // threads
+
+        def client(t: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for i in range(per):
+                body = EVENT.replace(b"15cea67d78d2059", b"%d.%d" % (t, i))
+                conn.request("POST", "/", body=body, headers={"content-type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise SystemExit(f"status {response.status}")
+            conn.close()
+
+        client(99)  # warm-up (one thread's worth)
+        workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+        start = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        elapsed = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    rate = per * threads / elapsed
+    print(f"  {'webhook_app' if kind == 'okru' else 'bare ASGI app'} under uvicorn: {rate:.0f} events/s "
+          f"({threads} client threads, keep-alive)", flush=True)
+    return rate
+
+
+# -- send path ---------------------------------------------------------------------------------------
+
+def stub_server() -> None:
+    response = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(REPLY), REPLY))
+
+    class Stub(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: Any = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            buffer = self.buffer + data
+            replies = 0
+            while True:
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                at = buffer.lower().find(b"content-length:", 0, end)
+                length = int(buffer[at + 15:buffer.find(b"\r\n", at, end + 2)]) if at >= 0 else 0
+                if len(buffer) < end + 4 + length:
+                    break
+                buffer = buffer[end + 4 + length:]
+                replies += 1
+            self.buffer = buffer
+            if replies:
+                self.transport.write(response * replies)
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Stub, "127.0.0.1", 0, backlog=256)
+        print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def floor_body() -> bytes:
+    return json.dumps({"recipient": {"chat_id": CHAT}, "message": {"text": "Привет"}}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
+def floor_check(status: int, body: bytes) -> Any:
+    if status != 200:
+        raise SystemExit(f"status {status}")
+    value = json.loads(body)
+    if "error_code" in value:
+        raise SystemExit("error")
+    return value
+
+
+def timed(n: int, call: Callable[[], object]) -> float:
+    for _ in range(max(100, n // 10)):
+        call()
+    gc.collect()
+    start = time.process_time()
+    for _ in range(n):
+        call()
+    return (time.process_time() - start) / n
+
+
+async def timed_async(n: int, call: Callable[[], Any]) -> float:
+    for _ in range(max(100, n // 10)):
+        await call()
+    gc.collect()
+    start = time.process_time()
+    for _ in range(n):
+        await call()
+    return (time.process_time() - start) / n
+
+
+def send_httpx_sync(impl: str, base: str, n: int) -> float:
+    import httpx
+
+    from okru_httpx.sync import BotSession
+    from okru_proto import Endpoints
+
+    url = f"{base}/graph/{CHAT}/messages"
+    with httpx.Client() as client:
+        if impl == "raw":
+            def call() -> object:
+                r = client.post(url, params={"access_token": TOKEN}, content=floor_body(),
+                                headers={"content-type": "application/json;charset=utf-8"})
+                return floor_check(r.status_code, r.content)
+            return timed(n, call)
+        bot = BotSession(TOKEN, client=client, endpoints=Endpoints(api=base))
+        return timed(n, lambda: bot.send(CHAT, "Привет"))
+
+
+def send_httpx_async(impl: str, base: str, n: int) -> float:
+    import httpx
+
+    from okru_httpx import BotSession
+    from okru_proto import Endpoints
+
+    url = f"{base}/graph/{CHAT}/messages"
+
+    async def main() -> float:
+        async with httpx.AsyncClient() as client:
+            if impl == "raw":
+                async def call() -> object:
+                    r = await client.post(url, params={"access_token": TOKEN}, content=floor_body(),
+                                          headers={"content-type": "application/json;charset=utf-8"})
+                    return floor_check(r.status_code, r.content)
+                return await timed_async(n, call)
+            bot = BotSession(TOKEN, client=client, endpoints=Endpoints(api=base))
+            return await timed_async(n, lambda: bot.send(CHAT, "Привет"))
+
+    return asyncio.run(main())
+
+
+def send_trio(impl: str, base: str, n: int) -> float:
+    import trio
+
+    from okru_proto import Endpoints, Request
+    from okru_trio import BotSession, H11Transport
+
+    url = f"{base}/graph/{CHAT}/messages?access_token={TOKEN}"
+
+    async def main() -> float:
+        if impl == "raw":
+            transport = H11Transport(max_connections_per_origin=1)
+
+            async def call() -> object:
+                r = await transport.send(Request("POST", url, (("content-type", "application/json;charset=utf-8"),),
+                                                 floor_body()))
+                return floor_check(r.status, r.body)
+            try:
+                return await timed_async(n, call)
+            finally:
+                await transport.aclose()
+        async with BotSession(TOKEN, endpoints=Endpoints(api=base), max_connections=1) as bot:
+            return await timed_async(n, lambda: bot.send(CHAT, "Привет"))
+
+    result: float = trio.run(main)
+    return result
+
+
+SENDERS = {"httpx_sync": send_httpx_sync, "httpx_async": send_httpx_async, "okru_trio": send_trio}
+
+
+def child(which: str, impl: str, base: str, n: int) -> None:
+    print(json.dumps({"cpu": SENDERS[which](impl, base, n)}), flush=True)
+
+
+def bench_send(reps: int, n: int) -> dict[str, list[tuple[float, float]]]:
+    stub = subprocess.Popen([sys.executable, __file__, "--stub"], stdout=subprocess.PIPE, text=True)
+    results: dict[str, list[tuple[float, float]]] = {k: [] for k in SENDERS}
+    try:
+        assert stub.stdout is not None
+        base = f"http://127.0.0.1:{int(stub.stdout.readline().split()[1])}"
+        for _ in range(reps):
+            for which in SENDERS:
+                cpu = {}
+                for impl in ("raw", "okru"):
+                    out = subprocess.run([sys.executable, __file__, "--child", which, impl, base, str(n)],
+                                         capture_output=True, text=True, check=True).stdout
+                    cpu[impl] = json.loads(out.strip().splitlines()[-1])["cpu"]
+                results[which].append((cpu["raw"], cpu["okru"]))
+                print(f"  send {which}: floor {cpu['raw'] * 1e6:.1f} µs, okru {cpu['okru'] * 1e6:.1f} µs, "
+                      f"ratio {cpu['okru'] / cpu['raw']:.3f}x", flush=True)
+    finally:
+        stub.terminate()
+        stub.wait(30)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("-n", type=int, default=3000)
+    parser.add_argument("--only", default="parse,uvicorn,send")
+    parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--uvicorn-server", choices=("bare", "okru"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stub:
+        stub_server()
+        return 0
+    if args.uvicorn_server:
+        uvicorn_server(args.uvicorn_server)
+        return 0
+    if args.child:
+        which, impl, base, n = args.child
+        child(which, impl, base, int(n))
+        return 0
+    n = 500 if args.quick else args.n
+    reps = 1 if args.quick else args.reps
+    only = set(args.only.split(","))
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, n={n}, reps={reps}")
+    if "parse" in only:
+        ratios = bench_parse(reps, n * 10)
+        print(f"parse+dispatch okru/floor: median {statistics.median(ratios):.2f}x")
+        ratios = bench_parse(reps, n * 10, fields=True)
+        print(f"parse+dispatch reading chat_id and text, okru/floor: median {statistics.median(ratios):.2f}x")
+    if "uvicorn" in only:
+        pairs = [(bench_uvicorn(n * 2, "bare"), bench_uvicorn(n * 2, "okru")) for _ in range(reps)]
+        print(f"under uvicorn: bare ASGI app median {statistics.median(b for b, _ in pairs):.0f} events/s, "
+              f"webhook_app median {statistics.median(o for _, o in pairs):.0f} events/s "
+              f"(ratio {statistics.median(o / b for b, o in pairs):.2f})")
+    if "send" in only:
+        for which, pairs in bench_send(reps, n).items():
+            ratio = statistics.median(o / r for r, o in pairs)
+            print(f"send {which}: floor {statistics.median(r for r, _ in pairs) * 1e6:.1f} µs, "
+                  f"okru {statistics.median(o for _, o in pairs) * 1e6:.1f} µs CPU/message, median ratio {ratio:.3f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
