@@ -71,17 +71,12 @@ class Conn:
 
     def send(self, data: bytes) -> bool:
         """Send all of ``data``; False if the client has gone or the server is stopping."""
-        view = memoryview(data)
-        while view:
-            if self._stop.is_set():
-                return False
-            try:
-                sent = self.sock.send(view[:65536])
-            except socket.timeout:
-                continue
-            except OSError:
-                return False
-            view = view[sent:]
+        if self._stop.is_set():
+            return False
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            return False
         return True
 
 
@@ -100,10 +95,9 @@ class HostileServer:
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._timer = threading.Timer(lifetime, self._stop.set)
+        self._timer = threading.Timer(lifetime, self._halt)
         self._timer.daemon = True
 
     @property
@@ -122,16 +116,22 @@ class HostileServer:
                  tb: TracebackType | None) -> None:
         self.stop()
 
-    def stop(self) -> None:
+    def _halt(self) -> None:
+        # Blocking sockets everywhere: shutting them down wakes every accept, recv and send.
         self._stop.set()
-        self._timer.cancel()
         with self._lock:
-            socks, threads = list(self._socks), list(self._threads)
+            socks = [self._listener, *self._socks]
         for sock in socks:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def stop(self) -> None:
+        self._halt()
+        self._timer.cancel()
+        with self._lock:
+            socks, threads = list(self._socks), list(self._threads)
         for thread in threads:
             thread.join(5.0)
         for sock in socks:
@@ -142,13 +142,13 @@ class HostileServer:
         while not self._stop.is_set():
             try:
                 sock, _ = self._listener.accept()
-            except socket.timeout:
-                continue
             except OSError:
                 return
-            sock.settimeout(0.05)
             thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
             with self._lock:
+                if self._stop.is_set():
+                    sock.close()
+                    return
                 self._socks.append(sock)
                 self._threads.append(thread)
             thread.start()
@@ -188,14 +188,12 @@ class HostileServer:
         return True
 
     def _recv(self, conn: Conn) -> bytes:
-        while not self._stop.is_set():
-            try:
-                return conn.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return b""
-        return b""
+        if self._stop.is_set():
+            return b""
+        try:
+            return conn.sock.recv(65536)
+        except OSError:
+            return b""
 
 
 # -- scripts -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ methods, a few lines each. No OK.ru knowledge anywhere in this package: that is 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -310,7 +311,8 @@ class SessionBase(SessionSpec):
             # Write waits use the read timeout, as okru_trio's "each wait for the server"; the
             # pool wait comes first in a call, so the whole-call deadline bounds it exactly.
             self._client = expected(timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=total),
-                                    limits=DEFAULT_LIMITS, headers={"accept-encoding": _ACCEPT_ENCODING})
+                                    limits=DEFAULT_LIMITS, headers={"accept-encoding": _ACCEPT_ENCODING},
+                                    verify=_default_ssl_context())
             self._owns_client = True
             self._timeout = httpx.USE_CLIENT_DEFAULT
             _bound_pools(self._client)
@@ -347,6 +349,13 @@ class SessionBase(SessionSpec):
     def client(self) -> Any:
         """The httpx client this session sends through (yours if you passed ``client=``)."""
         return self._client
+
+
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    # httpx builds a fresh context per client (loading the CA bundle: tens of ms per session);
+    # one verifying context serves every session's own client (SSLContext is thread-safe).
+    return httpx.create_ssl_context()
 
 
 #: What our own client asks for: the codings okru decodes itself with a bounded output.
