@@ -48,6 +48,7 @@ from ._common import (
     BodyReader,
     Deadline,
     SessionBase,
+    build_error,
     close_error,
     file_error,
     httpx_url,
@@ -107,22 +108,24 @@ class HttpxSession(SessionBase, AsyncSessionBase):
     async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
         try:
             return await anyio.Path(path).read_bytes()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise file_error(exc, path) from exc
 
     async def _send(self, request: Request) -> Response:
         client = self._client
         total = self._total
         deadline = Deadline(total) if total is not None else None
+        try:
+            hrequest = client.build_request(request.method, httpx_url(self._urls, request.url),
+                                            headers=request.headers, content=request.body, timeout=self._timeout)
+        except Exception as exc:
+            raise build_error(exc, request) from exc
         token = DEADLINE.set(deadline)
         try:
             # Our own client's network backend enforces the deadline on every wait; a client of
             # yours is bounded by a cancel scope (it costs more, so only there).
             with _NO_GUARD if self._guard is None else anyio.fail_after(self._guard):
-                hresp = await client.send(
-                    client.build_request(request.method, httpx_url(self._urls, request.url),
-                                         headers=request.headers, content=request.body, timeout=self._timeout),
-                    stream=True, follow_redirects=False)
+                hresp = await client.send(hrequest, stream=True, follow_redirects=False)
                 try:
                     # Streamed: the size cap and the deadline are checked as the body arrives.
                     headers = reply_headers(hresp)

@@ -47,6 +47,7 @@ __all__ = [
     "BodyReader",
     "Deadline",
     "SessionBase",
+    "build_error",
     "close_error",
     "closed_client_error",
     "file_error",
@@ -508,8 +509,18 @@ def send_error(exc: Exception, request: Request, deadline: Deadline | None, tota
     return TransportError(f"could not talk to {host} ({type(exc).__name__}: {_clean(str(exc))})")
 
 
-def file_error(exc: OSError, path: object) -> UsageError:
-    return UsageError(f"cannot read the photo file {str(path)!r}: {exc.strerror or exc}")
+def file_error(exc: OSError | ValueError, path: object) -> UsageError:
+    """A photo path that cannot be read (missing, a directory, no permission, a NUL in it): the
+    caller's input, named in the message (a local path, never a secret)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return UsageError(f"cannot read the photo file {str(path)!r}: {reason}")
+
+
+def build_error(exc: Exception, request: Request) -> UsageError:
+    """httpx refused to build the request itself (before any I/O)."""
+    _mask_request(exc)
+    return UsageError(f"httpx cannot build the request to {request.host} "
+                      f"({type(exc).__name__}: {_clean(str(exc))})")
 
 
 def close_error(exc: Exception) -> TransportError:

@@ -49,6 +49,7 @@ from ._common import (
     BodyReader,
     Deadline,
     SessionBase,
+    build_error,
     close_error,
     file_error,
     httpx_url,
@@ -107,19 +108,21 @@ class HttpxSession(SessionBase, SyncSessionBase):
     def _read_file(self, path: str | os.PathLike[str]) -> bytes:
         try:
             return Path(path).read_bytes()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise file_error(exc, path) from exc
 
     def _send(self, request: Request) -> Response:
         client = self._client
         total = self._total
         deadline = Deadline(total) if total is not None else None
+        try:
+            hrequest = client.build_request(request.method, httpx_url(self._urls, request.url),
+                                            headers=request.headers, content=request.body, timeout=self._timeout)
+        except Exception as exc:
+            raise build_error(exc, request) from exc
         token = DEADLINE.set(deadline)
         try:
-            hresp = client.send(
-                client.build_request(request.method, httpx_url(self._urls, request.url), headers=request.headers,
-                                     content=request.body, timeout=self._timeout),
-                stream=True, follow_redirects=False)
+            hresp = client.send(hrequest, stream=True, follow_redirects=False)
             try:
                 # Streamed: the size cap and the deadline are checked as the body arrives.
                 headers = reply_headers(hresp)

@@ -242,3 +242,41 @@ def test_a_deadline_hit_while_reading_says_whole_call(monkeypatch: pytest.Monkey
     clock[0] = 0.0
     with okru_httpx.sync.ServerSession(*ARGS, client=client, timeout=10) as session:
         assert API(session).users.getCurrentUser() == {"uid": "1"}
+
+
+def test_fake_transport_slow_fault_honours_the_whole_call_deadline() -> None:
+    from okru_httpx.testing import FakeOKTransport
+    from okru_proto.testing import FakeOK
+
+    fake = FakeOK()
+    token = fake.issue_token()["access_token"]
+    client = httpx.Client(transport=FakeOKTransport(fake), timeout=30.0)
+    args = (fake.app_id, fake.app_key, fake.app_secret_key, token)
+    with okru_httpx.sync.ServerSession(*args, client=client, timeout=2) as session:
+        fake.inject("slow", seconds=5.0, method="users.getLoggedInUser")
+        with pytest.raises(TransportTimeout, match="whole-call deadline timeout=2 s"):
+            session.call("users.getLoggedInUser")
+        fake.inject("slow", seconds=1.0, method="users.getLoggedInUser")
+        assert session.call("users.getLoggedInUser") == fake.user_id
+
+
+@pytest.mark.parametrize("mod", MODULES, ids=["async", "sync"])
+def test_a_nul_in_a_photo_path_is_a_usage_error(mod: Any) -> None:
+    session = mod.ServerSession(*ARGS)
+    with pytest.raises(UsageError, match="photo file"):
+        if mod is okru_httpx:
+            anyio.run(session.upload_photos, "bad\0name.jpg")
+        else:
+            session.upload_photos("bad\0name.jpg")
+
+
+def test_a_request_httpx_cannot_build_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"uid": "1"})))
+
+    def refuse(*args: Any, **kwargs: Any) -> httpx.Request:
+        raise httpx.InvalidURL("Invalid non-printable ASCII character in URL")
+
+    monkeypatch.setattr(client, "build_request", refuse)
+    with okru_httpx.sync.ServerSession(*ARGS, client=client) as session, pytest.raises(UsageError) as caught:
+        API(session).users.getCurrentUser()
+    assert "cannot build" in str(caught.value) and isinstance(caught.value.__cause__, httpx.InvalidURL)
