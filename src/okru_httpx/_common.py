@@ -392,9 +392,11 @@ def reply_headers(hresp: httpx.Response) -> tuple[tuple[str, str], ...]:
 class BodyReader:
     """Collects a streamed body within ``max_response_bytes`` and the call's deadline.
 
-    gzip and deflate are decoded here, with the output of each step limited to what is left of
-    the cap, so a decompression bomb never takes more than the cap; other codings (br, zstd,
-    several) go through httpx's decoders (``decoded`` true: iterate ``iter_bytes``), checked
+    gzip and deflate are decoded here as the body arrives, the output of each step limited to
+    what is left of the cap, so a decompression bomb never takes more than the cap (the same
+    rules as okru_trio: concatenated gzip members are joined; ``deflate`` is zlib-wrapped or raw;
+    a truncated stream or bytes after its end do not decode). Other codings (br, zstd, stacked)
+    go through httpx's decoders (``decoded`` true: iterate ``iter_bytes``), the cap checked
     after each decoded chunk.
     """
 
@@ -407,7 +409,7 @@ class BodyReader:
         self.at = deadline.at if deadline is not None else math.inf
         self.size = 0
         self.chunks: list[bytes] = []
-        self.inflate: Any = None
+        self.inflate: _Inflater | None = None
         self.decoded = False
         coding = None
         for name, value in headers:
@@ -423,10 +425,8 @@ class BodyReader:
             self.decoded = True
         elif coding is not None:
             key = coding.strip().lower()
-            if key in ("gzip", "x-gzip"):
-                self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            elif key == "deflate":
-                self.inflate = _DEFLATE
+            if key in ("gzip", "x-gzip", "deflate"):
+                self.inflate = _Inflater(key)
             elif key not in ("", "identity"):
                 self.decoded = True
 
@@ -446,7 +446,7 @@ class BodyReader:
         self.chunks.append(chunk)
 
     def body(self) -> bytes:
-        if self.inflate is not None and self.inflate is not _DEFLATE:
+        if self.inflate is not None:
             tail = self._decode(b"", True)
             self.size += len(tail)
             if self.size > self.cap:
@@ -455,25 +455,65 @@ class BodyReader:
         return b"".join(self.chunks)
 
     def _decode(self, data: bytes, final: bool) -> bytes:
+        assert self.inflate is not None
         room = self.cap - self.size + 1  # one byte more than fits: enough to know it is too big
         try:
-            if final:
-                return bytes(self.inflate.flush(room))
-            if self.inflate is _DEFLATE:
-                # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
-                self.inflate = zlib.decompressobj(zlib.MAX_WBITS)
-                try:
-                    return bytes(self.inflate.decompress(data, room))
-                except zlib.error:
-                    self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-            return bytes(self.inflate.decompress(data, room))
+            return self.inflate.finish(room) if final else self.inflate.feed(data, room)
         except zlib.error as exc:
             raise ProtocolError(
-                f"{self.host} sent a body that does not decode as its Content-Encoding: "
-                f"{self.coding} ({exc})") from exc
+                f"{self.host} sent a body that does not decode as its Content-Encoding "
+                f"{self.coding!r}: {exc}") from exc
 
 
-_DEFLATE: Any = object()  # a deflate body before its first chunk: zlib or raw is not known yet
+class _Inflater:
+    """One gzip or deflate stream, decoded chunk by chunk; no call returns more than ``room``."""
+
+    __slots__ = ("fed", "gzip", "obj", "pending")
+
+    def __init__(self, coding: str) -> None:
+        self.gzip = coding != "deflate"
+        self.obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.gzip else None
+        self.pending = b""
+        self.fed = False
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        if not data:
+            return b""
+        self.fed = True
+        if self.obj is None:
+            # HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2), but some servers send a
+            # raw deflate stream: a valid zlib header (CMF/FLG, RFC 1950) tells the two apart.
+            data = self.pending + data
+            if len(data) < 2:
+                self.pending = data
+                return b""
+            self.pending = b""
+            wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self.obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        out = self.obj.decompress(data, room)
+        if len(out) >= room or not (self.obj.eof and self.obj.unused_data):
+            return bytes(out)
+        parts, left = [out], room - len(out)
+        while self.obj.eof and self.obj.unused_data and left > 0:
+            rest = self.obj.unused_data
+            if not self.gzip:
+                raise zlib.error(f"{len(rest)} bytes after the end of the compressed data")
+            # A gzip body may be several members back to back (RFC 1952 §2.2).
+            self.obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            more = self.obj.decompress(rest, left)
+            parts.append(more)
+            left -= len(more)
+        return b"".join(parts)
+
+    def finish(self, room: int) -> bytes:
+        if not self.fed:
+            return b""  # an empty body (HEAD, 204, 304): nothing to decode
+        if self.obj is None:
+            raise zlib.error("the compressed data ends early (truncated)")
+        out = bytes(self.obj.flush(room))
+        if not self.obj.eof:
+            raise zlib.error("the compressed data ends early (truncated)")
+        return out
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -280,3 +280,27 @@ def test_a_request_httpx_cannot_build_is_a_usage_error(monkeypatch: pytest.Monke
     with okru_httpx.sync.ServerSession(*ARGS, client=client) as session, pytest.raises(UsageError) as caught:
         API(session).users.getCurrentUser()
     assert "cannot build" in str(caught.value) and isinstance(caught.value.__cause__, httpx.InvalidURL)
+
+
+@pytest.mark.parametrize("split", [1, 2, 7, 10_000])
+def test_body_reader_gzip_members_deflate_forms_and_truncation(split: int) -> None:
+    import zlib
+
+    def chunks(data: bytes) -> list[bytes]:
+        return [data[i:i + split] for i in range(0, len(data), split)]
+
+    payload = b'{"uid":"1"}' * 50
+    gz = (("content-encoding", "gzip"),)
+    two_members = gzip.compress(payload[:100]) + gzip.compress(payload[100:])
+    assert _read(gz, chunks(two_members), 10_000) == payload
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):  # zlib-wrapped and raw deflate
+        c = zlib.compressobj(6, zlib.DEFLATED, wbits)
+        data = c.compress(payload) + c.flush()
+        assert _read((("content-encoding", "deflate"),), chunks(data), 10_000) == payload
+        with pytest.raises(ProtocolError, match="after the end"):
+            _read((("content-encoding", "deflate"),), chunks(data + b"junk"), 10_000)
+    with pytest.raises(ProtocolError, match=r"Content-Encoding 'gzip': .*truncated"):
+        _read(gz, chunks(gzip.compress(payload)[:-12]), 10_000)
+    with pytest.raises(ProtocolError, match="max_response_bytes=549"):
+        _read(gz, chunks(two_members), len(payload) - 1)
+    assert _read(gz, [], 10) == b""  # an empty body with a coding: nothing to decode
