@@ -1,9 +1,14 @@
 """What ``okru_httpx`` (async) and ``okru_httpx.sync`` share: everything except the ``await``s.
 
-Option handling, ``Request`` -> ``httpx.Request`` and ``httpx.Response`` -> ``Response``
-conversion, error mapping and cookie isolation live here once (the per-call DEBUG line is the
-core's). The two public modules add only their twin ``_send``/``call``/``authorize``/close
-methods, a few lines each. No OK.ru knowledge anywhere in this package: that is ``okru_proto``'s.
+Option handling (``timeout``, ``connect_timeout``, ``read_timeout``, ``max_response_bytes``: the
+same names, meanings and defaults as okru_trio, docs/limits.md), the whole-call deadline (a
+contextvar and the network backend of our own client that caps every wait at it), reading a
+streamed body within the size cap with bounded gzip/deflate decoding, ``Request`` ->
+``httpx.Request`` and ``httpx.Response`` -> ``Response`` conversion, error mapping (nothing from
+httpx, httpcore, h11, anyio, ssl or the OS escapes untyped) and cookie isolation live here once
+(the per-call DEBUG line is the core's). The two public modules add only their twin
+``_send``/``call``/``authorize``/close methods. No OK.ru knowledge anywhere in this package:
+that is ``okru_proto``'s.
 """
 
 from __future__ import annotations
@@ -316,7 +321,8 @@ class SessionBase(SessionSpec):
                                     verify=_default_ssl_context())
             self._owns_client = True
             self._timeout = httpx.USE_CLIENT_DEFAULT
-            _bound_pools(self._client)
+            if not _bound_pools(self._client) and not blocking:
+                self._guard = total  # an httpx that moved its pools: a cancel scope still bounds it
         elif isinstance(client, expected):
             # Used as it is: we never change its settings and never close it. Only the per-phase
             # options passed explicitly override its own, per request.
