@@ -129,7 +129,7 @@ class HttpxSession(SessionBase, AsyncSessionBase):
                 try:
                     # Streamed: the size cap and the deadline are checked as the body arrives.
                     headers = reply_headers(hresp)
-                    reader = BodyReader(headers, self._max_body, deadline, request.host, hresp.is_stream_consumed)
+                    reader = BodyReader(headers, self._max_body, deadline, request, hresp.is_stream_consumed)
                     add = reader.add
                     async for chunk in hresp.aiter_bytes() if reader.decoded else hresp.aiter_raw():
                         add(chunk)

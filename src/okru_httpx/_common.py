@@ -406,12 +406,12 @@ class BodyReader:
     after each decoded chunk.
     """
 
-    __slots__ = ("at", "cap", "chunks", "coding", "decoded", "host", "inflate", "size")
+    __slots__ = ("at", "cap", "chunks", "coding", "decoded", "inflate", "request", "size")
 
     def __init__(self, headers: tuple[tuple[str, str], ...], cap: int, deadline: Deadline | None,
-                 host: str, in_memory: bool = False) -> None:
+                 request: Request, in_memory: bool = False) -> None:
         self.cap = cap
-        self.host = host
+        self.request = request  # for the host in a message (parsed only then)
         self.at = deadline.at if deadline is not None else math.inf
         self.size = 0
         self.chunks: list[bytes] = []
@@ -438,7 +438,7 @@ class BodyReader:
 
     def _too_big(self, what: str) -> ProtocolError:
         return ProtocolError(
-            f"{self.host} sent a response body over max_response_bytes={self.cap} ({what}); pass a "
+            f"{self.request.host} sent a response body over max_response_bytes={self.cap} ({what}); pass a "
             "larger max_response_bytes= to the session if such replies are expected")
 
     def add(self, chunk: bytes) -> None:
@@ -467,7 +467,7 @@ class BodyReader:
             return self.inflate.finish(room) if final else self.inflate.feed(data, room)
         except zlib.error as exc:
             raise ProtocolError(
-                f"{self.host} sent a body that does not decode as its Content-Encoding "
+                f"{self.request.host} sent a body that does not decode as its Content-Encoding "
                 f"{self.coding!r}: {exc}") from exc
 
 

@@ -126,7 +126,7 @@ class HttpxSession(SessionBase, SyncSessionBase):
             try:
                 # Streamed: the size cap and the deadline are checked as the body arrives.
                 headers = reply_headers(hresp)
-                reader = BodyReader(headers, self._max_body, deadline, request.host, hresp.is_stream_consumed)
+                reader = BodyReader(headers, self._max_body, deadline, request, hresp.is_stream_consumed)
                 add = reader.add
                 for chunk in hresp.iter_bytes() if reader.decoded else hresp.iter_raw():
                     add(chunk)

@@ -17,10 +17,11 @@ import pytest
 import okru_httpx
 import okru_httpx.sync
 from okru_httpx._common import DEADLINE, BodyReader, Deadline, _AsyncBackend, _Backend, _Stream
-from okru_proto import API, Error, ProtocolError, TransportError, TransportTimeout, UsageError
+from okru_proto import API, Error, ProtocolError, Request, TransportError, TransportTimeout, UsageError
 
 ARGS = (512000000001, "CBAKEY", "APP-SECRET-XYZ", "tok.SECRET-ACCESS-TOKEN-123")
 MODULES = [okru_httpx, okru_httpx.sync]
+REQUEST = Request("POST", "https://api.ok.ru/fb.do")
 
 
 # -- options ---------------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ async def test_close_failures_are_typed() -> None:
 # -- the body reader -----------------------------------------------------------------------------------
 
 def _read(headers: tuple[tuple[str, str], ...], chunks: list[bytes], cap: int) -> bytes:
-    reader = BodyReader(headers, cap, None, "api.ok.ru")
+    reader = BodyReader(headers, cap, None, REQUEST)
     for chunk in chunks:
         reader.add(chunk)
     return reader.body()
@@ -199,7 +200,7 @@ def test_body_reader_caps_plain_bodies_exactly() -> None:
     with pytest.raises(ProtocolError, match="max_response_bytes=3"):
         _read((), [b"ab", b"cd"], 3)
     with pytest.raises(ProtocolError, match="Content-Length: 5"):
-        BodyReader((("content-length", "5"),), 4, None, "api.ok.ru")
+        BodyReader((("content-length", "5"),), 4, None, REQUEST)
 
 
 def test_body_reader_decodes_gzip_and_caps_the_decoded_size() -> None:
@@ -214,7 +215,7 @@ def test_body_reader_decodes_gzip_and_caps_the_decoded_size() -> None:
 
 def test_body_reader_deadline_between_chunks() -> None:
     deadline = Deadline(5.0)
-    reader = BodyReader((), 100, deadline, "api.ok.ru")
+    reader = BodyReader((), 100, deadline, REQUEST)
     reader.add(b"a")
     reader.at -= 10
     with pytest.raises(TimeoutError):
