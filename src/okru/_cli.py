@@ -559,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("method", metavar="METHOD", help="e.g. users.getCurrentUser")
     p.add_argument("params", nargs="*", metavar="key=value|key:=json")
     p.add_argument("--get", action="store_true", help="send GET instead of POST")
-    p.add_argument("--timeout", type=float, help="seconds per request (default 10)")
+    p.add_argument("--timeout", type=float, help="seconds per HTTP exchange, the whole of it (default 60)")
     _add_credentials(p)
     _add_endpoints(p)
     p.set_defaults(func=cmd_call)

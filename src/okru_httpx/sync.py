@@ -41,18 +41,30 @@ from okru_proto import (
 
 from ._bot import SyncBot
 from ._common import (
+    DEADLINE,
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LIMITS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
+    BodyReader,
+    Deadline,
     SessionBase,
-    closed_client_error,
+    build_error,
+    close_error,
+    file_error,
     httpx_url,
-    to_response,
-    transport_error,
+    make_response,
+    reply_headers,
+    send_error,
 )
 
 __all__ = [
     "API",
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "AppSession",
     "BotSession",
@@ -78,7 +90,9 @@ class HttpxSession(SessionBase, SyncSessionBase):
 
     Options (keyword-only, on every session): ``client=`` (your own ``httpx.Client``: used as it
     is, never reconfigured, never closed; without it the session creates one and closes it on
-    exit), ``timeout=`` (per request; default: the client's), and the core's ``endpoints=``,
+    exit), ``timeout=`` (the whole-call deadline of one HTTP exchange, s; default 60),
+    ``connect_timeout=`` (10), ``read_timeout=`` (30), ``max_response_bytes=`` (16 MiB; see
+    docs/limits.md for what bounds a client of yours), and the core's ``endpoints=``,
     ``pass_error=``, ``retry=``, ``on_token=``, ``auto_refresh=``, ``refresh_before=``,
     ``http_method=``. A session may be shared by threads: one refresh for all of them.
     """
@@ -94,27 +108,49 @@ class HttpxSession(SessionBase, SyncSessionBase):
         self._lock = threading.Lock()
 
     def _read_file(self, path: str | os.PathLike[str]) -> bytes:
-        return Path(path).read_bytes()
+        try:
+            return Path(path).read_bytes()
+        except (OSError, ValueError) as exc:
+            raise file_error(exc, path) from exc
 
     def _send(self, request: Request) -> Response:
         client = self._client
+        total = self._total
+        deadline = Deadline(total) if total is not None else None
         try:
-            hresp = client.send(
-                client.build_request(request.method, httpx_url(self._urls, request.url), headers=request.headers,
-                                     content=request.body, timeout=self._timeout),
-                follow_redirects=False)
-        except (httpx.HTTPError, OSError) as exc:
-            raise transport_error(exc, request) from exc
-        except RuntimeError as exc:
-            if client.is_closed:
-                raise closed_client_error(request) from exc
+            hrequest = client.build_request(request.method, httpx_url(self._urls, request.url),
+                                            headers=request.headers, content=request.body, timeout=self._timeout)
+        except Exception as exc:
+            raise build_error(exc, request) from exc
+        token = DEADLINE.set(deadline)
+        try:
+            hresp = client.send(hrequest, stream=True, follow_redirects=False)
+            try:
+                # Streamed: the size cap and the deadline are checked as the body arrives.
+                headers = reply_headers(hresp)
+                reader = BodyReader(headers, self._max_body, deadline, request, hresp.is_stream_consumed)
+                add = reader.add
+                for chunk in hresp.iter_bytes() if reader.decoded else hresp.iter_raw():
+                    add(chunk)
+                body = reader.body()
+            except BaseException:
+                hresp.close()
+                raise
+        except Error:
             raise
-        return to_response(hresp, client, request)
+        except Exception as exc:
+            raise send_error(exc, request, deadline, total, client) from exc
+        finally:
+            DEADLINE.reset(token)
+        return make_response(hresp.status_code, headers, body, client, request)
 
     def close(self) -> None:
         """Close the httpx client if the session created it (yours stays open)."""
         if self._owns_client:
-            self._client.close()
+            try:
+                self._client.close()
+            except Exception as exc:
+                raise close_error(exc) from exc
 
     def __enter__(self: _S) -> _S:
         try:

@@ -6,16 +6,21 @@
 Works for ``httpx.Client`` and ``httpx.AsyncClient`` alike. Transport-level faults of the
 emulator become httpx errors, with no real waiting: "reset" raises
 :class:`httpx.RemoteProtocolError`; "slow" raises :class:`httpx.ReadTimeout` when its delay
-exceeds the request's read timeout and otherwise answers at once; "truncated" returns the body
+exceeds the request's read timeout or what is left of the session's whole-call deadline
+(``timeout=``, reported as that) and otherwise answers at once; "truncated" returns the body
 cut in half (the loopback server in ``okru_trio.testing`` cuts below Content-Length instead).
 """
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from okru_proto import Request, Response, UsageError
 from okru_proto.testing import Action, FakeOK
+
+from ._common import DEADLINE
 
 __all__ = ["FakeOKTransport"]
 
@@ -56,6 +61,13 @@ class FakeOKTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         if action.delay:
             timeouts = request.extensions.get("timeout") or {}
             read = timeouts.get("read") if isinstance(timeouts, dict) else None
+            # A session's whole-call deadline (its timeout=) ends a slow reply too, when it comes
+            # first: the error then says so, as it would over a socket.
+            deadline = DEADLINE.get()
+            if deadline is not None and action.delay > deadline.at - time.monotonic() and (
+                    read is None or deadline.at - time.monotonic() <= read):
+                deadline.hit = True
+                raise httpx.ReadTimeout("The read operation timed out", request=request)
             if read is not None and action.delay > read:
                 raise httpx.ReadTimeout("The read operation timed out", request=request)
 

@@ -184,8 +184,8 @@ async def test_user_client_is_honoured_and_left_open(env: Env) -> None:
     assert headers["x-trace"] == "t-1" and headers["user-agent"] == "my-app/1.0"
     assert read_timeout == 7.0
     assert not env.adapter.is_closed(client)
-    # Still usable by a second session, whose per-request timeout= wins without touching it.
-    again = server_session(env, client=client, timeout=2.5)
+    # Still usable by a second session, whose per-request read_timeout= wins without touching it.
+    again = server_session(env, client=client, read_timeout=2.5)
     async with env.adapter.entered(again):
         await env.adapter.call(again, ME)
     assert seen[-1][1] == 2.5

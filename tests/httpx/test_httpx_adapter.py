@@ -95,7 +95,7 @@ def test_unknown_option_names_the_valid_ones(mod: Any) -> None:
         mod.ServerSession(*ARGS, proxies="http://x")
     text = str(caught.value)
     assert "proxies" in text
-    for name in CORE_OPTIONS | {"client", "timeout"}:
+    for name in CORE_OPTIONS | {"client", "timeout", "connect_timeout", "read_timeout", "max_response_bytes"}:
         assert name in text
 
 
@@ -241,7 +241,7 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 async def test_async_request_and_client_lifecycle() -> None:
     seen: list[httpx.Request] = []
     client = httpx.AsyncClient(transport=recording(seen), headers={"x-app": "1"})
-    async with okru_httpx.ServerSession(*ARGS, client=client, timeout=4.0) as session:
+    async with okru_httpx.ServerSession(*ARGS, client=client, read_timeout=4.0) as session:
         assert await API(session).group.getInfo(uids=["5", "6"], fields=["name"]) == {"uid": "1"}
         assert await session.call("users.getInfo", {"uids": "1"}) == {"uid": "1"}
     assert not client.is_closed
