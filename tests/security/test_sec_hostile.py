@@ -51,16 +51,6 @@ def anyio_backend(driver: Driver) -> str:
     return driver.backend
 
 
-def decodes_content(driver: Driver) -> bool:
-    """Whether the adapter decodes gzip/deflate itself. okru_trio gains it in a parallel change
-    (issue 11); until that lands, its cases here assert only that the failure is typed."""
-    if driver.is_httpx:
-        return True
-    import okru_trio._transport
-
-    return hasattr(okru_trio._transport, "_ACCEPT_ENCODING")
-
-
 def _untyped(exc: BaseException) -> bool:
     return not isinstance(exc, Error)
 
@@ -198,8 +188,7 @@ async def test_sec_decompression_bomb_is_refused_on_its_decoded_size(driver: Dri
     result, peak = await _call_measured(driver, script, max_response_bytes=MIB)
     assert isinstance(result, ProtocolError), repr(result)
     assert peak < 8 * MIB, f"peak {peak / MIB:.1f} MiB"
-    if decodes_content(driver):
-        assert "max_response_bytes" in str(result)
+    assert "max_response_bytes" in str(result)
     # The same reply decoding to under the cap is accepted as far as the transport goes (zeros
     # are not JSON, so the core refuses it: not the size).
     small = await _call(driver, gzip_bomb(MIB // 2, coding=coding), max_response_bytes=MIB)
@@ -211,10 +200,7 @@ async def test_sec_decompression_bomb_is_refused_on_its_decoded_size(driver: Dri
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate"])
 async def test_sec_compressed_reply_decodes(driver: Driver, coding: str) -> None:
     result = await _call(driver, gzipped(json.dumps({"uid": "42"}).encode(), coding=coding))
-    if decodes_content(driver):
-        assert result == {"uid": "42"}
-    else:
-        assert isinstance(result, Error), repr(result)
+    assert result == {"uid": "42"}
 
 
 @pytest.mark.anyio
@@ -222,5 +208,4 @@ async def test_sec_compressed_reply_decodes(driver: Driver, coding: str) -> None
 async def test_sec_broken_gzip_says_content_encoding(driver: Driver) -> None:
     result = await _call(driver, broken_gzip())
     assert isinstance(result, ProtocolError), repr(result)
-    if decodes_content(driver):
-        assert "Content-Encoding" in str(result) and result.__cause__ is not None
+    assert "Content-Encoding" in str(result) and result.__cause__ is not None
