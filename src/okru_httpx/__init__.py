@@ -1,4 +1,4 @@
-"""okru over ``httpx.AsyncClient`` (asyncio or trio, through anyio): the seed's sessions and API.
+"""okru over ``httpx.AsyncClient`` (asyncio or trio, through anyio): aiookru's sessions and API shape.
 
     async with CodeSession(app_id, app_key, app_secret_key, code, redirect_uri) as session:
         api = API(session)
@@ -157,7 +157,7 @@ class HttpxSession(SessionBase, AsyncSessionBase):
                 raise close_error(exc) from exc
 
     async def close(self) -> None:
-        """The seed's name for :meth:`aclose`."""
+        """aiookru's name for :meth:`aclose`."""
         await self.aclose()
 
     async def __aenter__(self: _S) -> _S:

@@ -1,6 +1,6 @@
 """The implicit grant through OK's login and permission dialogs, as a browser would do it.
 
-PROTOCOL.md §3.2 and §3.6: GET ``{connect}/oauth/authorize?...response_type=token``, follow
+docs/protocol.md §3.2 and §3.6: GET ``{connect}/oauth/authorize?...response_type=token``, follow
 redirects (relative and absolute ``Location``), keep cookies per host, fill the login form
 (``fr.email``/``fr.password``), accept the permissions form (``button_accept_request``), until a
 ``Location`` points at the redirect URI; the token is in its fragment. The redirect URI itself is

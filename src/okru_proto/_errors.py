@@ -1,4 +1,4 @@
-"""One exception tree for everything okru raises (PROTOCOL.md §4, §5), and the one place that
+"""One exception tree for everything okru raises (docs/protocol.md §4, §5), and the one place that
 scrubs secrets out of the server-supplied text okru puts into them (:func:`scrub_error`)."""
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ _RETRY = "retry later with backoff (okru's RetryPolicy does this)"
 _FIX = "fix the request"
 _RELOGIN = "authorize again (a new token is needed)"
 
-#: Every OK.ru error code known from PROTOCOL.md §5: symbol, meaning, what to do.
+#: Every OK.ru error code known from docs/protocol.md §5: symbol, meaning, what to do.
 ERROR_CODES: dict[int, ErrorCode] = {
     1: ErrorCode("UNKNOWN", "Unknown error", _RETRY),
     2: ErrorCode("SERVICE", "Service temporarily unavailable", _RETRY),

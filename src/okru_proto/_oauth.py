@@ -1,4 +1,4 @@
-"""OAuth 2.0 steps as pure prepare/parse pairs (PROTOCOL.md §3), and the grant flows built on them.
+"""OAuth 2.0 steps as pure prepare/parse pairs (docs/protocol.md §3), and the grant flows built on them.
 
 The authorization-code grant is split at the human step: :func:`authorize_url` is a plain value
 the app redirects a person to; later :func:`parse_callback` and :func:`code_flow` finish it. No
@@ -44,16 +44,16 @@ __all__ = [
     "refresh_flow",
 ]
 
-#: OK's dialog layouts: w = full site, m = mobile, a = simplified mobile (PROTOCOL.md §3.1).
+#: OK's dialog layouts: w = full site, m = mobile, a = simplified mobile (docs/protocol.md §3.1).
 LAYOUTS = frozenset({"w", "m", "a"})
-#: The implicit grant's "blank" redirect target (DOC-CLIENT ru; PROTOCOL.md §1.2).
+#: The implicit grant's "blank" redirect target (DOC-CLIENT ru; docs/protocol.md §1.2).
 DEFAULT_IMPLICIT_REDIRECT_URI = "https://oauth.mycdn.me/blank.html"
 _FORM = (("content-type", FORM_CONTENT_TYPE),)
 
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    """What a grant yields: every field the seed exposes, secrets wrapped in :class:`Secret`.
+    """What a grant yields: every field aiookru's sessions expose, secrets wrapped in :class:`Secret`.
 
     ``expires_at`` is absolute, computed from the ``now`` the flow was given; ``expires_in`` is
     OK's own value as an int (OK sends it as the JSON string ``"1800"``, or omits it).
@@ -77,7 +77,7 @@ class Token:
 
     @property
     def permission_granted(self) -> str | None:
-        """The seed's spelling of :attr:`permissions_granted` (alias)."""
+        """aiookru's spelling of :attr:`permissions_granted` (alias)."""
         return self.permissions_granted
 
     @property
@@ -94,7 +94,7 @@ class Token:
 
 
 def join_scope(scope: str | Iterable[str] | None) -> str:
-    """Scopes joined with ``;`` as OK wants them (PROTOCOL.md §6)."""
+    """Scopes joined with ``;`` as OK wants them (docs/protocol.md §6)."""
     if scope is None:
         return ""
     if isinstance(scope, str):
@@ -109,7 +109,7 @@ def join_scope(scope: str | Iterable[str] | None) -> str:
 def _client_id(app_id: int | str) -> str:
     text = str(app_id) if isinstance(app_id, int) and not isinstance(app_id, bool) else app_id
     if not isinstance(text, str) or not text.isdigit():
-        # token.do rejects non-numeric client_id with an HTML page (PROTOCOL.md §3.1): the app
+        # token.do rejects non-numeric client_id with an HTML page (docs/protocol.md §3.1): the app
         # id is the numeric id, not the public key.
         raise UsageError(f"app_id must be OK's numeric application id, got {app_id!r}")
     return text
@@ -125,7 +125,7 @@ def authorize_url(
     response_type: str = "code",
     endpoints: Endpoints | None = None,
 ) -> str:
-    """The URL of OK's authorization dialog (``{connect}/oauth/authorize``, PROTOCOL.md §3.1).
+    """The URL of OK's authorization dialog (``{connect}/oauth/authorize``, docs/protocol.md §3.1).
 
     ``response_type="code"`` for the authorization-code grant, ``"token"`` for the implicit
     grant. Pass a fresh unguessable ``state`` and check it with :func:`parse_callback`.
@@ -194,7 +194,7 @@ def prepare_code_exchange(
     app_id: int | str, app_secret_key: Secret | str, code: str, redirect_uri: str,
     endpoints: Endpoints | None = None,
 ) -> Request:
-    """POST ``{api}/oauth/token.do`` exchanging an authorization code (PROTOCOL.md §3.1).
+    """POST ``{api}/oauth/token.do`` exchanging an authorization code (docs/protocol.md §3.1).
 
     ``client_secret`` is the raw app secret (not the derived one: a bug seen in a peer).
     """
@@ -210,7 +210,7 @@ def prepare_refresh(
     app_id: int | str, app_secret_key: Secret | str, refresh_token: Secret | str,
     endpoints: Endpoints | None = None,
 ) -> Request:
-    """POST ``{api}/oauth/token.do`` with ``grant_type=refresh_token`` (PROTOCOL.md §3.4)."""
+    """POST ``{api}/oauth/token.do`` with ``grant_type=refresh_token`` (docs/protocol.md §3.4)."""
     secret = _need_secret(app_secret_key)
     if not reveal(refresh_token):
         raise UsageError("the refresh token is empty")
@@ -220,7 +220,7 @@ def prepare_refresh(
 
 
 def _expires_in(value: object, what: str) -> int | None:
-    # OK sends "1800" as a JSON string, sometimes omits it (PROTOCOL.md §3.1).
+    # OK sends "1800" as a JSON string, sometimes omits it (docs/protocol.md §3.1).
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -305,7 +305,7 @@ def parse_token_response(
 def prepare_password_login(
     app_key: str, login: str, password: Secret | str, endpoints: Endpoints | None = None,
 ) -> Request:
-    """The unsigned ``auth.login`` call (PROTOCOL.md §3.3), POSTed to keep the password out of URLs."""
+    """The unsigned ``auth.login`` call (docs/protocol.md §3.3), POSTed to keep the password out of URLs."""
     if not login or not reveal(password):
         raise UsageError("auth.login needs a login and a password")
     body = form_encode([("application_key", app_key), ("format", "json"), ("method", "auth.login"),
@@ -338,7 +338,7 @@ def parse_password_login(response: Response, now: float) -> Token:
 
 
 def parse_fragment_token(fragment: str, now: float, *, expected_state: str | None) -> Token:
-    """The :class:`Token` in the implicit grant's redirect fragment (PROTOCOL.md §3.2):
+    """The :class:`Token` in the implicit grant's redirect fragment (docs/protocol.md §3.2):
     ``access_token``, ``session_secret_key``, ``expires_in``, ``permissions_granted``, ``state``,
     or ``error``."""
     params = dict(parse_qsl(fragment.lstrip("#"), keep_blank_values=True))

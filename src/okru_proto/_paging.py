@@ -1,4 +1,4 @@
-"""Anchor paging as a pure state machine (PROTOCOL.md §7.3).
+"""Anchor paging as a pure state machine (docs/protocol.md §7.3).
 
 :class:`Pager` builds each request's parameters (``anchor``, ``direction``, ``count``) and reads
 each result: the newer shape (``anchor`` + ``has_more``) and the legacy one (camelCase
@@ -57,7 +57,7 @@ class Pager:
     ``params`` are sent on every page (an ``anchor`` in them is where to start); ``count`` and
     ``direction`` (e.g. ``"FORWARD"``) are sent when given. ``items`` names the reply's list
     field (``"members"``); without it the one list-valued field is used. ``anchor_param`` is the
-    request parameter that carries the anchor back (``"anchor"``, PROTOCOL.md §7.3).
+    request parameter that carries the anchor back (``"anchor"``, docs/protocol.md §7.3).
 
         pager = Pager("group.getMembers", {"uid": gid}, count=100)
         while not pager.done:
@@ -148,7 +148,7 @@ class Pager:
         items = self._items(result)
         raw_anchor = result.get("anchor")
         if raw_anchor is None or raw_anchor == "":
-            # Legacy photos.getAlbums (PROTOCOL.md §7.3, YANDEX 2014).
+            # Legacy photos.getAlbums (docs/protocol.md §7.3, YANDEX 2014).
             raw_anchor = result.get("pagingAnchor")
         if raw_anchor is None or raw_anchor == "":
             anchor = None

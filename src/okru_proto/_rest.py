@@ -1,6 +1,6 @@
 """Signed REST calls: build the request (``prepare_call``) and read the reply (``parse_*``).
 
-PROTOCOL.md §1.1 (endpoints, GET and POST), §2 (signature), §4 (response shapes).
+docs/protocol.md §1.1 (endpoints, GET and POST), §2 (signature), §4 (response shapes).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def describe_body(response: Response) -> str:
 def parse_json_body(response: Response, what: str) -> Any:
     """Decode a JSON body or raise :class:`ProtocolError` naming ``what`` and the status.
 
-    An empty body is ``None`` (OK answers some methods with an empty 200, PROTOCOL.md §4).
+    An empty body is ``None`` (OK answers some methods with an empty 200, docs/protocol.md §4).
     """
     body = response.body
     if not body.strip():
@@ -213,7 +213,7 @@ def parse_call_response(
             api_error_from_payload(value, method)
     invocation_error = response.header("invocation-error") if response.headers else None
     if invocation_error is not None:
-        # OK flags errors with this header (PROTOCOL.md §4); a body that is not an error object
+        # OK flags errors with this header (docs/protocol.md §4); a body that is not an error object
         # beside it is a broken reply, but the code is still the truth.
         try:
             code = int(invocation_error)

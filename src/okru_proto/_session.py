@@ -1,6 +1,6 @@
 """The session: one user's credentials and token lifecycle, and the signed-call flow.
 
-Everything an adapter's ``CodeSession``/``API`` needs lives here, once: the seed-shaped
+Everything an adapter's ``CodeSession``/``API`` needs lives here, once: the aiookru-shaped
 constructors (:class:`SessionSpec` subclasses), circuit selection, transparent refresh on 102
 (one refresh for all concurrent callers, via the :class:`RefreshNeeded` effect), the opt-in retry
 policy, and :class:`API`. An adapter adds only ``send``, ``sleep``, a lock and ``with``/``async
@@ -393,10 +393,10 @@ class SessionCore:
                 f"api={self.endpoints.api!r}, generation={self.generation})")
 
 
-# -- the seed-shaped facade, shared by every adapter -------------------------------------------
+# -- the aiookru-shaped facade, shared by every adapter ----------------------------------------
 
 class SessionSpec:
-    """Base of every adapter's ``*Session``: the seed's attributes over a :class:`SessionCore`.
+    """Base of every adapter's ``*Session``: aiookru's attributes over a :class:`SessionCore`.
 
     Subclasses below fix the constructor shapes; an adapter mixes them with its own base class,
     which implements ``_init_transport(**transport_options)`` and supplies ``_clock``.

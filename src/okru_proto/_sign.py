@@ -1,4 +1,4 @@
-"""Wire strings and the OK.ru signature (PROTOCOL.md §2).
+"""Wire strings and the OK.ru signature (docs/protocol.md §2).
 
 One function (:func:`wire_value`) turns a Python value into the exact string that is sent; the
 signature is computed over those same strings, so what is signed is always what is sent (the
@@ -28,7 +28,7 @@ __all__ = [
 
 #: Never part of the signed string: ``sig`` itself, the OAuth ``access_token`` (every source),
 #: and ``resig`` (apps_sdk ``Utils.calcSignature``). ``session_key`` IS signed when sent, as
-#: every official SDK does (PROTOCOL.md §2.3).
+#: every official SDK does (docs/protocol.md §2.3).
 UNSIGNED_PARAMS = frozenset({"sig", "access_token", "resig"})
 
 _SCALARS = (str, int, float, Enum)
@@ -36,7 +36,7 @@ _SCALARS = (str, int, float, Enum)
 
 def _json(value: object) -> str:
     try:
-        # Compact and UTF-8 as-is: ok-js-sdk sends JSON.stringify output (PROTOCOL.md §2.5).
+        # Compact and UTF-8 as-is: ok-js-sdk sends JSON.stringify output (docs/protocol.md §2.5).
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"cannot send {type(value).__name__} as JSON: {exc}") from None
@@ -151,7 +151,7 @@ def sign(params: Mapping[str, object], secret: Secret | str) -> str:
     """The OK.ru ``sig``: lower-case hex MD5 of :func:`canonical_string` + ``secret``, UTF-8.
 
     ``secret`` is the session secret (client-server), :func:`server_secret` (server-server) or
-    the app secret (session-less calls); PROTOCOL.md §2.2.
+    the app secret (session-less calls); docs/protocol.md §2.2.
     """
     return _md5_hex(canonical_string(params) + reveal(secret), "a parameter")
 

@@ -302,7 +302,7 @@ class Endpoints:
     """Where OK.ru lives: ``api`` (REST and token.do) and ``connect`` (the OAuth dialogs).
 
     Both are overridable: tests and the emulator point them at loopback, iframe apps pass the
-    ``api_server`` launch parameter (PROTOCOL.md §1.1). Plain ``http://`` is refused unless the
+    ``api_server`` launch parameter (docs/protocol.md §1.1). Plain ``http://`` is refused unless the
     host is a loopback address.
     """
 

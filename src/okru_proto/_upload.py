@@ -1,6 +1,6 @@
 """Photo upload as one flow: ``photosV2.getUploadUrl`` -> multipart POST -> ``photosV2.commit``.
 
-PROTOCOL.md §7.2. The REST steps go through :meth:`SessionCore.call_flow`, so signing, refresh
+docs/protocol.md §7.2. The REST steps go through :meth:`SessionCore.call_flow`, so signing, refresh
 on 102 and the retry policy apply to them; the upload POST itself is unsigned (the ``apiToken``
 in ``upload_url`` authorizes it) and is sent once. Adapters only read files and pass a random
 multipart boundary in (the core reads no file, no clock, no randomness).
@@ -144,7 +144,7 @@ PhotoSource = Photo | bytes | bytearray | memoryview | str | os.PathLike[str]
 class UploadedPhoto:
     """One uploaded photo. ``token`` goes into a ``mediatopic.post`` photo block (see
     :func:`photo_media`); ``assigned_photo_id`` and ``status`` (``"SUCCESS"``) are set when the
-    photo was committed, ``None`` when commit was skipped (PROTOCOL.md §7.2 steps 3-4)."""
+    photo was committed, ``None`` when commit was skipped (docs/protocol.md §7.2 steps 3-4)."""
 
     photo_id: str
     token: str
@@ -159,7 +159,7 @@ class UploadedPhoto:
 
 def photo_media(photos: Iterable[UploadedPhoto]) -> dict[str, Any]:
     """The ``mediatopic.post`` media block for uploaded photos:
-    ``{"type": "photo", "list": [{"id": token}, ...]}`` (PROTOCOL.md §7.2 step 4)."""
+    ``{"type": "photo", "list": [{"id": token}, ...]}`` (docs/protocol.md §7.2 step 4)."""
     items = [{"id": p.token} for p in photos]
     if not items:
         raise UsageError("photo_media needs at least one uploaded photo")
@@ -174,7 +174,7 @@ def _quote_name(name: str) -> str:
 
 def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str, bytes]:
     """``(content_type, body)`` of a ``multipart/form-data`` body with one part per photo,
-    named ``pic1``, ``pic2``... as OK's upload form does (PROTOCOL.md §7.2 step 2).
+    named ``pic1``, ``pic2``... as OK's upload form does (docs/protocol.md §7.2 step 2).
 
     ``boundary`` comes from the caller (adapters use ``secrets.token_hex(16)``): the core takes no
     randomness. It must be 1-70 boundary characters and must not occur in any photo's bytes.
@@ -212,7 +212,7 @@ def _check_upload_url(url: object) -> str:
                                           "refused, OK.ru's upload URLs have none")
     if parts.scheme not in ("http", "https") or not host:
         raise UploadError("getUploadUrl", "upload_url is not an absolute http(s) URL")
-    # Same rule as Endpoints (PROTOCOL.md §1): plain http only to loopback. A 2014 reply had
+    # Same rule as Endpoints (docs/protocol.md §1): plain http only to loopback. A 2014 reply had
     # http://up.odnoklassniki.ru; uploading over plain http to the internet is refused.
     if parts.scheme == "http" and not _is_loopback(host):
         raise UploadError("getUploadUrl", f"upload_url uses plain http:// for {host}; refusing to send "
@@ -261,7 +261,7 @@ def parse_upload_url(result: object, count: int) -> tuple[tuple[str, ...], str]:
 
 def prepare_upload(upload_url: str, photos: Iterable[Photo | bytes], boundary: str) -> Request:
     """The multipart POST of the photos to ``upload_url`` (unsigned: the URL's apiToken is the
-    credential; PROTOCOL.md §7.2 step 2)."""
+    credential; docs/protocol.md §7.2 step 2)."""
     content_type, body = build_multipart(photos, boundary)
     return Request("POST", _check_upload_url(upload_url), (("content-type", content_type),), body)
 
@@ -294,7 +294,7 @@ def parse_upload_reply(response: Response, photo_ids: Iterable[str]) -> tuple[Up
 
 def commit_params(photos: Iterable[UploadedPhoto]) -> dict[str, object]:
     """``photosV2.commit`` parameters: ``photo_id`` + ``token`` for one photo, the ``photos`` JSON
-    list for several (DOC-REPO, PROTOCOL.md §7.2 step 3)."""
+    list for several (DOC-REPO, docs/protocol.md §7.2 step 3)."""
     items = list(photos)
     if len(items) == 1:
         return {"photo_id": items[0].photo_id, "token": items[0].token}
@@ -344,7 +344,7 @@ def upload_photos_flow(
     params: Mapping[str, object] | None = None,
 ) -> Flow[tuple[UploadedPhoto, ...]]:
     """Upload ``photos`` with ``core`` (a :class:`~okru_proto.SessionCore`): the whole of
-    PROTOCOL.md §7.2 as one flow. Returns one :class:`UploadedPhoto` per photo, in order.
+    docs/protocol.md §7.2 as one flow. Returns one :class:`UploadedPhoto` per photo, in order.
 
     ``aid`` picks an album (default: the user's personal album), ``gid`` a group. ``commit``
     defaults to True except for a group upload without an album (``gid`` and no ``aid``): those

@@ -1,4 +1,4 @@
-"""okru over trio: h11 driven directly over trio streams, with the seed's session/API shape.
+"""okru over trio: h11 driven directly over trio streams, with aiookru's session/API shape.
 
 ```python
 async with okru_trio.CodeSession(app_id, app_key, app_secret_key, code, redirect_uri) as session:

@@ -1,7 +1,7 @@
 """``okru_proto.testing``: an in-memory OK.ru server for tests (pure; standard library only).
 
 ``FakeOK().handle(request) -> response`` answers REST calls, ``/oauth/token.do``, the OAuth
-dialogs and the photo upload host as OK.ru does (PROTOCOL.md). See ``docs/emulator.md``.
+dialogs and the photo upload host as OK.ru does (docs/protocol.md). See ``docs/emulator.md``.
 """
 
 from ._bots import BotChat, Delivery, FakeBots

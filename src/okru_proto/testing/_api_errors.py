@@ -28,7 +28,7 @@ class ApiFail(Exception):
 
 
 def permission_denied(scope: str) -> ApiFail:
-    # Real text and error_data from PROTOCOL.md §4 (MISC id 18340393522).
+    # Real text and error_data from docs/protocol.md §4 (MISC id 18340393522).
     return ApiFail(10, f"User must grant an access to permission '{scope}'", scope.lower())
 
 

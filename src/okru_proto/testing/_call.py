@@ -1,7 +1,7 @@
 """One REST call as a method implementation sees it: everything that reads a call's parameters.
 
 :class:`CallContext` carries what the REST gate established (the app, the token, its user) and
-reads parameters the way OK does: error 100 for a missing or malformed one (PROTOCOL.md §4).
+reads parameters the way OK does: error 100 for a missing or malformed one (docs/protocol.md §4).
 :class:`MethodSpec` is one row of the method table: the implementation, its session rule and
 the scopes it needs.
 """
@@ -50,7 +50,7 @@ class CallContext:
             return self.user
         uid = self.params.get(param)
         if not uid:
-            # Real reply, error_data included (AIO-OLD docs, PROTOCOL.md §4).
+            # Real reply, error_data included (AIO-OLD docs, docs/protocol.md §4).
             raise ApiFail(100, f"Either session_key or {param} must be specified", 1)
         user = self.fake.users.get(uid)
         if user is None:

@@ -199,7 +199,7 @@ class FakeOK(Store):
         session_secret_key: str | None = None,
         expires_in: float = ACCESS_TOKEN_TTL,
     ) -> AccessToken:
-        """Register an access token with a chosen value (e.g. to replay PROTOCOL.md test vectors).
+        """Register an access token with a chosen value (e.g. to replay the test vectors of docs/protocol.md §2.7).
 
         With ``session_secret_key`` it signs either circuit; without, server-server only.
         """
@@ -215,7 +215,7 @@ class FakeOK(Store):
 
     @locked
     def revoke(self, *, app_id: str | None = None, login: str | None = None) -> None:
-        """The user revokes the app (PROTOCOL.md §3.5): its tokens become unknown (103)."""
+        """The user revokes the app (docs/protocol.md §3.5): its tokens become unknown (103)."""
         app, user = self._app(app_id), self._user(login)
         user.grants.pop(app.app_id, None)
         for table in (self.tokens, self.refresh_tokens):

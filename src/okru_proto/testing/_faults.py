@@ -116,7 +116,7 @@ def fault_response(kind: str, log_id: Callable[[], str]) -> Response | None:
     if kind == "flood":
         return api_error(8, "Call blocked due to flood protection")
     if kind == "service":
-        # Real text (django-odnoklassniki-api, PROTOCOL.md §4).
+        # Real text (django-odnoklassniki-api, docs/protocol.md §4).
         return api_error(2, f"Service is temporary unavailable., logged by ID : {log_id()}")
     if kind.startswith("http_"):
         status = int(kind[5:])

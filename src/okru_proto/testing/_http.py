@@ -27,11 +27,11 @@ __all__ = [
     "tomcat_error",
 ]
 
-#: OK's exact content types (PROTOCOL.md §4, real recordings).
+#: OK's exact content types (docs/protocol.md §4, real recordings).
 JSON_TYPE = "application/json;charset=utf-8"
 HTML_TYPE = "text/html;charset=utf-8"
 
-#: Headers OK sends on API replies (PROTOCOL.md §4: RUBY 2015 and WSMC 2023 captures).
+#: Headers OK sends on API replies (docs/protocol.md §4: RUBY 2015 and WSMC 2023 captures).
 _API_HEADERS: tuple[tuple[str, str], ...] = (
     ("pragma", "no-cache"),
     ("expires", "Thu, 01 Jan 1970 00:00:00 GMT"),
@@ -62,7 +62,7 @@ class Incoming:
     @property
     def params(self) -> dict[str, str]:
         # Query first, then body; the first value of a repeated name wins, as a servlet's
-        # getParameter() does. OK signs the union of both (PROTOCOL.md §1.1, SCRIBE).
+        # getParameter() does. OK signs the union of both (docs/protocol.md §1.1, SCRIBE).
         merged: dict[str, str] = {}
         for key, value in (*self.query, *self.form):
             if key:  # "=x" has no name: a servlet drops it, and so nothing of it is signed
@@ -110,7 +110,7 @@ def json_body(value: object) -> bytes:
 
 
 def json_response(value: object, status: int = 200, extra: tuple[tuple[str, str], ...] = ()) -> Response:
-    """A success reply: the bare JSON value, no envelope (PROTOCOL.md §4)."""
+    """A success reply: the bare JSON value, no envelope (docs/protocol.md §4)."""
     return Response(status, (("content-type", JSON_TYPE), *_API_HEADERS, *extra), json_body(value))
 
 
@@ -126,7 +126,7 @@ def oauth_error(status: int, error: str, description: str) -> Response:
 
 
 def api_error(code: int, text: str, data: object = None) -> Response:
-    """OK's error reply: HTTP 200, ``Invocation-Error`` header, ``SYMBOL : text`` (PROTOCOL.md §4)."""
+    """OK's error reply: HTTP 200, ``Invocation-Error`` header, ``SYMBOL : text`` (docs/protocol.md §4)."""
     symbol = ERROR_CODES[code].symbol if code in ERROR_CODES else "UNKNOWN"
     payload = {"error_code": code, "error_msg": f"{symbol} : {text}", "error_data": data}
     return json_response(payload, extra=(("invocation-error", str(code)),))
@@ -146,12 +146,12 @@ def html_response(
 
 
 def redirect(location: str, extra: tuple[tuple[str, str], ...] = ()) -> Response:
-    """A 302; dialogs use RELATIVE locations, final OAuth redirects absolute (PROTOCOL.md §3.6)."""
+    """A 302; dialogs use RELATIVE locations, final OAuth redirects absolute (docs/protocol.md §3.6)."""
     return Response(302, (("location", location), ("content-length", "0"), *extra), b"")
 
 
 def tomcat_error(status: int, message: str) -> Response:
-    """The servlet container's own error page (token.do on an empty POST, PROTOCOL.md §3.1)."""
+    """The servlet container's own error page (token.do on an empty POST, docs/protocol.md §3.1)."""
     title = f"HTTP Status {status} - {message}"
     page = html_page(
         title,

@@ -1,6 +1,6 @@
 """The REST methods of the emulator and their table: everything a REST method answers lives here.
 
-Result shapes follow PROTOCOL.md §4, §7 and §9; :data:`METHODS` maps each method name to its
+Result shapes follow docs/protocol.md §4, §7 and §9; :data:`METHODS` maps each method name to its
 implementation, session rule and scopes, which the REST gate (``_rest``) enforces before the
 call gets here. Photo methods live with the upload host in ``_photos``.
 """
@@ -62,7 +62,7 @@ def user_object(fake: Store, user: User, fields: Iterable[str], *, email_ok: boo
         "online": "web",
     }
     if user.email is not None and email_ok:
-        # The email field needs GET_EMAIL (PROTOCOL.md §6).
+        # The email field needs GET_EMAIL (docs/protocol.md §6).
         full["email"] = user.email
     return _select(full, fields)
 
@@ -79,7 +79,7 @@ def users_get_current_user(ctx: CallContext) -> object:
 
 def users_get_logged_in_user(ctx: CallContext) -> object:
     assert ctx.user is not None
-    return ctx.user.uid  # a JSON string (PROTOCOL.md §4)
+    return ctx.user.uid  # a JSON string (docs/protocol.md §4)
 
 
 def users_get_info(ctx: CallContext) -> object:
@@ -179,7 +179,7 @@ def _check_media(ctx: CallContext, block: object) -> None:
         for item in items:
             if not isinstance(item, dict):
                 raise _bad_attachment("photo list items must be objects")
-            # "id" is the upload token; "photoId" an existing photo (PROTOCOL.md §7.2 step 4).
+            # "id" is the upload token; "photoId" an existing photo (docs/protocol.md §7.2 step 4).
             if "id" in item and item["id"] in tokens:
                 continue
             if "photoId" in item and item["photoId"] in assigned:
@@ -216,7 +216,7 @@ def mediatopic_post(ctx: CallContext) -> object:
     gid: str | None = None
     if topic_type.startswith("GROUP"):
         gid = ctx.require("gid")
-        ctx.require_scope("GROUP_CONTENT")  # posting to a group (PROTOCOL.md §9)
+        ctx.require_scope("GROUP_CONTENT")  # posting to a group (docs/protocol.md §9)
         if gid not in ctx.fake.groups:
             raise ApiFail(160, f"Invalid group id {gid}")
     user = ctx.target_user()
@@ -231,7 +231,7 @@ def auth_touch_session(ctx: CallContext) -> object:
     assert ctx.token is not None
     if ctx.token.long:
         ctx.fake.touch(ctx.token)
-    # The reply shape is NOT FOUND in PROTOCOL.md; the emulator answers {"result": true}.
+    # OK does not document the reply shape (docs/protocol.md §9); the emulator answers {"result": true}.
     return {"result": True}
 
 
@@ -249,7 +249,7 @@ def notifications_send_simple(ctx: CallContext) -> object:
     if uid not in ctx.fake.users:
         raise ApiFail(110, f"Invalid user id {uid}")
     ctx.fake.notifications.append((uid, text))
-    return True  # shape NOT FOUND in PROTOCOL.md; documented as a bare true
+    return True  # shape undocumented by OK (docs/protocol.md §9); docs/emulator.md says a bare true
 
 
 METHODS: dict[str, MethodSpec] = {

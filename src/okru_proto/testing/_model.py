@@ -1,6 +1,6 @@
 """What the emulator's records are: apps, users, groups, codes, tokens, dialog sessions, uploads.
 
-Plain dataclasses and the scope names (PROTOCOL.md §6); ``_store.Store`` holds, mints and ages
+Plain dataclasses and the scope names (docs/protocol.md §6); ``_store.Store`` holds, mints and ages
 them. Everything that affects the shape of a record lives here.
 """
 
@@ -24,7 +24,7 @@ __all__ = [
     "normalize_scope",
 ]
 
-#: Scopes OK knows (PROTOCOL.md §6); the demo app may request all of them.
+#: Scopes OK knows (docs/protocol.md §6); the demo app may request all of them.
 KNOWN_SCOPES = (
     "VALUABLE_ACCESS",
     "LONG_ACCESS_TOKEN",
@@ -42,7 +42,7 @@ KNOWN_SCOPES = (
 
 
 def normalize_scope(name: str) -> str:
-    # Legacy spellings with spaces ("VALUABLE ACCESS", PROTOCOL.md §6) mean the same scope.
+    # Legacy spellings with spaces ("VALUABLE ACCESS", docs/protocol.md §6) mean the same scope.
     return "_".join(name.strip().upper().split())
 
 
@@ -72,7 +72,7 @@ class User:
     email: str | None = None
     friends: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
-    #: auth.login answers 402 / 403 and the dialog shows a captcha page (PROTOCOL.md §3.3, §5).
+    #: auth.login answers 402 / 403 and the dialog shows a captcha page (docs/protocol.md §3.3, §5).
     captcha: bool = False
     human_check: bool = False
     #: app_id -> scopes the user granted to that app (skip the permission page next time).
@@ -106,10 +106,10 @@ class AccessToken:
     scopes: frozenset[str]
     expires_at: float
     #: Set for implicit-grant / auth.login / issue_token sessions: they may sign with it
-    #: (client-server) or with md5(token + app secret) (server-server); PROTOCOL.md §2.2.
+    #: (client-server) or with md5(token + app secret) (server-server); docs/protocol.md §2.2.
     session_secret_key: str | None
     long: bool = False
-    #: Day number (clock seconds // 86400) of the last sliding extension (PROTOCOL.md §3.5).
+    #: Day number (clock seconds // 86400) of the last sliding extension (docs/protocol.md §3.5).
     extended_day: int | None = None
     revoked: bool = False
 

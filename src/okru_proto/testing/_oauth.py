@@ -1,7 +1,7 @@
 """OAuth 2.0 in the browser: ``/oauth/authorize``, the ``/dk`` dialogs and redirect URI rules.
 
 Everything that affects a browser grant lives here: which redirect URIs an app accepts, the
-login and permission dialogs of the aiookru fixtures (PROTOCOL.md §3.6) and their pages, the
+login and permission dialogs of the aiookru fixtures (docs/protocol.md §3.6) and their pages, the
 dialog cookie, and the final redirect with a code or a token (§3.1, §3.2). ``token.do`` and
 ``auth.login`` are in ``_token``.
 
@@ -43,7 +43,7 @@ def _strip_query(uri: str) -> tuple[str, str, int | None, str]:
 
 
 def redirect_allowed(app: App, redirect_uri: str) -> bool:
-    """Registered URIs match exactly, the query ignored (DOC-SERVER ru, PROTOCOL.md §3.1).
+    """Registered URIs match exactly, the query ignored (DOC-SERVER ru, docs/protocol.md §3.1).
 
     For loopback hosts the port is ignored (RFC 8252 §7.3); an app created with
     ``loopback_redirects=True`` (the demo app) accepts any http loopback URI.
@@ -131,7 +131,7 @@ class _Pending:
 
 def _validate(fake: Store, values: dict[str, str]) -> _Pending | Response:
     """Check an OAuth request. Errors: HTTP 400 JSON ``{"error", "error_description"}`` (the
-    real page is NOT FOUND in PROTOCOL.md; AIO expects a JSON body on errors, §3.6)."""
+    real status is undocumented, docs/protocol.md §3.1; AIO expects a JSON body on errors, §3.6)."""
 
     def error(kind: str, text: str) -> Response:
         return oauth_error(400, kind, text)

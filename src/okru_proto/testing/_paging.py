@@ -1,6 +1,6 @@
 """Paging of the emulator's list methods: everything about ``anchor``/``direction``/``count``.
 
-Anchors are opaque to clients (PROTOCOL.md §7.3); here they are ``base64("<list key>:<index>")``,
+Anchors are opaque to clients (docs/protocol.md §7.3); here they are ``base64("<list key>:<index>")``,
 so an anchor from one list is refused by another (error 100).
 """
 
@@ -28,7 +28,7 @@ def parse_anchor(key: str, anchor: str) -> int | None:
 
 
 def page(ctx: CallContext, key: str, total: int, *, default: int = 10) -> tuple[int, int, bool, str | None]:
-    """(start, end, has_more, new_anchor) for anchor/direction/count paging (PROTOCOL.md §7.3)."""
+    """(start, end, has_more, new_anchor) for anchor/direction/count paging (docs/protocol.md §7.3)."""
     count = ctx.int_param("count", default, 1, 100)
     direction = ctx.params.get("direction", "FORWARD").upper() or "FORWARD"
     raw_anchor = ctx.params.get("anchor")

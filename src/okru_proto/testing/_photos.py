@@ -1,4 +1,4 @@
-"""Photos and their upload (PROTOCOL.md §7.2): everything that affects an upload ticket or a photo.
+"""Photos and their upload (docs/protocol.md §7.2): everything that affects an upload ticket or a photo.
 
 The three steps of an upload: ``photosV2.getUploadUrl`` issues a ticket and its URL, the upload
 host ``/uploadImage`` (no OK signature: the ``apiToken`` in the URL authorizes it) stores the
@@ -32,7 +32,7 @@ def _photo_list(ctx: CallContext, user: User) -> list[UploadedPhoto]:
 
 
 def photos_get_photos(ctx: CallContext) -> object:
-    """Legacy paging shape: camelCase ``hasMore`` and ``anchor`` (YANDEX 2014, PROTOCOL.md §7.3)."""
+    """Legacy paging shape: camelCase ``hasMore`` and ``anchor`` (YANDEX 2014, docs/protocol.md §7.3)."""
     user = ctx.target_user()
     photos = _photo_list(ctx, user)
     start, end, has_more, anchor = page(ctx, f"photos:{user.uid}", len(photos), default=10)
@@ -48,7 +48,7 @@ def photos_get_photos(ctx: CallContext) -> object:
 
 
 def _photo_id(fake: Store) -> str:
-    # Real ids are base64 with "+" "/" "=" (PROTOCOL.md §7.2): clients must URL-encode them.
+    # Real ids are base64 with "+" "/" "=" (docs/protocol.md §7.2): clients must URL-encode them.
     return base64.b64encode(fake.rng.randbytes(40)).decode("ascii")
 
 
@@ -66,7 +66,7 @@ def photos_get_upload_url(ctx: CallContext) -> object:
     ctx.fake.uploads[api_token] = ticket
     # The base comes from the incoming request, so the URL works in-process and over loopback.
     # placeholders=true: the client puts the ids each POST carries in place of ${photoIds}
-    # (DOC-PHOTO, PROTOCOL.md §7.2); a URL sent with the placeholder left in gets error 121.
+    # (DOC-PHOTO, docs/protocol.md §7.2); a URL sent with the placeholder left in gets error 121.
     placeholders = ctx.params.get("placeholders", "").lower() in ("true", "1")
     photo_ids = PHOTO_IDS_PLACEHOLDER if placeholders else quote(",".join(ids), safe="")
     url = f"{ctx.incoming.base_url}/uploadImage?apiToken={quote(api_token, safe='')}&photoIds={photo_ids}"
@@ -79,7 +79,7 @@ def photos_get_upload_url(ctx: CallContext) -> object:
 
 
 def upload_image(fake: Store, incoming: Incoming) -> Response:
-    """The upload host: multipart POST, parts ``pic1``, ``pic2``... (PROTOCOL.md §7.2).
+    """The upload host: multipart POST, parts ``pic1``, ``pic2``... (docs/protocol.md §7.2).
 
     No OK signature: the ``apiToken`` in the URL authorizes it. It always answers JSON.
     """

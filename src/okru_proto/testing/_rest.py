@@ -1,6 +1,6 @@
 """The REST gate: everything that decides whether a REST call reaches its method lives here.
 
-In OK's order (PROTOCOL.md §2, §4): the method name (100), ``auth.login`` let through unsigned
+In OK's order (docs/protocol.md §2, §4): the method name (100), ``auth.login`` let through unsigned
 (§3.3), the application key (101), the method (3), the signature's presence (104), the token
 (103 unknown, 102 expired), the signature itself (104), the session rule of the method (451,
 453), the long token's sliding extension (§3.5) and the method's scopes (10). Both endpoints
@@ -39,7 +39,7 @@ def rest(fake: Store, incoming: Incoming, name: str) -> Response:
     if not name:
         return api_error(100, "Missed required parameter: method")
     if name == "auth.login":
-        # Sent unsigned by every client that uses it (PROTOCOL.md §3.3).
+        # Sent unsigned by every client that uses it (docs/protocol.md §3.3).
         return answer(lambda: auth_login(fake, incoming))
     try:
         app = fake.app_of_call(params)
@@ -68,7 +68,7 @@ def rest(fake: Store, incoming: Incoming, name: str) -> Response:
     if spec.session == "required" and token is None:
         return api_error(453, "Session key is required for this method")
     if token is not None and token.long:
-        # Sliding 30-day extension, at most once per day (PROTOCOL.md §3.5).
+        # Sliding 30-day extension, at most once per day (docs/protocol.md §3.5).
         fake.slide(token)
     if token is not None:
         for scope in spec.scopes:

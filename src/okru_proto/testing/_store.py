@@ -3,7 +3,7 @@
 :class:`Store` holds the registries (apps, users, groups), the grants in flight (codes, access
 and refresh tokens, dialog sessions, upload tickets), what calls left behind (photos, topics,
 notifications, the request log), the clock, the seeded random generator and the lock. It mints
-tokens and codes with their lifetimes (PROTOCOL.md §3.1, §3.5) and slides long tokens, so every
+tokens and codes with their lifetimes (docs/protocol.md §3.1, §3.5) and slides long tokens, so every
 lifetime rule is in this one module. Endpoint modules take a ``Store``; ``FakeOK`` is one.
 """
 
@@ -44,7 +44,7 @@ __all__ = [
     "locked",
 ]
 
-ACCESS_TOKEN_TTL = 30 * 60  # PROTOCOL.md §3.5: expires_in "1800"
+ACCESS_TOKEN_TTL = 30 * 60  # docs/protocol.md §3.5: expires_in "1800"
 LONG_TOKEN_TTL = 30 * 86400  # LONG_ACCESS_TOKEN: 30 days, sliding (§3.5)
 REFRESH_TOKEN_TTL = 30 * 86400  # §3.5
 CODE_TTL = 2 * 60  # "active for 2 minutes" (§3.1)
@@ -74,7 +74,7 @@ class Store:
     def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
         self.clock: Clock = clock if clock is not None else FakeClock()
         self.rng = random.Random(seed)
-        #: HTTP status of token.do's JSON errors. OK's is unknown (PROTOCOL.md §3.1 "NOT FOUND");
+        #: HTTP status of token.do's JSON errors. OK's is unknown (docs/protocol.md §3.1 "NOT FOUND");
         #: 400 follows RFC 6749 §5.2. Set to 200 to test a client against the other choice.
         self.oauth_error_status = 400
         self.apps: dict[str, App] = {}
@@ -233,7 +233,7 @@ class Store:
         self, app: App, uid: str, scopes: frozenset[str], *, with_session_secret: bool
     ) -> AccessToken:
         long = "LONG_ACCESS_TOKEN" in scopes
-        # Shaped like real tokens ("dwipa.7912dvrsxji0049e565qh4a3k3d", PROTOCOL.md §3.1).
+        # Shaped like real tokens ("dwipa.7912dvrsxji0049e565qh4a3k3d", docs/protocol.md §3.1).
         token = f"{self.random_string(5)}.{self.random_string(32)}"
         secret = self.random_hex() if with_session_secret else None
         return self.put_access_token(token, app, uid, scopes, LONG_TOKEN_TTL if long else ACCESS_TOKEN_TTL, secret)
@@ -251,14 +251,14 @@ class Store:
         return record
 
     def new_refresh_token(self, app: App, uid: str, scopes: frozenset[str]) -> RefreshToken:
-        # "971547395341_382ca2a1321d0c24cfd1ef1964e2f4ea0d_573991092e" (PROTOCOL.md §3.1)
+        # "971547395341_382ca2a1321d0c24cfd1ef1964e2f4ea0d_573991092e" (docs/protocol.md §3.1)
         token = f"{uid}_{self.random_hex(34)}_{self.random_hex(10)}"
         record = RefreshToken(token, app.app_id, uid, scopes, self.now + REFRESH_TOKEN_TTL)
         self.refresh_tokens[token] = record
         return record
 
     def new_code(self, app: App, uid: str, scopes: frozenset[str], redirect_uri: str) -> str:
-        # Codes may contain "/" (PHP test "someCode/1", PROTOCOL.md §3.1): clients must encode.
+        # Codes may contain "/" (PHP test "someCode/1", docs/protocol.md §3.1): clients must encode.
         code = f"{self.random_string(24)}/{self.random_string(2, string.digits)}"
         self.codes[code] = AuthCode(code, app.app_id, uid, scopes, redirect_uri, self.now + CODE_TTL)
         return code

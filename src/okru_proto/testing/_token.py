@@ -1,6 +1,6 @@
 """Token grants outside the browser: everything that turns credentials into a session lives here.
 
-``POST /oauth/token.do`` with its quirks (code and refresh grants, PROTOCOL.md §3.1, §3.4) and
+``POST /oauth/token.do`` with its quirks (code and refresh grants, docs/protocol.md §3.1, §3.4) and
 the unofficial password grant ``auth.login`` (§3.3), which is sent unsigned to the REST
 endpoint, with the iframe ``auth_sig`` it returns (TV-11). Browser grants (``/oauth/authorize``
 and the ``/dk`` dialogs) live in ``_oauth``.
@@ -29,7 +29,7 @@ def token_endpoint(fake: Store, incoming: Incoming) -> Response:
     """``POST /oauth/token.do``: code and refresh grants; params from the body and/or query."""
     params = incoming.params
     if not params:
-        # Real: empty POST -> Tomcat 400 page (RUBY cassette, PROTOCOL.md §3.1).
+        # Real: empty POST -> Tomcat 400 page (RUBY cassette, docs/protocol.md §3.1).
         return tomcat_error(400, "Provide OAUTH request parameters!")
     client_id = params.get("client_id", "")
     if client_id and not client_id.isdigit():
@@ -100,7 +100,7 @@ def auth_sig(uid: str, session_key: str, app: App) -> str:
 
 
 def auth_login(fake: Store, incoming: Incoming) -> object:
-    """The unofficial password grant (PROTOCOL.md §3.3): unsigned, returns a session."""
+    """The unofficial password grant (docs/protocol.md §3.3): unsigned, returns a session."""
     params = incoming.params
     app = fake.app_of_call(params)
     login = params.get("user_name", "")
