@@ -11,7 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from okru_proto import Request, Response, Secret, SessionCore, StoreCall, StoreError, Token
+from okru_proto import Request, Secret, SessionCore, StoreCall, StoreError, Token
 from okru_proto._flow import Callback, RefreshNeeded, Sleep
 from okru_proto.testing import FakeOK
 from okru_stores import MemoryTokenStore
