@@ -31,7 +31,7 @@ def token_dos(fake: FakeOK) -> int:
     return sum(1 for r in fake.requests if r.path == "/oauth/token.do")
 
 
-def seed(fake: FakeOK, store: Any) -> dict[str, str]:
+def save_first_token(fake: FakeOK, store: Any) -> dict[str, str]:
     """A token saved in the store (generation 1), then expired on the server."""
     issued = fake.issue_token()
     token = Token(access_token=Secret(issued["access_token"]), refresh_token=Secret(issued["refresh_token"]))
@@ -70,7 +70,7 @@ def test_eight_processes_refresh_exactly_once(kind: str, rotate: bool, tmp_path:
     fake, url = emulator
     fake.rotate_refresh_tokens = rotate
     spec, store = store_spec(kind, tmp_path, flushed_redis)
-    issued = seed(fake, store)
+    issued = save_first_token(fake, store)
     workers = [spawn(spec, url, fake, issued) for _ in range(PROCESSES)]
     outcomes = results(workers)
     assert [o["errors"] for o in outcomes] == [[]] * PROCESSES
@@ -78,7 +78,7 @@ def test_eight_processes_refresh_exactly_once(kind: str, rotate: bool, tmp_path:
     assert token_dos(fake) == 1
     for outcome in outcomes:
         start, end = outcome["generations"]
-        # adopted the seed (or, if it started late, the refreshed token), never went back
+        # adopted the first token (or, if it started late, the refreshed token), never went back
         assert start in (1, 2) and end == 2
     saved = store.load("k")
     assert saved is not None and saved[1] == 2
@@ -91,7 +91,7 @@ def test_a_refresher_killed_holding_the_lease_is_replaced(kind: str, tmp_path: P
                                                           emulator: tuple[FakeOK, str]) -> None:
     fake, url = emulator
     spec, store = store_spec(kind, tmp_path, flushed_redis)
-    issued = seed(fake, store)
+    issued = save_first_token(fake, store)
     fake.inject("slow", method="/oauth/token.do", seconds=30)  # the first refresher hangs in token.do
     doomed = spawn(spec, url, fake, issued, calls=1, lease_ttl=1.0)
     deadline = time.monotonic() + 20
