@@ -57,7 +57,17 @@ from ._errors import (
     scrub_error,
 )
 from ._facade import AsyncSessionBase, SyncSessionBase
-from ._flow import Callback, Effect, Flow, RefreshNeeded, Sleep, guarded, run_async, run_sync
+from ._flow import (
+    Callback,
+    Effect,
+    Flow,
+    RefreshNeeded,
+    Sleep,
+    StoreCall,  # okru issue 16
+    guarded,
+    run_async,
+    run_sync,
+)
 from ._graph import (
     FILE_TYPES,
     GRAPH_CONTENT_TYPE,
@@ -115,6 +125,7 @@ from ._session import (
     SessionSpec,
 )
 from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
+from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json  # okru issue 16
 from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
 from ._upload import (
     PHOTO_IDS_PLACEHOLDER,
@@ -242,10 +253,14 @@ __all__ = [
     "SignatureError",
     "Sleep",
     "StateMismatchError",
+    "StoreCall",
+    "StoreError",
+    "StoredToken",
     "Subscription",
     "SyncBotBase",
     "SyncSessionBase",
     "Token",
+    "TokenStore",
     "TransportError",
     "TransportTimeout",
     "UnknownEvent",
@@ -299,6 +314,8 @@ __all__ = [
     "scrub_error",
     "server_secret",
     "sign",
+    "token_from_json",
+    "token_to_json",
     "upload_photos_flow",
     "webhook_app",
     "wire_params",

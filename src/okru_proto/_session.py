@@ -27,7 +27,9 @@ from ._oauth import (
     refresh_flow,
 )
 from ._rest import check_method_name, parse_call_response, prepare_call
+from ._shared_refresh import authorize_with_store, check_store, shared_refresh  # okru issue 16
 from ._sign import server_secret
+from ._store import TokenStore  # okru issue 16
 from ._types import Endpoints, Secret, reveal
 
 #: The ``okru`` logger: one DEBUG line per call (method, status, duration, circuit), never a
@@ -161,7 +163,8 @@ class RefreshGrant(Grant):
 
 #: Keyword options every session takes, whatever the adapter (the rest go to the transport).
 CORE_OPTIONS = frozenset({"endpoints", "pass_error", "retry", "on_token", "auto_refresh",
-                          "refresh_before", "http_method"})
+                          "refresh_before", "http_method",
+                          "store", "store_key"})  # okru issue 16: shared token store
 
 
 class SessionCore:
@@ -187,6 +190,8 @@ class SessionCore:
         auto_refresh: bool | None = None,
         refresh_before: float | None = None,
         http_method: str = "POST",
+        store: TokenStore | None = None,  # okru issue 16: shared token store (_shared_refresh)
+        store_key: str | None = None,
     ) -> None:
         if app_id is not None:
             _client_id(app_id)
@@ -218,6 +223,10 @@ class SessionCore:
         self._access: str | None = None
         self._secrets: tuple[str, ...] = ()
         self._install(token)
+        # okru issue 16: the shared store is read/written only by _shared_refresh (start, refresh).
+        self.store: Any = store
+        self.store_generation = 0
+        self.store_key: Any = None if store is None else check_store(self, store, store_key)
 
     # -- credentials ---------------------------------------------------------------------
     def require_app_secret(self, who: str) -> Secret:
@@ -301,6 +310,8 @@ class SessionCore:
         return guarded(self._authorize_flow(), self.secret_values)
 
     def _authorize_flow(self) -> Flow[Token]:
+        if self.store is not None:  # okru issue 16
+            return (yield from authorize_with_store(self))  # type: ignore[return-value]
         if self.grant is None:
             # Nothing to authorize: a ready token, or a session-less/public session.
             return self.token  # type: ignore[return-value]
@@ -313,6 +324,8 @@ class SessionCore:
         return guarded(self._refresh_flow(), self.secret_values)
 
     def _refresh_flow(self) -> Flow[Token]:
+        if self.store is not None:  # okru issue 16
+            return (yield from shared_refresh(self))
         if self.token is None or not self.can_refresh:
             raise UsageError("this session cannot refresh: it needs a refresh token, app_id and app_secret_key")
         retry = self.retry
