@@ -4,6 +4,7 @@ Pure protocol: it builds :class:`Request` values, reads :class:`Response` values
 typed results or raises typed errors. No sockets, no clock, no event loop; standard library only.
 """
 
+from ._api import API
 from ._bot_core import BotCore, HistoryPager
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._bot_types import (
@@ -58,6 +59,7 @@ from ._errors import (
 )
 from ._facade import AsyncSessionBase, SyncSessionBase
 from ._flow import Callback, Effect, Flow, RefreshNeeded, Sleep, guarded, run_async, run_sync
+from ._grants import CodeGrant, Grant, ImplicitGrant, PasswordGrant, RefreshGrant
 from ._graph import (
     FILE_TYPES,
     GRAPH_CONTENT_TYPE,
@@ -93,28 +95,20 @@ from ._rest import (
     parse_json_body,
     prepare_call,
 )
-from ._session import (
-    API,
-    CORE_OPTIONS,
+from ._retry import RetryPolicy
+from ._session import CORE_OPTIONS, OnToken, SessionCore
+from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
+from ._spec import (
     AppSessionSpec,
     ClientSessionSpec,
-    CodeGrant,
     CodeSessionSpec,
-    Grant,
-    ImplicitGrant,
     ImplicitSessionSpec,
-    OnToken,
-    PasswordGrant,
     PasswordSessionSpec,
     PublicSessionSpec,
-    RefreshGrant,
     RefreshSessionSpec,
-    RetryPolicy,
     ServerSessionSpec,
-    SessionCore,
     SessionSpec,
 )
-from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
 from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
 from ._upload import (
     PHOTO_IDS_PLACEHOLDER,

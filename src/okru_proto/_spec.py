@@ -1,0 +1,206 @@
+"""The adapter-facing session shapes: everything about a session's constructor lives here.
+
+:class:`SessionSpec` gives every adapter's ``*Session`` aiookru's attributes over a
+:class:`~okru_proto.SessionCore`; the eight subclasses fix aiookru's constructor shapes (which
+grant, which token, which credentials are required). An adapter mixes one of them with its own
+base class, which implements ``_init_transport(**transport_options)`` and supplies ``_clock``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ._errors import UsageError
+from ._flow import is_async_callable
+from ._grants import CodeGrant, ImplicitGrant, PasswordGrant, RefreshGrant
+from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI, Token
+from ._session import CORE_OPTIONS, SessionCore
+from ._types import Secret, reveal
+
+__all__ = [
+    "AppSessionSpec",
+    "ClientSessionSpec",
+    "CodeSessionSpec",
+    "ImplicitSessionSpec",
+    "PasswordSessionSpec",
+    "PublicSessionSpec",
+    "RefreshSessionSpec",
+    "ServerSessionSpec",
+    "SessionSpec",
+]
+
+
+class SessionSpec:
+    """Base of every adapter's ``*Session``: aiookru's attributes over a :class:`SessionCore`.
+
+    Subclasses below fix the constructor shapes; an adapter mixes them with its own base class,
+    which implements ``_init_transport(**transport_options)`` and supplies ``_clock``.
+    """
+
+    _core: SessionCore
+
+    def _init_transport(self, **transport_options: Any) -> None:  # pragma: no cover - adapters
+        raise NotImplementedError
+
+    def _clock(self) -> float:  # pragma: no cover - adapters
+        raise NotImplementedError
+
+    #: True for the blocking sessions (:class:`~okru_proto.SyncSessionBase`): they cannot await.
+    _blocking = False
+
+    def _setup(self, options: dict[str, Any], **core_args: Any) -> None:
+        core_options = {k: options.pop(k) for k in list(options) if k in CORE_OPTIONS}
+        if self._blocking and is_async_callable(core_options.get("on_token")):
+            raise UsageError("on_token is an async function, which a blocking session cannot await "
+                             "(its token would never be saved); pass a plain function, or use the "
+                             "async adapter")
+        self._core = SessionCore(clock=self._clock, **core_args, **core_options)
+        self._init_transport(**options)
+
+    @property
+    def core(self) -> SessionCore:
+        return self._core
+
+    @property
+    def token(self) -> Token | None:
+        """The current :class:`Token` (None before authorization or for session-less sessions)."""
+        return self._core.token
+
+    def _field(self, name: str) -> Any:
+        token = self._core.token
+        return None if token is None else getattr(token, name)
+
+    @property
+    def access_token(self) -> str | None:
+        value = self._field("access_token")
+        return None if value is None else reveal(value)
+
+    session_key = access_token
+
+    @property
+    def session_secret_key(self) -> str | None:
+        value = self._field("session_secret_key")
+        return None if value is None else reveal(value)
+
+    @property
+    def refresh_token(self) -> str | None:
+        value = self._field("refresh_token")
+        return None if value is None else reveal(value)
+
+    @property
+    def permissions_granted(self) -> str | None:
+        return self._field("permissions_granted")  # type: ignore[no-any-return]
+
+    permission_granted = permissions_granted
+
+    @property
+    def state(self) -> str | None:
+        return self._field("state")  # type: ignore[no-any-return]
+
+    @property
+    def token_type(self) -> str | None:
+        return self._field("token_type")  # type: ignore[no-any-return]
+
+    @property
+    def expires_in(self) -> int | None:
+        return self._field("expires_in")  # type: ignore[no-any-return]
+
+    @property
+    def expires_at(self) -> float | None:
+        return self._field("expires_at")  # type: ignore[no-any-return]
+
+    @property
+    def uid(self) -> str | None:
+        return self._field("uid")  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        core = self._core
+        return (f"{type(self).__name__}(app_id={core.app_id!r}, circuit={core.circuit!r}, "
+                f"api={core.endpoints.api!r})")
+
+
+def _scope(scope: str | Iterable[str]) -> tuple[str, ...] | str:
+    return scope if isinstance(scope, str) else tuple(scope)
+
+
+class CodeSessionSpec(SessionSpec):
+    """Authorization-code grant: exchanges ``code`` on enter (server-server circuit after)."""
+
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, code: str,
+                 redirect_uri: str, **options: Any) -> None:
+        self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
+                    grant=CodeGrant(Secret(code), redirect_uri))
+
+
+class ImplicitSessionSpec(SessionSpec):
+    """Implicit grant through OK's login and permission dialogs (client-server circuit after)."""
+
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str | None, login: str,
+                 passwd: str, scope: str | Iterable[str] = ("VALUABLE_ACCESS",), *,
+                 redirect_uri: str = DEFAULT_IMPLICIT_REDIRECT_URI, state: str | None = None,
+                 layout: str = "w", **options: Any) -> None:
+        self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
+                    grant=ImplicitGrant(login, Secret(passwd), _scope(scope), redirect_uri, state, layout))
+
+
+class PasswordSessionSpec(SessionSpec):
+    """Password grant via ``auth.login`` (client-server circuit after)."""
+
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str | None, login: str,
+                 passwd: str, **options: Any) -> None:
+        self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
+                    grant=PasswordGrant(login, Secret(passwd)))
+
+
+class RefreshSessionSpec(SessionSpec):
+    """A new access token from a stored refresh token (server-server circuit after)."""
+
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, refresh_token: str,
+                 **options: Any) -> None:
+        self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
+                    grant=RefreshGrant(Secret(refresh_token)))
+
+
+class ClientSessionSpec(SessionSpec):
+    """A token you already have, with its ``session_secret_key`` (client-server circuit)."""
+
+    def __init__(self, app_id: int | str, app_key: str, access_token: str, session_secret_key: str,
+                 **options: Any) -> None:
+        if not access_token or not session_secret_key:
+            raise UsageError("ClientSession needs access_token and session_secret_key")
+        self._setup(options, app_id=app_id, app_key=app_key,
+                    token=Token(access_token=Secret(access_token),
+                                session_secret_key=Secret(session_secret_key)))
+
+
+class ServerSessionSpec(SessionSpec):
+    """A token you already have, signed with ``md5(access_token + app_secret_key)``
+    (server-server circuit). Pass ``refresh_token=`` to refresh it transparently on 102."""
+
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, access_token: str, *,
+                 refresh_token: str | None = None, **options: Any) -> None:
+        if not access_token:
+            raise UsageError("ServerSession needs an access_token")
+        if not app_secret_key:
+            raise UsageError("ServerSession needs app_secret_key (the server-server circuit signs with it)")
+        self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
+                    token=Token(access_token=Secret(access_token),
+                                refresh_token=Secret(refresh_token) if refresh_token else None))
+
+
+class AppSessionSpec(SessionSpec):
+    """Session-less calls signed with the app secret (methods OK requires without a session,
+    e.g. ``notifications.sendSimple``)."""
+
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, **options: Any) -> None:
+        if not app_secret_key:
+            raise UsageError("AppSession needs app_secret_key (session-less calls are signed with it)")
+        self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key)
+
+
+class PublicSessionSpec(SessionSpec):
+    """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``."""
+
+    def __init__(self, *, app_key: str | None = None, **options: Any) -> None:
+        self._setup(options, app_key=app_key)
