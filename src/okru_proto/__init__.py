@@ -58,7 +58,17 @@ from ._errors import (
     scrub_error,
 )
 from ._facade import AsyncSessionBase, SyncSessionBase
-from ._flow import Callback, Effect, Flow, RefreshNeeded, Sleep, guarded, run_async, run_sync
+from ._flow import (
+    Callback,
+    Effect,
+    Flow,
+    RefreshNeeded,
+    Sleep,
+    StoreCall,  # okru issue 16
+    guarded,
+    run_async,
+    run_sync,
+)
 from ._grants import CodeGrant, Grant, ImplicitGrant, PasswordGrant, RefreshGrant
 from ._graph import (
     FILE_TYPES,
@@ -109,6 +119,7 @@ from ._spec import (
     ServerSessionSpec,
     SessionSpec,
 )
+from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json  # okru issue 16
 from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
 from ._upload import (
     PHOTO_IDS_PLACEHOLDER,
@@ -236,10 +247,14 @@ __all__ = [
     "SignatureError",
     "Sleep",
     "StateMismatchError",
+    "StoreCall",
+    "StoreError",
+    "StoredToken",
     "Subscription",
     "SyncBotBase",
     "SyncSessionBase",
     "Token",
+    "TokenStore",
     "TransportError",
     "TransportTimeout",
     "UnknownEvent",
@@ -293,6 +308,8 @@ __all__ = [
     "scrub_error",
     "server_secret",
     "sign",
+    "token_from_json",
+    "token_to_json",
     "upload_photos_flow",
     "webhook_app",
     "wire_params",

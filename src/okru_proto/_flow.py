@@ -1,9 +1,10 @@
 """Flows and their two drivers (the only sync/async difference in the project).
 
 A flow is a generator, as httpx's ``Auth.auth_flow``: it yields what it needs done — a
-:class:`Request` to send, a :class:`Sleep`, a :class:`RefreshNeeded`, or a :class:`Callback` of
-the user's (``on_token``: awaited by the async driver when it is async) — receives the
-:class:`Response` (or ``None``), and returns its result or raises one of our errors. The drivers
+:class:`Request` to send, a :class:`Sleep`, a :class:`RefreshNeeded`, a :class:`Callback` of
+the user's (``on_token``: awaited by the async driver when it is async), or a :class:`StoreCall`
+on a shared token store — receives the :class:`Response` (or ``None``, or the store's answer),
+and returns its result or raises one of our errors. The drivers
 below run a flow with the ``send``/``sleep`` callables an adapter gives them; the async one only
 awaits what it is given, so it runs under asyncio, trio or any other loop.
 """
@@ -27,6 +28,7 @@ __all__ = [
     "RefreshNeeded",
     "Refreshable",
     "Sleep",
+    "StoreCall",
     "guarded",
     "is_async_callable",
     "run_async",
@@ -79,6 +81,20 @@ class Callback:
     argument: Any
 
 
+@dataclass(frozen=True, slots=True)
+class StoreCall:
+    """Effect: run ``store.<method>(*args)`` on a shared token store (``_shared_refresh``).
+
+    The blocking driver calls the plain method, the async driver awaits ``a<method>`` (e.g.
+    ``aload``), then resumes the flow with the result. Whatever the store raises is thrown into
+    the flow, which releases its lease and turns it into a typed ``StoreError``.
+    """
+
+    store: Any
+    method: str
+    args: tuple[Any, ...]
+
+
 def is_async_callable(function: object) -> bool:
     """True for a coroutine function, a ``functools.partial`` of one, or an object whose
     ``__call__`` is one (what the blocking sessions refuse as ``on_token``)."""
@@ -99,7 +115,7 @@ def _refuse_awaitable(result: object) -> None:
                      "pass a plain function (or use the async adapter)")
 
 
-Effect = Request | Sleep | RefreshNeeded | Callback
+Effect = Request | Sleep | RefreshNeeded | Callback | StoreCall
 #: ``Generator[Effect, Response | None, T]``; the value sent in is the ``Response`` for a
 #: ``Request`` and ``None`` for the other effects.
 Flow = Generator[Effect, Any, T]
@@ -187,6 +203,13 @@ def run_sync(
                 if inspect.isawaitable(result):
                     _refuse_awaitable(result)
                 effect = flow.send(None)
+            elif kind is StoreCall:
+                try:
+                    stored = getattr(effect.store, effect.method)(*effect.args)  # type: ignore[union-attr]
+                except Exception as exc:
+                    effect = flow.throw(exc)
+                    continue
+                effect = flow.send(stored)
             else:
                 raise UsageError(f"a flow yielded {effect!r}, which is not an effect")
     except StopIteration as done:
@@ -231,6 +254,13 @@ async def run_async(
                 if inspect.isawaitable(result):
                     await result
                 effect = flow.send(None)
+            elif kind is StoreCall:
+                try:
+                    stored = await getattr(effect.store, "a" + effect.method)(*effect.args)  # type: ignore[union-attr]
+                except Exception as exc:
+                    effect = flow.throw(exc)
+                    continue
+                effect = flow.send(stored)
             else:
                 raise UsageError(f"a flow yielded {effect!r}, which is not an effect")
     except StopIteration as done:

@@ -21,7 +21,9 @@ from ._grants import Grant
 from ._oauth import Token, _client_id, refresh_flow
 from ._rest import parse_call_response, prepare_call
 from ._retry import RetryPolicy, retrying
+from ._shared_refresh import authorize_with_store, check_store, shared_refresh  # okru issue 16
 from ._sign import server_secret
+from ._store import TokenStore  # okru issue 16
 from ._types import Endpoints, Secret, reveal
 
 #: The ``okru`` logger: one DEBUG line per call (method, status, duration, circuit), never a
@@ -39,7 +41,8 @@ OnToken = Callable[[Token], object] | Callable[[Token], Awaitable[object]]
 
 #: Keyword options every session takes, whatever the adapter (the rest go to the transport).
 CORE_OPTIONS = frozenset({"endpoints", "pass_error", "retry", "on_token", "auto_refresh",
-                          "refresh_before", "http_method"})
+                          "refresh_before", "http_method",
+                          "store", "store_key"})  # okru issue 16: shared token store
 
 
 class SessionCore:
@@ -65,6 +68,8 @@ class SessionCore:
         auto_refresh: bool | None = None,
         refresh_before: float | None = None,
         http_method: str = "POST",
+        store: TokenStore | None = None,  # okru issue 16: shared token store (_shared_refresh)
+        store_key: str | None = None,
     ) -> None:
         if app_id is not None:
             _client_id(app_id)
@@ -96,6 +101,10 @@ class SessionCore:
         self._access: str | None = None
         self._secrets: tuple[str, ...] = ()
         self._install(token)
+        # okru issue 16: the shared store is read/written only by _shared_refresh (start, refresh).
+        self.store: Any = store
+        self.store_generation = 0
+        self.store_key: Any = None if store is None else check_store(self, store, store_key)
 
     # -- credentials ---------------------------------------------------------------------
     def require_app_secret(self, who: str) -> Secret:
@@ -179,6 +188,8 @@ class SessionCore:
         return guarded(self._authorize_flow(), self.secret_values)
 
     def _authorize_flow(self) -> Flow[Token]:
+        if self.store is not None:  # okru issue 16
+            return (yield from authorize_with_store(self))  # type: ignore[return-value]
         if self.grant is None:
             # Nothing to authorize: a ready token, or a session-less/public session.
             return self.token  # type: ignore[return-value]
@@ -191,6 +202,8 @@ class SessionCore:
         return guarded(self._refresh_flow(), self.secret_values)
 
     def _refresh_flow(self) -> Flow[Token]:
+        if self.store is not None:  # okru issue 16
+            return (yield from shared_refresh(self))
         if self.token is None or not self.can_refresh:
             raise UsageError("this session cannot refresh: it needs a refresh token, app_id and app_secret_key")
         # The retry policy covers token.do too: a flood or a 502 while refreshing must not fail

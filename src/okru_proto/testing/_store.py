@@ -77,6 +77,10 @@ class Store:
         #: HTTP status of token.do's JSON errors. OK's is unknown (docs/protocol.md §3.1 "NOT FOUND");
         #: 400 follows RFC 6749 §5.2. Set to 200 to test a client against the other choice.
         self.oauth_error_status = 400
+        #: OK keeps the refresh token on refresh (docs/protocol.md §3.4); True makes token.do rotate it
+        #: (a new one in the reply, the old one void), as many OAuth servers do, to test clients
+        #: that share tokens across processes.
+        self.rotate_refresh_tokens = False
         self.apps: dict[str, App] = {}
         self.users: dict[str, User] = {}
         self.groups: dict[str, Group] = {}

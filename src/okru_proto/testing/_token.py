@@ -86,10 +86,11 @@ def _refresh_grant(fake: Store, app: App, params: dict[str, str]) -> Response:
     if record is None or record.app_id != app.app_id or record.expires_at <= fake.now:
         return _oauth_error(fake, "invalid_grant", "Invalid or expired refresh token")
     access = fake.new_access_token(app, record.uid, record.scopes, with_session_secret=False)
-    # No new refresh token on refresh (§3.4).
-    return plain_json(
-        {"access_token": access.token, "token_type": "session", "expires_in": fake.expires_in(access)}
-    )
+    reply = {"access_token": access.token, "token_type": "session", "expires_in": fake.expires_in(access)}
+    if fake.rotate_refresh_tokens:  # opt-in: OK itself sends no new refresh token (§3.4)
+        del fake.refresh_tokens[text]
+        reply["refresh_token"] = fake.new_refresh_token(app, record.uid, record.scopes).token
+    return plain_json(reply)
 
 
 # -- auth.login ----------------------------------------------------------------------------------
