@@ -24,15 +24,14 @@ from ._bot_types import (
     keyboard,
 )
 from ._dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
+from ._error_codes import ERROR_CODES, ErrorCode
 from ._errors import (
-    ERROR_CODES,
     APIError,
     AuthLoginError,
     BadCredentialsError,
     CaptchaRequiredError,
     DialogError,
     Error,
-    ErrorCode,
     FloodBlockedError,
     HTTPStatusError,
     HumanCheckRequiredError,
@@ -55,7 +54,6 @@ from ._errors import (
     TransportTimeout,
     UsageError,
     api_error_from_payload,
-    scrub_error,
 )
 from ._facade import AsyncSessionBase, SyncSessionBase
 from ._flow import (
@@ -106,6 +104,7 @@ from ._rest import (
     prepare_call,
 )
 from ._retry import RetryPolicy
+from ._scrub import scrub_error
 from ._session import CORE_OPTIONS, OnToken, SessionCore
 from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
 from ._spec import (

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
-from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError, secret_forms
+from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError
 from ._flow import Flow, guarded
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
@@ -26,6 +26,7 @@ from ._oauth import (
     parse_token_response,
 )
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode
+from ._scrub import secret_forms
 from ._types import Endpoints, Request, Response, Secret, _is_loopback, reveal
 
 __all__ = ["MAX_DIALOG_STEPS", "CookieJar", "Form", "implicit_flow", "parse_forms"]

@@ -20,10 +20,10 @@ from ._errors import (
     StateMismatchError,
     UsageError,
     api_error_from_payload,
-    excerpt,
 )
 from ._flow import Flow, guarded
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode, parse_call_response, parse_json_body
+from ._scrub import excerpt
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = [

@@ -16,11 +16,8 @@ from ._errors import (
     ProtocolError,
     UsageError,
     api_error_from_payload,
-    excerpt,
-    scrub_error,
-    scrub_text,
-    secret_forms,
 )
+from ._scrub import excerpt, scrub_error, scrub_text, secret_forms
 from ._sign import java_key_order, sign_pairs, wire_params
 from ._types import Endpoints, Request, Response, Secret, reveal
 
