@@ -79,7 +79,6 @@ from ._graph import (
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
     LAYOUTS,
-    Token,
     authorize_url,
     code_flow,
     join_scope,
@@ -119,6 +118,7 @@ from ._spec import (
     SessionSpec,
 )
 from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json  # okru issue 16
+from ._token import Token
 from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
 from ._upload import (
     PHOTO_IDS_PLACEHOLDER,

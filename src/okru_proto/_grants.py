@@ -13,7 +13,8 @@ from typing import Protocol
 
 from ._dialog import implicit_flow
 from ._flow import Flow
-from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI, Token, code_flow, password_flow, refresh_flow
+from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI, code_flow, password_flow, refresh_flow
+from ._token import Token
 from ._types import Endpoints, Secret, reveal
 
 __all__ = ["CodeGrant", "Grant", "GrantContext", "ImplicitGrant", "PasswordGrant", "RefreshGrant"]

@@ -18,13 +18,14 @@ from typing import Any
 from ._errors import Error, UsageError, api_error_from_payload
 from ._flow import Callback, Flow, RefreshNeeded, guarded
 from ._grants import Grant
-from ._oauth import Token, _client_id, refresh_flow
+from ._oauth import _client_id, refresh_flow
 from ._rest import parse_call_response, prepare_call
 from ._retry import RetryPolicy, retrying
 from ._scrub import _scrub_value, scrub_error, secret_forms
 from ._shared_refresh import authorize_with_store, check_store, shared_refresh  # okru issue 16
 from ._sign import server_secret
 from ._store import TokenStore  # okru issue 16
+from ._token import Token
 from ._types import Endpoints, Secret, reveal
 
 #: The ``okru`` logger: one DEBUG line per call (method, status, duration, circuit), never a

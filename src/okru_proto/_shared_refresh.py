@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import Error, UsageError
 from ._flow import Callback, Flow, Sleep, StoreCall
-from ._oauth import Token, refresh_flow
+from ._oauth import refresh_flow
 from ._retry import retrying
 from ._store import StoredToken, StoreError, TokenStore
+from ._token import Token
 from ._types import reveal
 
 if TYPE_CHECKING:

@@ -14,8 +14,9 @@ from typing import Any
 from ._errors import UsageError
 from ._flow import is_async_callable
 from ._grants import CodeGrant, ImplicitGrant, PasswordGrant, RefreshGrant
-from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI, Token
+from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI
 from ._session import CORE_OPTIONS, SessionCore
+from ._token import Token
 from ._types import Secret, reveal
 
 __all__ = [

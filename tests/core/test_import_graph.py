@@ -33,7 +33,6 @@ OVERSIZE_ALLOWED: dict[str, str] = {
     "okru/_demo.py": "being split in issue 12",
     "okru_httpx/_common.py": "grew in issue 11 (deadline backend, body reader); being split in issue 12",
     "okru/_login.py": "grew in issue 13 (listener); being split in issue 12",
-    "okru_proto/_oauth.py": "grew in issue 11; being split in issue 12",
 }
 
 #: Import cycles known on the day this test was written, outside the emulator, each as the
