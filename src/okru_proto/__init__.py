@@ -23,6 +23,7 @@ from ._bot_types import (
     build_message,
     keyboard,
 )
+from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
 from ._dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
 from ._error_codes import ERROR_CODES, ErrorCode
 from ._errors import (
@@ -154,6 +155,7 @@ __all__ = [
     "API",
     "ATTACHMENT_TYPES",
     "BOT_OPTIONS",
+    "CIRCUITS",
     "CORE_OPTIONS",
     "DEFAULT_IMPLICIT_REDIRECT_URI",
     "DEFAULT_MAX_PAGES",
@@ -190,6 +192,7 @@ __all__ = [
     "ChatNotFoundError",
     "ChatSystemEvent",
     "ChatsPage",
+    "Circuit",
     "ClientSessionSpec",
     "CodeGrant",
     "CodeSessionSpec",
@@ -269,6 +272,7 @@ __all__ = [
     "build_message",
     "build_multipart",
     "canonical_string",
+    "circuit_for",
     "code_flow",
     "commit_params",
     "describe_body",
@@ -307,6 +311,7 @@ __all__ = [
     "scrub_error",
     "server_secret",
     "sign",
+    "signing_secret",
     "token_from_json",
     "token_to_json",
     "upload_photos_flow",

@@ -1,7 +1,7 @@
 """The session core: everything that affects one session's credentials and token lives here.
 
 :class:`SessionCore` holds the app credentials, the token and the options; it chooses the
-circuit and derives the signing secret from them (docs/protocol.md §2.2),
+circuit and derives the signing secret from them (``_circuit``, docs/protocol.md §2.2),
 installs new tokens (``on_token`` as a :class:`~okru_proto.Callback` effect), and builds the flows
 an adapter drives: authorize (the grant, see ``_grants``), refresh, and the signed call with
 transparent refresh on 102 (one refresh for all concurrent callers, via the
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from ._circuit import Circuit, circuit_for, signing_secret
 from ._errors import Error, UsageError, api_error_from_payload
 from ._flow import Callback, Flow, RefreshNeeded, guarded
 from ._grants import Grant
@@ -23,7 +24,6 @@ from ._rest import parse_call_response, prepare_call
 from ._retry import RetryPolicy, retrying
 from ._scrub import _scrub_value, scrub_error, secret_forms
 from ._shared_refresh import authorize_with_store, check_store, shared_refresh  # okru issue 16
-from ._sign import server_secret
 from ._store import TokenStore  # okru issue 16
 from ._token import Token
 from ._types import Endpoints, Secret, reveal
@@ -125,32 +125,23 @@ class SessionCore:
         return self.app_key
 
     @property
-    def circuit(self) -> str:
+    def circuit(self) -> Circuit:
         """``client`` (session secret), ``server`` (md5(token + app secret)), ``app``
-        (session-less, app secret), ``public`` (unsigned) or ``unauthorized``."""
+        (session-less, app secret), ``public`` (unsigned) or ``unauthorized``: :func:`circuit_for`."""
         token = self.token
-        if token is not None:
-            return "client" if token.session_secret_key else "server"
-        if self.grant is not None:
-            return "unauthorized"
-        return "app" if self.app_secret_key is not None else "public"
+        if token is None:
+            return circuit_for(app_secret_key=self.app_secret_key, authorizing=self.grant is not None)
+        return circuit_for(access_token=token.access_token, session_secret_key=token.session_secret_key,
+                           app_secret_key=self.app_secret_key)
 
     def _install(self, token: Token | None) -> None:
         self.token = token
         app_secret = reveal(self.app_secret_key)
-        if token is None:
-            self._access = None
-            self._secret = (app_secret or None) if self.grant is None else None
-        else:
-            self._access = token.access_token.reveal()
-            if token.session_secret_key:
-                self._secret = token.session_secret_key.reveal()
-            elif app_secret:
-                self._secret = server_secret(self._access, app_secret).reveal()
-            else:
-                raise UsageError(
-                    "a token without a session_secret_key is used in the server-server circuit, "
-                    "which needs app_secret_key")
+        self._access = None if token is None else token.access_token.reveal()
+        secret = signing_secret(self.circuit, access_token=self._access,
+                                session_secret_key=None if token is None else token.session_secret_key,
+                                app_secret_key=app_secret)
+        self._secret = None if secret is None else secret.reveal()
         self._secrets = tuple(s for s in (
             self._access, self._secret, app_secret,
             reveal(token.refresh_token) if token is not None else None,
