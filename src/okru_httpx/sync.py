@@ -58,6 +58,7 @@ from ._common import (
     reply_headers,
     send_error,
 )
+from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
 
 __all__ = [
     "API",
@@ -80,6 +81,9 @@ __all__ = [
     "RetryPolicy",
     "ServerSession",
     "Token",
+    "install_log_filter",
+    "log_filter_installed",
+    "remove_log_filter",
 ]
 
 _S = TypeVar("_S", bound="HttpxSession")
