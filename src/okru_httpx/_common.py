@@ -38,6 +38,12 @@ from okru_proto import (
     UsageError,
     mask_query,
 )
+from okru_proto.adapter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
 
 from ._logfilter import session_made
 
@@ -68,15 +74,6 @@ __all__ = [
 #: names, meanings and defaults as okru_trio's (docs/limits.md).
 TRANSPORT_OPTIONS = frozenset({"client", "timeout", "connect_timeout", "read_timeout", "max_response_bytes"})
 
-#: ``timeout``: the whole-call deadline of one HTTP exchange (pool wait, connect, TLS, request,
-#: every 1xx, head, body), seconds.
-DEFAULT_TIMEOUT = 60.0
-#: ``connect_timeout``: TCP connect + TLS handshake (the client the session creates itself).
-DEFAULT_CONNECT_TIMEOUT = 10.0
-#: ``read_timeout``: the longest wait for any single read or write (the session's own client).
-DEFAULT_READ_TIMEOUT = 30.0
-#: ``max_response_bytes``: the largest body accepted, as received and after gzip/deflate decoding.
-DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 #: Pool limits of the client a session creates itself. httpx's default keeps 20 of its 100
 #: connections alive; above 20 open connections httpcore 1.0.x then closes any IDLE one, even one

@@ -24,6 +24,12 @@ from __future__ import annotations
 from ._bot_core import BotCore
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
+from ._defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
 from ._facade import AsyncSessionBase, SyncSessionBase
 from ._flow import Callback, Effect, Flow, RefreshNeeded, Sleep, StoreCall, guarded, run_async, run_sync
 from ._grants import CodeGrant, Grant, GrantContext, ImplicitGrant, PasswordGrant, RefreshGrant
@@ -56,6 +62,10 @@ __all__ = [
     "BOT_OPTIONS",
     "CIRCUITS",
     "CORE_OPTIONS",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "FORM_CONTENT_TYPE",
     "RESERVED_PARAMS",
     "SECRET_PARAM_NAMES",

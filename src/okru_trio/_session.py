@@ -23,6 +23,12 @@ from okru_proto import (
     ServerSessionSpec,
     UsageError,
 )
+from okru_proto.adapter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
 
 from ._transport import H11Transport
 
@@ -59,11 +65,11 @@ class TrioSession(AsyncSessionBase):
         *,
         transport: H11Transport | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        timeout: float | None = 60.0,
-        connect_timeout: float | None = 10.0,
-        read_timeout: float | None = 30.0,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
         max_connections: int = 10,
-        max_response_bytes: int = 16 * 1024 * 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         **unknown: Any,
     ) -> None:
         if unknown:
