@@ -126,7 +126,9 @@ def _scope(scope: str | Iterable[str]) -> tuple[str, ...] | str:
 
 
 class CodeSessionSpec(SessionSpec):
-    """Authorization-code grant: exchanges ``code`` on enter (server-server circuit after)."""
+    """Authorization-code grant: entering the session (``with``/``async with``) exchanges ``code``
+    for a token (server-server circuit after).
+    ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, code: str,
                  redirect_uri: str, **options: Any) -> None:
@@ -135,7 +137,9 @@ class CodeSessionSpec(SessionSpec):
 
 
 class ImplicitSessionSpec(SessionSpec):
-    """Implicit grant through OK's login and permission dialogs (client-server circuit after)."""
+    """Implicit grant through OK's login and permission dialogs (client-server circuit after).
+    ``ImplicitSession(app_id, app_key, app_secret_key, login, passwd, scope, redirect_uri=, state=,
+    layout=, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str | None, login: str,
                  passwd: str, scope: str | Iterable[str] = ("VALUABLE_ACCESS",), *,
@@ -146,7 +150,8 @@ class ImplicitSessionSpec(SessionSpec):
 
 
 class PasswordSessionSpec(SessionSpec):
-    """Password grant via ``auth.login`` (client-server circuit after)."""
+    """Password grant via ``auth.login`` (client-server circuit after).
+    ``PasswordSession(app_id, app_key, app_secret_key, login, passwd, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str | None, login: str,
                  passwd: str, **options: Any) -> None:
@@ -155,7 +160,8 @@ class PasswordSessionSpec(SessionSpec):
 
 
 class RefreshSessionSpec(SessionSpec):
-    """A new access token from a stored refresh token (server-server circuit after)."""
+    """A new access token from a stored refresh token (server-server circuit after).
+    ``RefreshSession(app_id, app_key, app_secret_key, refresh_token, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, refresh_token: str,
                  **options: Any) -> None:
@@ -164,7 +170,8 @@ class RefreshSessionSpec(SessionSpec):
 
 
 class ClientSessionSpec(SessionSpec):
-    """A token you already have, with its ``session_secret_key`` (client-server circuit)."""
+    """A token you already have, with its ``session_secret_key`` (client-server circuit).
+    ``ClientSession(app_id, app_key, access_token, session_secret_key, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, access_token: str, session_secret_key: str,
                  **options: Any) -> None:
@@ -177,7 +184,8 @@ class ClientSessionSpec(SessionSpec):
 
 class ServerSessionSpec(SessionSpec):
     """A token you already have, signed with ``md5(access_token + app_secret_key)``
-    (server-server circuit). Pass ``refresh_token=`` to refresh it transparently on 102."""
+    (server-server circuit); ``refresh_token=`` refreshes it transparently on 102.
+    ``ServerSession(app_id, app_key, app_secret_key, access_token, refresh_token=, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, access_token: str, *,
                  refresh_token: str | None = None, **options: Any) -> None:
@@ -192,7 +200,7 @@ class ServerSessionSpec(SessionSpec):
 
 class AppSessionSpec(SessionSpec):
     """Session-less calls signed with the app secret (methods OK requires without a session,
-    e.g. ``notifications.sendSimple``)."""
+    e.g. ``notifications.sendSimple``). ``AppSession(app_id, app_key, app_secret_key, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, **options: Any) -> None:
         if not app_secret_key:
@@ -201,7 +209,8 @@ class AppSessionSpec(SessionSpec):
 
 
 class PublicSessionSpec(SessionSpec):
-    """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``."""
+    """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``.
+    ``PublicSession(app_key=None, **options)``."""
 
     def __init__(self, *, app_key: str | None = None, **options: Any) -> None:
         self._setup(options, app_key=app_key)

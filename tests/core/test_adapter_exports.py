@@ -41,3 +41,18 @@ def test_core_names_are_the_core_objects(module) -> None:
         assert getattr(module, name) is getattr(okru_proto, name)
     for name in ("DEFAULT_TIMEOUT", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_READ_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES"):
         assert getattr(module, name) == getattr(adapter, name)
+
+
+SESSIONS = ("Code", "Implicit", "Password", "Refresh", "Client", "Server", "App", "Public")
+
+
+@pytest.mark.parametrize("module", list(EXTRA), ids=lambda m: m.__name__)
+def test_session_docstrings_are_stated_once_in_the_core(module) -> None:
+    import inspect
+
+    for short in SESSIONS:
+        cls = getattr(module, f"{short}Session")
+        spec = getattr(adapter, f"{short}SessionSpec")
+        assert cls.__dict__.get("__doc__") is None, f"{module.__name__}.{cls.__name__} re-words its docstring"
+        assert inspect.getdoc(cls) == inspect.getdoc(spec)
+        assert f"{short}Session(" in inspect.getdoc(cls)
