@@ -9,15 +9,22 @@ base class, which implements ``_init_transport(**transport_options)`` and suppli
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    # Only for the type checker: the core imports nothing outside the standard library at run
+    # time, and typing.Unpack needs Python 3.11.
+    from typing_extensions import Unpack
 
 from ._errors import UsageError
 from ._flow import is_async_callable
 from ._grants import CodeGrant, ImplicitGrant, PasswordGrant, RefreshGrant
 from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI
-from ._session import CORE_OPTIONS, SessionCore
+from ._retry import RetryPolicy
+from ._session import CORE_OPTIONS, OnToken, SessionCore
+from ._store import TokenStore
 from ._token import Token
-from ._types import Secret, reveal
+from ._types import Endpoints, Secret, reveal
 
 __all__ = [
     "AppSessionSpec",
@@ -28,8 +35,37 @@ __all__ = [
     "PublicSessionSpec",
     "RefreshSessionSpec",
     "ServerSessionSpec",
+    "SessionOptions",
     "SessionSpec",
 ]
+
+
+class SessionOptions(TypedDict, total=False):
+    """Every keyword option a session takes, by name and type, so a misspelt one (``on_tokn=``)
+    is a type error. The core's (:data:`CORE_OPTIONS`), then the transports': each adapter
+    accepts its own and refuses the rest at run time with a :class:`~okru_proto.UsageError` that
+    lists the valid names (docs/limits.md)."""
+
+    endpoints: Endpoints
+    pass_error: bool
+    retry: RetryPolicy | None
+    on_token: OnToken | None
+    auto_refresh: bool | None
+    refresh_before: float | None
+    http_method: str
+    store: TokenStore | None
+    store_key: str | None
+    # Transports (okru_httpx, okru_trio): the same names and meanings everywhere.
+    timeout: float | None
+    connect_timeout: float | None
+    read_timeout: float | None
+    max_response_bytes: int
+    # okru_httpx only: your httpx.Client / httpx.AsyncClient.
+    client: Any
+    # okru_trio only: an okru_trio.H11Transport, an ssl.SSLContext, connections per origin.
+    transport: Any
+    ssl_context: Any
+    max_connections: int
 
 
 class SessionSpec:
@@ -50,7 +86,8 @@ class SessionSpec:
     #: True for the blocking sessions (:class:`~okru_proto.SyncSessionBase`): they cannot await.
     _blocking = False
 
-    def _setup(self, options: dict[str, Any], **core_args: Any) -> None:
+    def _setup(self, given: SessionOptions, **core_args: Any) -> None:
+        options: dict[str, Any] = dict(given)
         core_options = {k: options.pop(k) for k in list(options) if k in CORE_OPTIONS}
         if self._blocking and is_async_callable(core_options.get("on_token")):
             raise UsageError("on_token is an async function, which a blocking session cannot await "
@@ -131,7 +168,7 @@ class CodeSessionSpec(SessionSpec):
     ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, code: str,
-                 redirect_uri: str, **options: Any) -> None:
+                 redirect_uri: str, **options: Unpack[SessionOptions]) -> None:
         self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
                     grant=CodeGrant(Secret(code), redirect_uri))
 
@@ -144,7 +181,7 @@ class ImplicitSessionSpec(SessionSpec):
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str | None, login: str,
                  passwd: str, scope: str | Iterable[str] = ("VALUABLE_ACCESS",), *,
                  redirect_uri: str = DEFAULT_IMPLICIT_REDIRECT_URI, state: str | None = None,
-                 layout: str = "w", **options: Any) -> None:
+                 layout: str = "w", **options: Unpack[SessionOptions]) -> None:
         self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
                     grant=ImplicitGrant(login, Secret(passwd), _scope(scope), redirect_uri, state, layout))
 
@@ -154,7 +191,7 @@ class PasswordSessionSpec(SessionSpec):
     ``PasswordSession(app_id, app_key, app_secret_key, login, passwd, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str | None, login: str,
-                 passwd: str, **options: Any) -> None:
+                 passwd: str, **options: Unpack[SessionOptions]) -> None:
         self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
                     grant=PasswordGrant(login, Secret(passwd)))
 
@@ -164,7 +201,7 @@ class RefreshSessionSpec(SessionSpec):
     ``RefreshSession(app_id, app_key, app_secret_key, refresh_token, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, refresh_token: str,
-                 **options: Any) -> None:
+                 **options: Unpack[SessionOptions]) -> None:
         self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key,
                     grant=RefreshGrant(Secret(refresh_token)))
 
@@ -174,7 +211,7 @@ class ClientSessionSpec(SessionSpec):
     ``ClientSession(app_id, app_key, access_token, session_secret_key, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, access_token: str, session_secret_key: str,
-                 **options: Any) -> None:
+                 **options: Unpack[SessionOptions]) -> None:
         if not access_token or not session_secret_key:
             raise UsageError("ClientSession needs access_token and session_secret_key")
         self._setup(options, app_id=app_id, app_key=app_key,
@@ -188,7 +225,7 @@ class ServerSessionSpec(SessionSpec):
     ``ServerSession(app_id, app_key, app_secret_key, access_token, refresh_token=, **options)``."""
 
     def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, access_token: str, *,
-                 refresh_token: str | None = None, **options: Any) -> None:
+                 refresh_token: str | None = None, **options: Unpack[SessionOptions]) -> None:
         if not access_token:
             raise UsageError("ServerSession needs an access_token")
         if not app_secret_key:
@@ -202,7 +239,7 @@ class AppSessionSpec(SessionSpec):
     """Session-less calls signed with the app secret (methods OK requires without a session,
     e.g. ``notifications.sendSimple``). ``AppSession(app_id, app_key, app_secret_key, **options)``."""
 
-    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, **options: Any) -> None:
+    def __init__(self, app_id: int | str, app_key: str, app_secret_key: str, **options: Unpack[SessionOptions]) -> None:
         if not app_secret_key:
             raise UsageError("AppSession needs app_secret_key (session-less calls are signed with it)")
         self._setup(options, app_id=app_id, app_key=app_key, app_secret_key=app_secret_key)
@@ -212,5 +249,5 @@ class PublicSessionSpec(SessionSpec):
     """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``.
     ``PublicSession(app_key=None, **options)``."""
 
-    def __init__(self, *, app_key: str | None = None, **options: Any) -> None:
+    def __init__(self, *, app_key: str | None = None, **options: Unpack[SessionOptions]) -> None:
         self._setup(options, app_key=app_key)
