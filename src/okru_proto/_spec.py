@@ -105,6 +105,22 @@ class SessionSpec:
         """The current :class:`Token` (None before authorization or for session-less sessions)."""
         return self._core.token
 
+    @property
+    def authorized_token(self) -> Token:
+        """The current :class:`Token`, never None: for code that runs after the grant (inside
+        ``with``/``async with``, or after ``authorize()``), so it needs no ``assert token is not
+        None``. Raises :class:`~okru_proto.UsageError` before authorization, after a failed
+        grant, and on ``AppSession``/``PublicSession`` (which hold no token). The aiookru-named
+        attributes below (``access_token``, ``uid``...) stay Optional: None before authorization."""
+        token = self._core.token
+        if token is None:
+            if self._core.grant is None:
+                raise UsageError(f"{type(self).__name__} holds no token: its calls are "
+                                 f"{'signed with the app secret' if self._core.app_secret_key else 'unsigned'}")
+            raise UsageError(f"{type(self).__name__} is not authorized yet: use it in `with`/`async with`, "
+                             "or call authorize() first")
+        return token
+
     def _field(self, name: str) -> Any:
         token = self._core.token
         return None if token is None else getattr(token, name)

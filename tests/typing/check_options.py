@@ -29,3 +29,14 @@ def typos() -> None:
 def wrong_types() -> None:
     okru_httpx.PublicSession(app_key="K", retry=3)  # type: ignore[arg-type]
     okru_httpx.PublicSession(app_key="K", on_token="save")  # type: ignore[arg-type]
+
+
+async def token_after_grant(session: okru_httpx.PasswordSession) -> str:
+    async with session:
+        token = session.authorized_token  # a Token, not Optional: no assert needed
+        uid: str | None = token.uid
+        return token.access_token.reveal() + (uid or "")
+
+
+def optional_attributes(session: okru_httpx.sync.PasswordSession) -> str:
+    return session.access_token.upper()  # type: ignore[union-attr]
