@@ -7,7 +7,7 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["core", "tests", "lint", "typecheck"]
+nox.options.sessions = ["core", "tests", "lint", "typecheck", "typing"]
 nox.options.default_venv_backend = "uv|venv"
 nox.options.error_on_missing_interpreters = False
 
@@ -53,6 +53,14 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over src (the public API is fully typed; py.typed ships)."""
     session.install("-e", ".[httpx,trio]", "mypy>=1.10")
     session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy over tests/typing: the mistakes users make (a missing await, a sync loop over async
+    pages) are type errors; warn_unused_ignores fails when an expected error disappears."""
+    session.install("-e", ".[httpx,trio]", "mypy>=1.10")
+    session.run("mypy", "--strict", "--warn-unused-ignores", "tests/typing")
 
 
 @nox.session

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, TypeVar
 
 from okru_proto import AsyncBotBase, SyncBotBase
 
+from ._logfilter import session_made
+
 __all__ = ["AsyncBot", "SyncBot"]
 
 _B = TypeVar("_B", bound="AsyncBot")
@@ -31,6 +33,7 @@ class AsyncBot(AsyncBotBase):
     _transport_class: ClassVar[Any]
 
     def __init__(self, access_token: str, **options: Any) -> None:
+        session_made()
         self._setup_bot(access_token, options, self._transport_class)
 
     @property
@@ -60,6 +63,7 @@ class SyncBot(SyncBotBase):
     _transport_class: ClassVar[Any]
 
     def __init__(self, access_token: str, **options: Any) -> None:
+        session_made()
         self._setup_bot(access_token, options, self._transport_class)
 
     @property

@@ -14,7 +14,6 @@ that is ``okru_proto``'s.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import re
 import ssl
@@ -29,7 +28,6 @@ import httpx
 
 from okru_proto import (
     CORE_OPTIONS,
-    SECRET_PARAM_NAMES,
     Error,
     ProtocolError,
     Request,
@@ -40,6 +38,14 @@ from okru_proto import (
     UsageError,
     mask_query,
 )
+from okru_proto.adapter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
+
+from ._logfilter import session_made
 
 __all__ = [
     "DEADLINE",
@@ -68,15 +74,6 @@ __all__ = [
 #: names, meanings and defaults as okru_trio's (docs/limits.md).
 TRANSPORT_OPTIONS = frozenset({"client", "timeout", "connect_timeout", "read_timeout", "max_response_bytes"})
 
-#: ``timeout``: the whole-call deadline of one HTTP exchange (pool wait, connect, TLS, request,
-#: every 1xx, head, body), seconds.
-DEFAULT_TIMEOUT = 60.0
-#: ``connect_timeout``: TCP connect + TLS handshake (the client the session creates itself).
-DEFAULT_CONNECT_TIMEOUT = 10.0
-#: ``read_timeout``: the longest wait for any single read or write (the session's own client).
-DEFAULT_READ_TIMEOUT = 30.0
-#: ``max_response_bytes``: the largest body accepted, as received and after gzip/deflate decoding.
-DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 #: Pool limits of the client a session creates itself. httpx's default keeps 20 of its 100
 #: connections alive; above 20 open connections httpcore 1.0.x then closes any IDLE one, even one
@@ -87,38 +84,6 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 
 _UNSET: Any = object()
 _QUERY = re.compile(r"\?\S*")
-
-# httpx logs each request URL at INFO and httpcore each response's headers at DEBUG: an upload
-# URL's apiToken, a GET call's access_token, the dialogs' login cookie and the implicit grant's
-# redirect fragment (access_token, session_secret_key) would all land in the application's logs.
-# A filter on those loggers masks credential values; everything else in the line stays.
-_NAMES = "|".join(re.escape(n) for n in sorted(SECRET_PARAM_NAMES))
-_CREDENTIAL_VALUE = re.compile(rf"((?:{_NAMES})=)[^&#\s'\"]+")
-_COOKIE_VALUE = re.compile(r"((?:set-)?cookie'?,\s*b?['\"][^=;'\"]+=)[^;'\"]*", re.IGNORECASE)
-
-
-class RedactCredentials(logging.Filter):
-    """Masks OK.ru credential values in httpx's and httpcore's own log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:  # a malformed record is not ours to fix; let logging report it
-            return True
-        masked = _COOKIE_VALUE.sub(r"\1***", _CREDENTIAL_VALUE.sub(r"\1***", text))
-        if masked != text:
-            record.msg, record.args = masked, ()
-        return True
-
-
-_REDACT = RedactCredentials()
-for _name in ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2",
-              "httpcore.proxy", "httpcore.socks"):
-    # Logger filters do not apply to child loggers, hence each httpcore module by name.
-    _logger = logging.getLogger(_name)
-    if not any(isinstance(f, RedactCredentials) for f in _logger.filters):
-        _logger.addFilter(_REDACT)
-
 
 # -- the whole-call deadline ----------------------------------------------------------------------
 #
@@ -296,6 +261,7 @@ class SessionBase(SessionSpec):
 
     def _init_transport(self, *, client: Any = None, timeout: Any = _UNSET, connect_timeout: Any = _UNSET,
                         read_timeout: Any = _UNSET, max_response_bytes: Any = _UNSET, **unknown: Any) -> None:
+        session_made()
         if unknown:
             valid = ", ".join(sorted(CORE_OPTIONS | TRANSPORT_OPTIONS))
             raise UsageError(

@@ -58,6 +58,7 @@ from ._common import (
     reply_headers,
     send_error,
 )
+from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
 
 __all__ = [
     "API",
@@ -80,6 +81,9 @@ __all__ = [
     "RetryPolicy",
     "ServerSession",
     "Token",
+    "install_log_filter",
+    "log_filter_installed",
+    "remove_log_filter",
 ]
 
 _S = TypeVar("_S", bound="HttpxSession")
@@ -166,43 +170,36 @@ class HttpxSession(SessionBase, SyncSessionBase):
 
 
 class CodeSession(CodeSessionSpec, HttpxSession):
-    """Authorization-code grant: ``with`` exchanges ``code`` for a token (server-server
-    circuit after). ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri)``."""
+    # No docstring here: help() and inspect.getdoc() show the core class's (okru_proto.adapter).
+    pass
 
 
 class ImplicitSession(ImplicitSessionSpec, HttpxSession):
-    """Implicit grant through OK's login and permission dialogs (client-server circuit after).
-    ``ImplicitSession(app_id, app_key, app_secret_key, login, passwd, scope, redirect_uri=, state=)``."""
+    pass
 
 
 class PasswordSession(PasswordSessionSpec, HttpxSession):
-    """Password grant via ``auth.login`` (client-server circuit after).
-    ``PasswordSession(app_id, app_key, app_secret_key, login, passwd)``."""
+    pass
 
 
 class RefreshSession(RefreshSessionSpec, HttpxSession):
-    """A new access token from a stored refresh token (server-server circuit after).
-    ``RefreshSession(app_id, app_key, app_secret_key, refresh_token)``."""
+    pass
 
 
 class ClientSession(ClientSessionSpec, HttpxSession):
-    """A token you already have with its ``session_secret_key`` (client-server circuit).
-    ``ClientSession(app_id, app_key, access_token, session_secret_key)``."""
+    pass
 
 
 class ServerSession(ServerSessionSpec, HttpxSession):
-    """A token you already have, signed with ``md5(access_token + app_secret_key)``
-    (server-server circuit); ``refresh_token=`` enables transparent refresh.
-    ``ServerSession(app_id, app_key, app_secret_key, access_token)``."""
+    pass
 
 
 class AppSession(AppSessionSpec, HttpxSession):
-    """Session-less calls signed with the app secret (e.g. ``notifications.sendSimple``).
-    ``AppSession(app_id, app_key, app_secret_key)``."""
+    pass
 
 
 class PublicSession(PublicSessionSpec, HttpxSession):
-    """Unsigned requests (no token, no signature); ``app_key=`` adds ``application_key``."""
+    pass
 
 
 class BotSession(SyncBot):

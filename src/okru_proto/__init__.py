@@ -4,6 +4,7 @@ Pure protocol: it builds :class:`Request` values, reads :class:`Response` values
 typed results or raises typed errors. No sockets, no clock, no event loop; standard library only.
 """
 
+from ._api import API
 from ._bot_core import BotCore, HistoryPager
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._bot_types import (
@@ -22,16 +23,16 @@ from ._bot_types import (
     build_message,
     keyboard,
 )
+from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
 from ._dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
+from ._error_codes import ERROR_CODES, ErrorCode
 from ._errors import (
-    ERROR_CODES,
     APIError,
     AuthLoginError,
     BadCredentialsError,
     CaptchaRequiredError,
     DialogError,
     Error,
-    ErrorCode,
     FloodBlockedError,
     HTTPStatusError,
     HumanCheckRequiredError,
@@ -54,7 +55,6 @@ from ._errors import (
     TransportTimeout,
     UsageError,
     api_error_from_payload,
-    scrub_error,
 )
 from ._facade import AsyncSessionBase, SyncSessionBase
 from ._flow import (
@@ -68,6 +68,7 @@ from ._flow import (
     run_async,
     run_sync,
 )
+from ._grants import CodeGrant, Grant, ImplicitGrant, PasswordGrant, RefreshGrant
 from ._graph import (
     FILE_TYPES,
     GRAPH_CONTENT_TYPE,
@@ -79,7 +80,6 @@ from ._graph import (
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
     LAYOUTS,
-    Token,
     authorize_url,
     code_flow,
     join_scope,
@@ -103,29 +103,23 @@ from ._rest import (
     parse_json_body,
     prepare_call,
 )
-from ._session import (
-    API,
-    CORE_OPTIONS,
+from ._retry import RetryPolicy
+from ._scrub import scrub_error
+from ._session import CORE_OPTIONS, OnToken, SessionCore
+from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
+from ._spec import (
     AppSessionSpec,
     ClientSessionSpec,
-    CodeGrant,
     CodeSessionSpec,
-    Grant,
-    ImplicitGrant,
     ImplicitSessionSpec,
-    OnToken,
-    PasswordGrant,
     PasswordSessionSpec,
     PublicSessionSpec,
-    RefreshGrant,
     RefreshSessionSpec,
-    RetryPolicy,
     ServerSessionSpec,
-    SessionCore,
     SessionSpec,
 )
-from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
 from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json  # okru issue 16
+from ._token import Token
 from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
 from ._upload import (
     PHOTO_IDS_PLACEHOLDER,
@@ -161,6 +155,7 @@ __all__ = [
     "API",
     "ATTACHMENT_TYPES",
     "BOT_OPTIONS",
+    "CIRCUITS",
     "CORE_OPTIONS",
     "DEFAULT_IMPLICIT_REDIRECT_URI",
     "DEFAULT_MAX_PAGES",
@@ -197,6 +192,7 @@ __all__ = [
     "ChatNotFoundError",
     "ChatSystemEvent",
     "ChatsPage",
+    "Circuit",
     "ClientSessionSpec",
     "CodeGrant",
     "CodeSessionSpec",
@@ -276,6 +272,7 @@ __all__ = [
     "build_message",
     "build_multipart",
     "canonical_string",
+    "circuit_for",
     "code_flow",
     "commit_params",
     "describe_body",
@@ -314,6 +311,7 @@ __all__ = [
     "scrub_error",
     "server_secret",
     "sign",
+    "signing_secret",
     "token_from_json",
     "token_to_json",
     "upload_photos_flow",

@@ -35,7 +35,7 @@ from ._errors import Error, ProtocolError, UsageError
 from ._flow import Flow, Sleep
 from ._graph import EDIT_PATH, FILE_TYPES, UPLOAD_SETTLE_SECONDS, _build, _segment, parse_graph_response
 from ._rest import form_encode
-from ._session import RetryPolicy
+from ._retry import RetryPolicy, retrying
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = ["BotCore", "HistoryPager"]
@@ -80,9 +80,9 @@ class BotCore:
                      body: object = None) -> Flow[Any]:
         """One Graph call with the retry policy; the parsed JSON (never an error object)."""
         request = _build(http_method, path, self._token_query, self.endpoints, query, body)
-        retry, attempt = self.retry, 0
         secrets = (self.access_token,)
-        while True:
+
+        def attempt() -> Flow[Any]:
             try:
                 response = yield request
                 if log.isEnabledFor(logging.DEBUG):
@@ -90,10 +90,9 @@ class BotCore:
                 return parse_graph_response(response, what, secrets)
             except Error as exc:
                 log.debug("%s failed: %s", what, type(exc).__name__)
-                if retry is None or attempt >= retry.attempts or not getattr(exc, "retryable", False):
-                    raise
-                yield Sleep(retry.delay(attempt))
-                attempt += 1
+                raise
+
+        return (yield from retrying(self.retry, attempt))
 
     # -- methods -------------------------------------------------------------------------
     def info_flow(self) -> Flow[BotInfo]:

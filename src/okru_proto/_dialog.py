@@ -16,16 +16,17 @@ from datetime import datetime, timezone
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
-from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError, secret_forms
+from ._errors import BadCredentialsError, DialogError, OAuthError, ProtocolError, UsageError
 from ._flow import Flow, guarded
 from ._oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
-    Token,
     authorize_url,
     parse_fragment_token,
     parse_token_response,
 )
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode
+from ._scrub import secret_forms
+from ._token import Token
 from ._types import Endpoints, Request, Response, Secret, _is_loopback, reveal
 
 __all__ = ["MAX_DIALOG_STEPS", "CookieJar", "Form", "implicit_flow", "parse_forms"]

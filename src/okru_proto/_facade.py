@@ -16,9 +16,9 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any
 
 from ._flow import Flow, T, run_async, run_sync
-from ._oauth import Token
 from ._paging import DEFAULT_MAX_PAGES, Page, Pager
-from ._session import SessionSpec
+from ._spec import SessionSpec
+from ._token import Token
 from ._types import Request, Response
 from ._upload import Photo, PhotoSource, UploadedPhoto, upload_photos_flow
 

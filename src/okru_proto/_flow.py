@@ -18,7 +18,8 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from ._errors import Error, UsageError, scrub_error
+from ._errors import Error, UsageError
+from ._scrub import scrub_error
 from ._types import Request, Response, request_secrets
 
 __all__ = [

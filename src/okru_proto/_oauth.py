@@ -1,4 +1,6 @@
-"""OAuth 2.0 steps as pure prepare/parse pairs (docs/protocol.md §3), and the grant flows built on them.
+"""OAuth 2.0: everything about talking to OK's OAuth endpoints lives here (docs/protocol.md §3):
+the steps as pure prepare/parse pairs, and the code, refresh and password flows built on them
+(the :class:`~okru_proto.Token` they yield is ``_token``; the implicit dialogs are ``_dialog``).
 
 The authorization-code grant is split at the human step: :func:`authorize_url` is a plain value
 the app redirects a person to; later :func:`parse_callback` and :func:`code_flow` finish it. No
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -20,16 +21,16 @@ from ._errors import (
     StateMismatchError,
     UsageError,
     api_error_from_payload,
-    excerpt,
 )
 from ._flow import Flow, guarded
 from ._rest import FORM_CONTENT_TYPE, describe_body, form_encode, parse_call_response, parse_json_body
+from ._scrub import excerpt
+from ._token import Token
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = [
     "DEFAULT_IMPLICIT_REDIRECT_URI",
     "LAYOUTS",
-    "Token",
     "authorize_url",
     "code_flow",
     "join_scope",
@@ -49,48 +50,6 @@ LAYOUTS = frozenset({"w", "m", "a"})
 #: The implicit grant's "blank" redirect target (DOC-CLIENT ru; docs/protocol.md §1.2).
 DEFAULT_IMPLICIT_REDIRECT_URI = "https://oauth.mycdn.me/blank.html"
 _FORM = (("content-type", FORM_CONTENT_TYPE),)
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    """What a grant yields: every field aiookru's sessions expose, secrets wrapped in :class:`Secret`.
-
-    ``expires_at`` is absolute, computed from the ``now`` the flow was given; ``expires_in`` is
-    OK's own value as an int (OK sends it as the JSON string ``"1800"``, or omits it).
-    """
-
-    access_token: Secret
-    session_secret_key: Secret | None = None
-    refresh_token: Secret | None = None
-    token_type: str | None = None
-    expires_in: int | None = None
-    expires_at: float | None = None
-    permissions_granted: str | None = None
-    state: str | None = None
-    uid: str | None = None
-    api_server: str | None = None
-
-    @property
-    def session_key(self) -> Secret:
-        """OK's name for the access token in the client-server circuit (alias)."""
-        return self.access_token
-
-    @property
-    def permission_granted(self) -> str | None:
-        """aiookru's spelling of :attr:`permissions_granted` (alias)."""
-        return self.permissions_granted
-
-    @property
-    def permissions(self) -> tuple[str, ...]:
-        """The granted scopes as a tuple (OK joins them with ``;``)."""
-        if not self.permissions_granted:
-            return ()
-        text = self.permissions_granted.replace(",", ";")
-        return tuple(p.strip() for p in text.split(";") if p.strip())
-
-    def expired(self, now: float, margin: float = 0.0) -> bool:
-        """True when the known expiry is within ``margin`` seconds of ``now``."""
-        return self.expires_at is not None and now >= self.expires_at - margin
 
 
 def join_scope(scope: str | Iterable[str] | None) -> str:

@@ -16,12 +16,9 @@ from ._errors import (
     ProtocolError,
     UsageError,
     api_error_from_payload,
-    excerpt,
-    scrub_error,
-    scrub_text,
-    secret_forms,
 )
-from ._sign import UNSIGNED_PARAMS, _md5_hex, java_key_order, wire_params
+from ._scrub import excerpt, scrub_error, scrub_text, secret_forms
+from ._sign import java_key_order, sign_pairs, wire_params
 from ._types import Endpoints, Request, Response, Secret, reveal
 
 __all__ = [
@@ -115,15 +112,11 @@ def prepare_call(
         wired["application_key"] = app_key
     wired["format"] = "json"
     wired["method"] = method
-    # Sorted by key in UTF-16 code units as Java sorts (docs/protocol.md §2.1), k=v with no
-    # separator, decoded values, UTF-8 (§2.4).
-    pairs = sorted(wired.items())
-    names = "".join(wired)
-    if not names.isascii() and max(names) > "\uffff":
-        pairs = java_key_order(wired)  # a non-BMP name: the (rare) UTF-16 code unit sort
+    # Sent in the signed order (docs/protocol.md §2.4), so the encoding and the signature share
+    # one sort; ``sig`` is then appended.
+    pairs = java_key_order(wired)
     if secret is not None:
-        text = "".join([f"{k}={v}" for k, v in pairs if k not in UNSIGNED_PARAMS])
-        pairs.append(("sig", _md5_hex(text + reveal(secret), f"{method} parameters")))
+        pairs.append(("sig", sign_pairs(pairs, secret, f"{method} parameters")))
     if access_token is not None:
         pairs.append(("access_token", reveal(access_token)))
     encoded = form_encode(pairs)

@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import Error, UsageError
 from ._flow import Callback, Flow, Sleep, StoreCall
-from ._oauth import Token, refresh_flow
+from ._oauth import refresh_flow
+from ._retry import retrying
 from ._store import StoredToken, StoreError, TokenStore
+from ._token import Token
 from ._types import reveal
 
 if TYPE_CHECKING:
@@ -176,17 +178,8 @@ def _save(core: SessionCore, key: str, token: Token, expected: int) -> Flow[int]
 def _refresh_with_retry(core: SessionCore, base: Token) -> Flow[Token]:
     # The same retry rule as SessionCore's own refresh: a flood or a 502 on token.do must not
     # fail every worker waiting for the new token.
-    retry = core.retry
-    attempt = 0
-    while True:
-        try:
-            return (yield from refresh_flow(core.require_app_id(), core.require_app_secret("refresh"),
-                                            base, core.endpoints, core.clock()))
-        except Error as exc:
-            if retry is None or attempt >= retry.attempts or not getattr(exc, "retryable", False):
-                raise
-            yield Sleep(retry.delay(attempt))
-            attempt += 1
+    return (yield from retrying(core.retry, lambda: refresh_flow(
+        core.require_app_id(), core.require_app_secret("refresh"), base, core.endpoints, core.clock())))
 
 
 def authorize_with_store(core: SessionCore) -> Flow[Token | None]:

@@ -22,6 +22,7 @@ __all__ = [
     "java_key_order",
     "server_secret",
     "sign",
+    "sign_pairs",
     "wire_params",
     "wire_value",
 ]
@@ -136,7 +137,12 @@ def canonical_string(params: Mapping[str, object]) -> str:
     """The string OK.ru signs, before the secret: ``k=v`` of the signed params sorted by key
     (UTF-16 code units, as Java sorts: :func:`java_key_order`), no separator. Values are the
     decoded wire strings (never URL-encoded, docs/protocol.md §2.5)."""
-    return "".join(f"{k}={v}" for k, v in java_key_order(wire_params(params)) if k not in UNSIGNED_PARAMS)
+    return _canonical(java_key_order(wire_params(params)))
+
+
+def _canonical(pairs: list[tuple[str, str]]) -> str:
+    # The one place the signed text is built; every signer (sign, prepare_call) goes through it.
+    return "".join([f"{k}={v}" for k, v in pairs if k not in UNSIGNED_PARAMS])
 
 
 def _md5_hex(text: str, what: str) -> str:
@@ -153,7 +159,14 @@ def sign(params: Mapping[str, object], secret: Secret | str) -> str:
     ``secret`` is the session secret (client-server), :func:`server_secret` (server-server) or
     the app secret (session-less calls); docs/protocol.md §2.2.
     """
-    return _md5_hex(canonical_string(params) + reveal(secret), "a parameter")
+    return sign_pairs(java_key_order(wire_params(params)), secret)
+
+
+def sign_pairs(pairs: list[tuple[str, str]], secret: Secret | str, what: str = "a parameter") -> str:
+    """The ``sig`` of wire pairs already in :func:`java_key_order`: what :func:`sign` computes,
+    for callers (:func:`~okru_proto.prepare_call`) that keep the sorted pairs to encode them.
+    ``what`` names the parameters in the error for text that is not valid Unicode."""
+    return _md5_hex(_canonical(pairs) + reveal(secret), what)
 
 
 def server_secret(access_token: Secret | str, app_secret_key: Secret | str) -> Secret:

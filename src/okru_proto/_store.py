@@ -19,7 +19,7 @@ import json
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import Error
-from ._oauth import Token
+from ._token import Token
 from ._types import Secret, reveal
 
 __all__ = [

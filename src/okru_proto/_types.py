@@ -18,10 +18,12 @@ __all__ = [
     "Request",
     "Response",
     "Secret",
+    "check_base_url",
     "has_userinfo",
     "mask_query",
     "request_secrets",
     "reveal",
+    "trusted_response",
 ]
 
 HeadersInput = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -246,6 +248,23 @@ class Response:
     def __repr__(self) -> str:
         ctype = self.header("content-type") or "-"
         return f"Response({self.status}, content_type={ctype!r}, body=<{len(self.body)} bytes>)"
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted_response(status: int, headers: Headers, body: bytes) -> Response:
+    """A :class:`Response` built without :class:`Response`'s checks, for an adapter whose HTTP
+    parser already enforced them (h11's ``_parsed=True`` idea): ``status`` an int in 100..999,
+    ``headers`` ``(name, value)`` str pairs with lower-case names and no CR/LF/NUL, ``body``
+    bytes. Skipping the second pass saves ~2.5 µs a reply; pass anything less and the core's
+    invariants break, so when unsure call ``Response(...)``."""
+    response = _new(Response)
+    _set(response, "status", status)
+    _set(response, "headers", headers)
+    _set(response, "body", body)
+    return response
 
 
 def _is_loopback(host: str) -> bool:

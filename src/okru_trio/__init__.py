@@ -7,7 +7,13 @@ async with okru_trio.CodeSession(app_id, app_key, app_secret_key, code, redirect
 ```
 """
 
-from okru_proto import API, Endpoints, RetryPolicy, Token
+from okru_proto import API, Endpoints, Error, RetryPolicy, Token
+from okru_proto.adapter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
 
 from ._bot import BotSession
 from ._session import (
@@ -25,11 +31,16 @@ from ._transport import H11Transport
 
 __all__ = [
     "API",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "AppSession",
     "BotSession",
     "ClientSession",
     "CodeSession",
     "Endpoints",
+    "Error",
     "H11Transport",
     "ImplicitSession",
     "PasswordSession",

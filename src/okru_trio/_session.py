@@ -23,6 +23,12 @@ from okru_proto import (
     ServerSessionSpec,
     UsageError,
 )
+from okru_proto.adapter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
 
 from ._transport import H11Transport
 
@@ -59,11 +65,11 @@ class TrioSession(AsyncSessionBase):
         *,
         transport: H11Transport | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        timeout: float | None = 60.0,
-        connect_timeout: float | None = 10.0,
-        read_timeout: float | None = 30.0,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
         max_connections: int = 10,
-        max_response_bytes: int = 16 * 1024 * 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -117,32 +123,33 @@ class TrioSession(AsyncSessionBase):
 
 
 class CodeSession(CodeSessionSpec, TrioSession):
-    """Authorization-code grant: ``CodeSession(app_id, app_key, app_secret_key, code, redirect_uri)``."""
+    # No docstring here: help() and inspect.getdoc() show the core class's (okru_proto.adapter).
+    pass
 
 
 class ImplicitSession(ImplicitSessionSpec, TrioSession):
-    """Implicit grant through OK's dialogs: ``ImplicitSession(app_id, app_key, app_secret_key, login, passwd, scope)``."""
+    pass
 
 
 class PasswordSession(PasswordSessionSpec, TrioSession):
-    """Password grant via ``auth.login``: ``PasswordSession(app_id, app_key, app_secret_key, login, passwd)``."""
+    pass
 
 
 class RefreshSession(RefreshSessionSpec, TrioSession):
-    """A new token from a refresh token: ``RefreshSession(app_id, app_key, app_secret_key, refresh_token)``."""
+    pass
 
 
 class ClientSession(ClientSessionSpec, TrioSession):
-    """A token with its session secret: ``ClientSession(app_id, app_key, access_token, session_secret_key)``."""
+    pass
 
 
 class ServerSession(ServerSessionSpec, TrioSession):
-    """A token signed server-side: ``ServerSession(app_id, app_key, app_secret_key, access_token)``."""
+    pass
 
 
 class AppSession(AppSessionSpec, TrioSession):
-    """Session-less calls signed with the app secret: ``AppSession(app_id, app_key, app_secret_key)``."""
+    pass
 
 
 class PublicSession(PublicSessionSpec, TrioSession):
-    """Unsigned calls: ``PublicSession()``."""
+    pass

@@ -196,3 +196,20 @@ async def test_unknown_method_error_and_pass_error(env: Env) -> None:
     async with env.adapter.entered(passing):
         raw = await env.adapter.api(passing, "nothing.here")
     assert raw["error_code"] == 3 and "error_msg" in raw
+
+
+async def test_authorized_token_is_the_token_after_the_grant_and_an_error_before(wired_env: Env) -> None:
+    from okru_proto import UsageError
+
+    fake = wired_env.fake
+    session = wired_env.session("PasswordSession", fake.app_id, fake.app_key, fake.app_secret_key,
+                                fake.user_login, fake.user_password)
+    with pytest.raises(UsageError, match="not authorized yet"):
+        session.authorized_token  # noqa: B018
+    async with wired_env.adapter.entered(session):
+        token = session.authorized_token
+        assert token is session.token
+        assert token.access_token.reveal() == session.access_token
+    app = wired_env.session("AppSession", fake.app_id, fake.app_key, fake.app_secret_key)
+    with pytest.raises(UsageError, match="holds no token: its calls are signed with the app secret"):
+        app.authorized_token  # noqa: B018

@@ -288,7 +288,7 @@ def test_key_order_is_javas_utf16_not_code_points():
     assert sorted(params) == ["\uE000", "\U0001F600"]  # what the old code signed
     expected = hashlib.md5(("\U0001F600=a\uE000=b" + "s3cret").encode("utf-8")).hexdigest()
     assert sign(params, "s3cret") == expected
-    # prepare_call sorts inline: its sig is the same vector.
+    # prepare_call signs through the same function (sign_pairs): the same vector.
     request = prepare_call("a.b", params, app_key=None, endpoints=Endpoints(), secret="s3cret")
     sent = dict(parse_qsl(request.body.decode()))
     order = _java_compare_order(["\U0001F600", "\uE000", "format", "method"])
@@ -319,3 +319,16 @@ def test_ascii_names_keep_plain_sort(names):
     params = {name: "v" for name in names}
     assert canonical_string(params) == "".join(f"{k}=v" for k in sorted(names)
                                                if k not in ("sig", "access_token", "resig"))
+
+
+@given(st.dictionaries(keys, values, max_size=6).filter(_encodable), st.text(min_size=1, max_size=16).filter(
+    lambda s: s == s.encode("utf-8", "ignore").decode()))
+def test_one_signer_for_sign_and_prepare_call(params, secret):
+    # Signing lives once (issue 12): sign(), sign_pairs() and prepare_call's sig agree on every input.
+    from okru_proto._sign import java_key_order, sign_pairs
+
+    assert sign_pairs(java_key_order(wire_params(params)), secret) == sign(params, secret)
+    request = prepare_call("group.method", params, app_key="APPKEY", endpoints=Endpoints(), secret=secret)
+    sent = dict(parse_qsl(request.body.decode("ascii"), keep_blank_values=True))
+    sig = sent.pop("sig")
+    assert sig == sign(sent, secret)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .._errors import ERROR_CODES
+from .._error_codes import ERROR_CODES
 from .._types import Request, Response
 
 __all__ = [
