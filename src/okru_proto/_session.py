@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._dialog import implicit_flow
 from ._errors import Error, UsageError, api_error_from_payload
 from ._flow import Flow, RefreshNeeded, Sleep
 from ._oauth import (
@@ -111,6 +110,9 @@ class ImplicitGrant(Grant):
     layout: str = "w"
 
     def flow(self, core: SessionCore, now: float) -> Flow[Token]:
+        # Imported here: the dialog parser (html.parser, datetime) is needed by this grant only.
+        from ._dialog import implicit_flow
+
         return implicit_flow(core.require_app_id(), self.login, self.password, scope=self.scope,
                              redirect_uri=self.redirect_uri, state=self.state, layout=self.layout,
                              endpoints=core.endpoints, now=now)
