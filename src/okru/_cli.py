@@ -11,8 +11,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._output import (
@@ -31,7 +29,12 @@ from ._output import (
     stdout_is_closed,
 )
 
+# Not typing.TYPE_CHECKING: importing typing costs start-up time (mypy treats any constant of
+# this name as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     from okru_proto import Endpoints, Secret, Token
 
     from ._login import StoredLogin
@@ -104,17 +107,27 @@ def parse_params(items: Sequence[str]) -> dict[str, object]:
 
 # -- credentials -----------------------------------------------------------------------------------
 
-@dataclass
 class Credentials:
-    app_id: str | None = None
-    app_key: str | None = None
-    app_secret_key: str | None = None
-    access_token: str | None = None
-    session_secret_key: str | None = None
-    refresh_token: str | None = None
-    api_url: str | None = None
-    connect_url: str | None = None
-    stored: StoredLogin | None = None
+    """What a subcommand signs with. A plain class, not a dataclass: importing dataclasses costs
+    a tenth of `okru --help`'s start-up, and a generated repr would show the secrets."""
+
+    def __init__(self, *, app_id: str | None = None, app_key: str | None = None,
+                 app_secret_key: str | None = None, access_token: str | None = None,
+                 session_secret_key: str | None = None, refresh_token: str | None = None,
+                 api_url: str | None = None, connect_url: str | None = None,
+                 stored: StoredLogin | None = None) -> None:
+        self.app_id = app_id
+        self.app_key = app_key
+        self.app_secret_key = app_secret_key
+        self.access_token = access_token
+        self.session_secret_key = session_secret_key
+        self.refresh_token = refresh_token
+        self.api_url = api_url
+        self.connect_url = connect_url
+        self.stored = stored
+
+    def __repr__(self) -> str:
+        return f"<Credentials circuit={self.circuit} app_id={self.app_id}>"
 
     @property
     def circuit(self) -> str:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time; mypy takes either
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = [
     "ASCII_MARKS",
