@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import importlib
 import inspect
 import ipaddress
@@ -143,8 +144,12 @@ def test_every_page_has_python_samples_or_is_known_shell_only() -> None:
     assert without == SHELL_ONLY
 
 
+#: README.md brings up its own emulator and runs with no harness names: test_readme_runs_as_pasted.
+AS_PASTED = {"README.md"}
+
+
 @pytest.mark.network
-@pytest.mark.parametrize("path", [p for p in DOCS if p.name not in SHELL_ONLY],
+@pytest.mark.parametrize("path", [p for p in DOCS if p.name not in SHELL_ONLY | AS_PASTED],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_samples_run(path: Path, emulator: tuple[FakeOK, str], loopback_only: None,
                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -179,3 +184,30 @@ def test_opt_outs_are_rare() -> None:
     total = sum(len(blocks(p)) for p in DOCS)
     assert total >= 20, "the docs should show (and so test) every helper"
     assert len(skipped) <= max(3, total // 10), skipped
+
+
+@pytest.mark.network
+def test_readme_runs_as_pasted(loopback_only: None) -> None:
+    """README.md's blocks in a bare namespace: no names from this harness, default endpoints left
+    alone. Its first block brings up the emulator itself, its last one stops it."""
+    import threading
+
+    before = {t for t in threading.enumerate() if t.name == "okru-fake-server"}
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    found = [(line, code) for line, info, code in blocks(ROOT / "README.md") if info != "no-run"]
+    assert len(found) >= 5
+    try:
+        for line, code in found:
+            where = f"README.md:{line}"
+            try:
+                _run_block(textwrap.dedent(code), namespace, where)
+            except BaseException as exc:
+                raise AssertionError(f"the README sample at {where} failed as pasted: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if isinstance(namespace.get("emulator"), contextlib.ExitStack):
+            namespace["emulator"].close()  # idempotent; stops the server if a block failed first
+    assert namespace["me"]["uid"] == namespace["user_id"]
+    assert namespace["fake"].topics, "the trio sample's post did not reach the README's emulator"
+    after = {t for t in threading.enumerate() if t.name == "okru-fake-server"}
+    assert after <= before, "the README's last block should stop its emulator"
