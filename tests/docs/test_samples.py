@@ -21,6 +21,9 @@ Conventions for sample authors:
   Fresh values are given to each block, unless the doc itself rebound the name.
 * A block with top-level ``await``/``async with``/``async for`` runs as a coroutine under
   asyncio, or under trio when it contains the comment ``# run: trio``.
+* A block with the comment ``# run: pytest`` is a test module for a user's project: it is written
+  to a file and run by ``python -m pytest`` in a subprocess (okru's pytest plugin loads through
+  its entry point, as in a user's project); every test in it must pass.
 * ```python no-run opts a block out (keep it for things that cannot run here); anything else
   must run.
 """
@@ -119,7 +122,25 @@ def _same(a: object, b: object) -> bool:
         return False
 
 
+def _run_pytest_block(code: str, where: str) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "test_docs_sample.py"
+        path.write_text(code, encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp,
+                               str(path)], cwd=tmp, capture_output=True, text=True, timeout=240, check=False)
+    tests = len(re.findall(r"^def test_", code, re.MULTILINE))
+    if done.returncode != 0 or f"{tests} passed" not in done.stdout:
+        raise AssertionError(f"pytest sample {where}: expected {tests} passed:\n{done.stdout}{done.stderr}")
+
+
 def _run_block(code: str, namespace: dict[str, Any], where: str) -> None:
+    if "# run: pytest" in code:
+        _run_pytest_block(code, where)
+        return
     compiled = compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if not compiled.co_flags & inspect.CO_COROUTINE:
         exec(compiled, namespace)
