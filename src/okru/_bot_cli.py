@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
-from typing import Any
-
-from okru_proto import Endpoints, MessageCreated, webhook_app
 
 from ._output import EXIT_OK, EXIT_USAGE, CLIError, dump_json
+
+TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the core loads on use
+if TYPE_CHECKING:
+    from typing import Any
+
+    from okru_proto import Endpoints
 
 __all__ = ["add_bot_parser"]
 
@@ -31,6 +33,8 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def _endpoints(args: argparse.Namespace) -> Endpoints:
+    from okru_proto import Endpoints
+
     api = args.api_url or os.environ.get("OKRU_API_URL")
     return Endpoints(api=api) if api else Endpoints()
 
@@ -58,7 +62,10 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise CLIError("okru bot serve runs under uvicorn, which is not installed", "pip install uvicorn") from None
+    import socket
+
     from okru_httpx import BotSession
+    from okru_proto import MessageCreated, webhook_app
 
     token, endpoints = _token(args), _endpoints(args)
     bot = BotSession(token, endpoints=endpoints, timeout=args.timeout)

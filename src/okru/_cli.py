@@ -7,58 +7,42 @@ through ``okru_httpx.sync``; the emulator is ``okru_proto.testing`` served by ``
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
-import logging
-import math
 import os
 import re
-import secrets
-import shlex
 import sys
-import threading
-import time
-import traceback
-import webbrowser
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
-from urllib.parse import parse_qsl
-
-from okru_proto import (
-    Endpoints,
-    Secret,
-    SignatureError,
-    Token,
-    UsageError,
-    authorize_url,
-    canonical_string,
-    prepare_call,
-    server_secret,
-    sign,
-)
 
 from . import __version__
-from ._bot_cli import add_bot_parser
-from ._login import (
-    CallbackListener,
-    StoredLogin,
-    credentials_path,
-    load_login,
-    remove_login,
-    save_login,
-)
 from ._output import (
     EXIT_AUTH,
+    EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     CLIError,
+    WaitNotice,
     describe_error,
     dump_json,
     mask,
+    prepare_stdout,
+    stdout_is_closed,
 )
+
+# Not typing.TYPE_CHECKING: importing typing costs start-up time (mypy treats any constant of
+# this name as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, NoReturn
+
+    from okru_proto import Endpoints, Secret, Token
+
+    from ._login import StoredLogin
+
+# Start-up time matters for a command (`okru --help` should feel instant): this module imports
+# only argparse and the output helpers at load time; the core, the adapters and the login
+# machinery are imported inside the subcommand that needs them.
 
 __all__ = ["build_parser", "parse_params", "run"]
 
@@ -106,6 +90,8 @@ def parse_params(items: Sequence[str]) -> dict[str, object]:
                            "e.g. uids=1,2 fields=name  or  uids:=[1,2] emptyPictures:=false")
         parsed: object = value
         if key.endswith(":"):
+            import json
+
             key = key[:-1]
             try:
                 parsed = json.loads(value)
@@ -122,17 +108,27 @@ def parse_params(items: Sequence[str]) -> dict[str, object]:
 
 # -- credentials -----------------------------------------------------------------------------------
 
-@dataclass
 class Credentials:
-    app_id: str | None = None
-    app_key: str | None = None
-    app_secret_key: str | None = None
-    access_token: str | None = None
-    session_secret_key: str | None = None
-    refresh_token: str | None = None
-    api_url: str | None = None
-    connect_url: str | None = None
-    stored: StoredLogin | None = None
+    """What a subcommand signs with. A plain class, not a dataclass: importing dataclasses costs
+    a tenth of `okru --help`'s start-up, and a generated repr would show the secrets."""
+
+    def __init__(self, *, app_id: str | None = None, app_key: str | None = None,
+                 app_secret_key: str | None = None, access_token: str | None = None,
+                 session_secret_key: str | None = None, refresh_token: str | None = None,
+                 api_url: str | None = None, connect_url: str | None = None,
+                 stored: StoredLogin | None = None) -> None:
+        self.app_id = app_id
+        self.app_key = app_key
+        self.app_secret_key = app_secret_key
+        self.access_token = access_token
+        self.session_secret_key = session_secret_key
+        self.refresh_token = refresh_token
+        self.api_url = api_url
+        self.connect_url = connect_url
+        self.stored = stored
+
+    def __repr__(self) -> str:
+        return f"<Credentials circuit={self.circuit} app_id={self.app_id}>"
 
     @property
     def circuit(self) -> str:
@@ -145,6 +141,8 @@ class Credentials:
         return "public"
 
     def endpoints(self) -> Endpoints:
+        from okru_proto import Endpoints, UsageError
+
         api = self.api_url or "https://api.ok.ru"
         # The emulator serves both: --connect-url follows --api-url unless given.
         connect = self.connect_url or (self.api_url if self.api_url else "https://connect.ok.ru")
@@ -172,6 +170,8 @@ def resolve_credentials(args: argparse.Namespace, *, use_stored: bool = True) ->
                         session_secret_key=get(args, "session_secret_key"), api_url=get(args, "api_url"),
                         connect_url=get(args, "connect_url"))
     if use_stored and not any(getattr(creds, name) for name in _CREDENTIAL_FIELDS):
+        from ._login import load_login
+
         stored = load_login()
         if stored is not None:
             creds.app_id, creds.app_key = stored.app_id, stored.app_key
@@ -217,7 +217,9 @@ def open_session(creds: Credentials, *, http_method: str = "POST", timeout: floa
 # -- subcommands -----------------------------------------------------------------------------------
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from okru_proto import API
+    from okru_proto import API, SignatureError
+
+    from ._login import save_login
 
     params = parse_params(args.params)
     creds = resolve_credentials(args)
@@ -227,14 +229,23 @@ def cmd_call(args: argparse.Namespace) -> int:
     def persist(token: Token) -> None:
         if stored is not None:
             save_login(stored.with_token(token))
-            log.info("the stored login got a refreshed token")
+            _log().info("the stored login got a refreshed token")
 
     session = open_session(creds, http_method="GET" if args.get else "POST", timeout=args.timeout,
                            on_token=persist if stored is not None else None)
+    host = creds.endpoints().api.split("://", 1)[-1]
+    limit = f"up to {args.timeout:g} s a request" if args.timeout else "10 s a request by default"
     try:
-        with session:
+        with WaitNotice(f"okru: waiting for {host} ({limit}; Ctrl-C cancels)..."), session:
             result = API(session)(args.method, params)
     except SignatureError as exc:
+        if creds.circuit == "public":
+            # OK.ru answers 104 "No signature specified" to an unsigned call of a method that
+            # needs one: a user method (a session) or a session-less one (the app secret).
+            raise CLIError(f"{args.method} needs a user session (OK.ru refused the unsigned call: {exc})",
+                           "log in once with `okru login` (later calls use the stored login), or pass "
+                           "--access-token with --session-secret-key or --app-secret-key; a method "
+                           "called without a session needs --app-secret-key", EXIT_AUTH) from exc
         raise CLIError(str(exc), _sign_hint(args, creds), EXIT_AUTH) from exc
     print(dump_json(result))
     return EXIT_OK
@@ -250,6 +261,8 @@ _SECRET_FLAGS = {
 
 def _sign_hint(args: argparse.Namespace, creds: Credentials) -> str:
     which, flags = _SECRET_FLAGS[creds.circuit]
+    import shlex
+
     params = " ".join(shlex.quote(p) for p in args.params)
     command = f"okru sign --method {shlex.quote(args.method)} --app-key {shlex.quote(creds.app_key or '…')}"
     if params:
@@ -259,6 +272,8 @@ def _sign_hint(args: argparse.Namespace, creds: Credentials) -> str:
 
 
 def _secret_for_signing(args: argparse.Namespace) -> tuple[Secret, str]:
+    from okru_proto import Secret, server_secret
+
     if args.secret:
         return Secret(args.secret), "the given --secret"
     creds = resolve_credentials(args, use_stored=False)
@@ -275,6 +290,10 @@ def _secret_for_signing(args: argparse.Namespace) -> tuple[Secret, str]:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
+    from urllib.parse import parse_qsl
+
+    from okru_proto import Endpoints, canonical_string, prepare_call, sign
+
     params = parse_params(args.params)
     secret, which = _secret_for_signing(args)
     if args.method:
@@ -306,6 +325,8 @@ def _split_scopes(values: Sequence[str]) -> list[str]:
 
 def _read_password(login: str) -> str:
     """The password from a prompt (a terminal, not echoed) or one line of piped stdin; never argv."""
+    import getpass
+
     if sys.stdin is not None and sys.stdin.isatty():
         try:
             password = getpass.getpass(f"OK.ru password for {login}: ")
@@ -347,7 +368,13 @@ def _browser_login(args: argparse.Namespace, creds: Credentials, endpoints: Endp
                    store: Callable[[Token, Any], str]) -> None:
     """The authorization-code grant in the browser; ``store(token, me)`` saves the login and
     returns who logged in. The browser's page shows the outcome only once it is known."""
+    import secrets
+    import webbrowser
+
     from okru_httpx import sync
+    from okru_proto import authorize_url
+
+    from ._login import CallbackListener
 
     assert creds.app_id and creds.app_key and creds.app_secret_key
     scopes = _split_scopes(args.scope or ["VALUABLE_ACCESS"])
@@ -391,6 +418,8 @@ def _browser_login(args: argparse.Namespace, creds: Credentials, endpoints: Endp
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    from ._login import StoredLogin, save_login
+
     creds = resolve_credentials(args, use_stored=False)
     missing = [f"--{n.replace('_', '-')}" for n in ("app_id", "app_key", "app_secret_key") if not getattr(creds, n)]
     if missing:
@@ -427,6 +456,8 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
+    from ._login import credentials_path, remove_login
+
     path = credentials_path()
     if remove_login(path):
         print(f"Removed the stored login {path}.")
@@ -436,6 +467,8 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def _positive_speed(text: str) -> float:
+    import math
+
     try:
         value = float(text)
     except ValueError:
@@ -454,6 +487,8 @@ def _http_status(text: str) -> int:
 def _emulator_clock(args: argparse.Namespace) -> tuple[Any, str]:
     """The fake-server's clock and a line describing it. Real time by default: people log in
     and wait, so codes and tokens must age as on OK.ru (docs/protocol.md §3.1, §3.5)."""
+    import time
+
     from okru_proto.testing import FakeClock, WallClock
 
     if args.clock == "frozen":
@@ -468,7 +503,9 @@ def _emulator_clock(args: argparse.Namespace) -> tuple[Any, str]:
 
 
 def cmd_fake_server(args: argparse.Namespace) -> int:
+    import contextlib
     import ssl
+    import threading
 
     from okru_proto.testing import FakeOK
     from okru_trio.testing import run_fake_server
@@ -485,7 +522,17 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
     clock, clock_text = _emulator_clock(args)
     fake = FakeOK(seed=args.seed, clock=clock)
     fake.oauth_error_status = args.oauth_error_status
-    with run_fake_server(fake, host=args.host, port=args.port, ssl_context=context) as url:
+    try:
+        server = run_fake_server(fake, host=args.host, port=args.port, ssl_context=context)
+        bound = server.__enter__()
+    except OSError as exc:
+        raise _listen_error(exc, args.host, args.port) from exc
+    with contextlib.ExitStack() as stack:
+        stack.push(server)
+        url = usable_url(bound)
+        if url != bound:
+            print(f"listening on {bound} (every address of this machine); from here use {url}",
+                  file=sys.stderr, flush=True)
         print(url, flush=True)
         print(f"OK.ru emulator on {url} (Ctrl-C stops it). Its demo app and user (public demo values, "
               "not secrets):", flush=True)
@@ -499,8 +546,41 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
-    return EXIT_OK
+            # 130 = 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+            print("stopped", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+    return EXIT_OK  # not reached: only Ctrl-C (or a signal) ends the wait
+
+
+def usable_url(url: str) -> str:
+    """``url`` with a wildcard host (0.0.0.0, ::) replaced by the loopback address of the same
+    family: a server listens on a wildcard, but a client cannot connect to it (and okru allows
+    plain http only to loopback)."""
+    scheme, sep, rest = url.partition("://")
+    host, colon, port = rest.rpartition(":")
+    loopback = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]", "": "127.0.0.1"}.get(host)
+    if not sep or not colon or loopback is None:
+        return url
+    return f"{scheme}://{loopback}:{port}"
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> CLIError:
+    import errno
+    import socket
+
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return CLIError(f"cannot listen on {where}: the port is in use (another okru fake-server?)",
+                        "pick another --port, or --port 0 for any free port")
+    if exc.errno == errno.EACCES:
+        return CLIError(f"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
+                        "use a port above 1023, or --port 0 for any free port")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return CLIError(f"cannot listen on {where}: {host} is not an address of this machine",
+                        "use --host 127.0.0.1 (the default)")
+    if isinstance(exc, socket.gaierror):
+        return CLIError(f"cannot listen on {where}: unknown host {host!r}", "use --host 127.0.0.1 (the default)")
+    return CLIError(f"cannot listen on {where}: {exc.strerror or exc}", "try --port 0 or another --host")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -618,14 +698,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "
                    "try 200 too)")
     p.set_defaults(func=cmd_fake_server)
+    from ._bot_cli import add_bot_parser
+
     add_bot_parser(sub, [common])
     return parser
 
 
-log = logging.getLogger("okru.cli")
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger("okru.cli")
 
 
 def _setup_debug() -> None:
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
     logger = logging.getLogger("okru")
@@ -637,6 +724,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand: the exit code (errors are one line on stderr)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    prepare_stdout()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -647,9 +735,25 @@ def run(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
+    except BrokenPipeError as exc:
+        if not stdout_is_closed():
+            return _report(exc, debug)
+        # The reader went away (`okru demo | head -3`): stop quietly, like cat or yes killed by
+        # SIGPIPE, with the shell's 128 + 13. Further writes (the final flush) go nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except (Exception, KeyboardInterrupt) as exc:
-        if debug:
-            traceback.print_exc()
-        code, line = describe_error(exc, debug_hint=not debug)
-        print(line, file=sys.stderr, flush=True)
-        return code
+        return _report(exc, debug)
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    """Print ``exc`` as one ``okru: error:`` line (its traceback too with --debug); the exit code."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    code, line = describe_error(exc, debug_hint=not debug)
+    print(line, file=sys.stderr, flush=True)
+    return code

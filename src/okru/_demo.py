@@ -28,7 +28,17 @@ from okru_proto import (
 )
 from okru_proto.testing import FakeOK
 
-from ._output import EXIT_DEMO, EXIT_OK, CLIError, describe_error, dump_json, mask, mask_params, one_line
+from ._output import (
+    EXIT_DEMO,
+    EXIT_OK,
+    CLIError,
+    describe_error,
+    dump_json,
+    for_stream,
+    mask,
+    mask_params,
+    one_line,
+)
 
 __all__ = ["Demo", "run_demo"]
 
@@ -95,7 +105,8 @@ class Demo:
 
     # -- printing ---------------------------------------------------------------------------
     def say(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        # ✔ ✘ → ← … become ASCII on a stdout that cannot encode them (PYTHONIOENCODING=ascii).
+        print(for_stream(text, self.out), file=self.out, flush=True)
 
     def _clip(self, text: str, width: int = 160) -> str:
         if self.verbose or len(text) <= width:
@@ -395,6 +406,8 @@ class Demo:
             t0 = time.perf_counter()
             try:
                 step()
+            except BrokenPipeError:
+                raise  # our stdout is gone (`okru demo | head`): not a failed step; stop quietly
             except Exception as exc:
                 self.sent()
                 if isinstance(exc, DemoCheckFailed):

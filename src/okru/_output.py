@@ -1,29 +1,25 @@
-"""What the command prints: masked secrets, exit codes, one-line errors."""
+"""What the command prints: masked secrets, exit codes, one-line errors, and how it prints on
+streams that are not a UTF-8 terminal (an ASCII-only stdout, a closed pipe, a "waiting" notice
+only on a terminal).
+
+Loads nothing but the standard library's basics at import (the core is imported when an error is
+described), so ``okru --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import sys
+from collections.abc import Callable
 
-from okru_proto import (
-    SECRET_PARAM_NAMES,
-    APIError,
-    Error,
-    OAuthError,
-    ProtocolError,
-    ReloginRequiredError,
-    SessionExpiredError,
-    SessionRequiredError,
-    SignatureError,
-    StateMismatchError,
-    TransportError,
-    TransportTimeout,
-    UsageError,
-)
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time; mypy takes either
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 __all__ = [
+    "ASCII_MARKS",
     "EXIT_API",
     "EXIT_AUTH",
+    "EXIT_BROKEN_PIPE",
     "EXIT_CODES_HELP",
     "EXIT_DEMO",
     "EXIT_INTERRUPTED",
@@ -31,11 +27,15 @@ __all__ = [
     "EXIT_TRANSPORT",
     "EXIT_USAGE",
     "CLIError",
+    "WaitNotice",
+    "can_encode",
     "describe_error",
     "dump_json",
     "mask",
     "mask_params",
     "one_line",
+    "prepare_stdout",
+    "stdout_is_closed",
 ]
 
 EXIT_OK = 0
@@ -45,6 +45,8 @@ EXIT_AUTH = 3
 EXIT_TRANSPORT = 4
 EXIT_DEMO = 5
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE: what a shell shows for `cat` or `yes` when the reader of their pipe is gone.
+EXIT_BROKEN_PIPE = 141
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -56,6 +58,7 @@ exit codes:
   4    transport or protocol: connection failed, timeout, HTML or garbage instead of JSON
   5    okru demo: at least one step failed
   130  interrupted (Ctrl-C)
+  141  the reader of stdout went away (`okru demo | head -3`): okru stops quietly
 """
 
 #: API error codes that mean "your credentials are wrong or gone" (exit 3, not 1).
@@ -90,6 +93,8 @@ def mask(value: object, *, hint: bool = True) -> str:
 
 
 def is_secret_name(name: str) -> bool:
+    from okru_proto import SECRET_PARAM_NAMES
+
     return name in SECRET_PARAM_NAMES or name in _EXTRA_SECRET_NAMES
 
 
@@ -112,11 +117,139 @@ def one_line(text: str) -> str:
 
 
 def dump_json(value: Any, *, indent: int | None = 2) -> str:
+    import json
+
     return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+# -- streams -----------------------------------------------------------------------------------------
+
+#: The non-ASCII marks okru prints, and what replaces them on a stream that cannot encode them.
+ASCII_MARKS = {"✔": "+", "✘": "x", "→": "->", "←": "<-", "…": "...", "—": "--"}
+_ASCII_TABLE = str.maketrans(ASCII_MARKS)
+#: Marks plus Cyrillic: a stream that encodes all of this needs no fallback.
+_PROBE = "".join(ASCII_MARKS) + "Привет"
+
+
+def can_encode(stream: IO[str], text: str = "".join(ASCII_MARKS)) -> bool:
+    """Whether ``stream`` can write ``text`` (default: okru's marks) without an encoding error."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True  # a StringIO and the like take any str
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def for_stream(text: str, stream: IO[str]) -> str:
+    """``text`` with okru's marks replaced by ASCII when ``stream`` cannot encode them."""
+    return text if can_encode(stream) else text.translate(_ASCII_TABLE)
+
+
+def prepare_stdout(stream: IO[str] | None = None) -> None:
+    """Make a stdout that cannot encode everything (``PYTHONIOENCODING=ascii``, a C locale)
+    write what it cannot encode as ``\\u`` escapes instead of failing mid-output."""
+    stream = sys.stdout if stream is None else stream
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None and not can_encode(stream, _PROBE):
+        reconfigure(errors="backslashreplace")
+
+
+def stdout_is_closed() -> bool:
+    """Whether the reading end of stdout's pipe is gone (a ``BrokenPipeError`` came from it, not
+    from some socket): poll reports POLLERR on a pipe's write end once no reader is left."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return True  # no usable stdout at all: nothing more can be printed either
+
+
+class WaitNotice:
+    """``with WaitNotice("okru: waiting for api.ok.ru..."):`` shows that line on a terminal's
+    stderr once the block has run ``delay`` seconds, and erases it when the block ends; on a
+    stderr that is not a terminal (a pipe, a file, a test) it prints nothing at all.
+
+    ``start_timer(delay, callback) -> cancel`` runs ``callback`` once after ``delay`` seconds
+    (default: a daemon ``threading.Timer``); tests pass their own to fire it without waiting."""
+
+    def __init__(self, message: str, *, stream: IO[str] | None = None, delay: float = 1.0,
+                 start_timer: Callable[[float, Callable[[], None]], Callable[[], None]] | None = None) -> None:
+        self.message = message
+        self.stream = sys.stderr if stream is None else stream
+        self.delay = delay
+        self._start_timer = start_timer or _thread_timer
+        self.shown = False
+        self._done = False
+        self._cancel: Callable[[], None] | None = None
+        self._lock: Any = None
+
+    def _is_terminal(self) -> bool:
+        try:
+            return bool(self.stream.isatty())
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def __enter__(self) -> WaitNotice:
+        if self._is_terminal():
+            import threading
+
+            self._lock = threading.Lock()
+            self._cancel = self._start_timer(self.delay, self._show)
+        return self
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.stream.write(for_stream(self.message, self.stream))
+            self.stream.flush()
+            self.shown = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._lock is None:
+            return
+        with self._lock:
+            self._done = True
+            if self._cancel is not None:
+                self._cancel()
+            if self.shown:
+                self.stream.write("\r\x1b[K")  # back to the line's start, erase it
+                self.stream.flush()
+
+
+def _thread_timer(delay: float, callback: Callable[[], None]) -> Callable[[], None]:
+    import threading
+
+    timer = threading.Timer(delay, callback)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
 
 
 def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int, str]:
     """(exit code, ``okru: error: <what> — <what to do>``) for any exception."""
+    from okru_proto import (
+        APIError,
+        Error,
+        OAuthError,
+        ProtocolError,
+        ReloginRequiredError,
+        SessionExpiredError,
+        SessionRequiredError,
+        SignatureError,
+        StateMismatchError,
+        TransportError,
+        TransportTimeout,
+        UsageError,
+    )
+
     todo: str
     if isinstance(exc, CLIError):
         code, what, todo = exc.code, exc.what, exc.todo
@@ -173,4 +306,4 @@ def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int,
     line = f"okru: error: {one_line(what)}"
     if todo:
         line += f" — {one_line(todo)}"
-    return code, line
+    return code, for_stream(line, sys.stderr)

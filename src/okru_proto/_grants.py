@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._dialog import implicit_flow
 from ._flow import Flow
 from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI, code_flow, password_flow, refresh_flow
 from ._token import Token
@@ -71,6 +70,10 @@ class ImplicitGrant(Grant):
     layout: str = "w"
 
     def flow(self, core: GrantContext, now: float) -> Flow[Token]:
+        # Imported here: the dialog parser (html.parser, datetime) serves this grant only, and
+        # ``import okru_proto`` stays fast.
+        from ._dialog import implicit_flow
+
         return implicit_flow(core.require_app_id(), self.login, self.password, scope=self.scope,
                              redirect_uri=self.redirect_uri, state=self.state, layout=self.layout,
                              endpoints=core.endpoints, now=now)

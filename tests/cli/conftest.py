@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from okru_proto.testing import FakeOK
-from okru_trio.testing import run_fake_server
+from okru_pytest import OKTestServer
 
 TIMEOUT = 60.0
 
@@ -166,11 +166,10 @@ def okru(tmp_path: Path) -> Runner:
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[FakeOK, str]]:
-    """The emulator on a loopback port, in this process (so tests can inspect and script it)."""
-    fake = FakeOK()
-    with run_fake_server(fake) as url:
-        yield fake, url
+def server(fake_ok_server: OKTestServer) -> tuple[FakeOK, str]:
+    """The emulator on a loopback port, in this process (so tests can inspect and script it):
+    okru's own pytest plugin's ``fake_ok_server``, as a (fake, url) pair."""
+    return fake_ok_server.fake, fake_ok_server.url
 
 
 def assert_one_error_line(result: Result, code: int, *needles: str) -> str:

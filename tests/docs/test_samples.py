@@ -21,6 +21,9 @@ Conventions for sample authors:
   Fresh values are given to each block, unless the doc itself rebound the name.
 * A block with top-level ``await``/``async with``/``async for`` runs as a coroutine under
   asyncio, or under trio when it contains the comment ``# run: trio``.
+* A block with the comment ``# run: pytest`` is a test module for a user's project: it is written
+  to a file and run by ``python -m pytest`` in a subprocess (okru's pytest plugin loads through
+  its entry point, as in a user's project); every test in it must pass.
 * ```python no-run opts a block out (keep it for things that cannot run here); anything else
   must run.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import importlib
 import inspect
 import ipaddress
@@ -121,7 +125,25 @@ def _same(a: object, b: object) -> bool:
         return False
 
 
+def _run_pytest_block(code: str, where: str) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "test_docs_sample.py"
+        path.write_text(code, encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp,
+                               str(path)], cwd=tmp, capture_output=True, text=True, timeout=240, check=False)
+    tests = len(re.findall(r"^def test_", code, re.MULTILINE))
+    if done.returncode != 0 or f"{tests} passed" not in done.stdout:
+        raise AssertionError(f"pytest sample {where}: expected {tests} passed:\n{done.stdout}{done.stderr}")
+
+
 def _run_block(code: str, namespace: dict[str, Any], where: str) -> None:
+    if "# run: pytest" in code:
+        _run_pytest_block(code, where)
+        return
     compiled = compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if not compiled.co_flags & inspect.CO_COROUTINE:
         exec(compiled, namespace)
@@ -147,8 +169,12 @@ def test_every_page_has_python_samples_or_is_known_shell_only() -> None:
     assert without == SHELL_ONLY
 
 
+#: README.md brings up its own emulator and runs with no harness names: test_readme_runs_as_pasted.
+AS_PASTED = {"README.md"}
+
+
 @pytest.mark.network
-@pytest.mark.parametrize("path", [p for p in DOCS if p.name not in SHELL_ONLY],
+@pytest.mark.parametrize("path", [p for p in DOCS if p.name not in SHELL_ONLY | AS_PASTED],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_samples_run(path: Path, emulator: tuple[FakeOK, str], loopback_only: None,
                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,3 +209,30 @@ def test_opt_outs_are_rare() -> None:
     total = sum(len(blocks(p)) for p in DOCS)
     assert total >= 20, "the docs should show (and so test) every helper"
     assert len(skipped) <= max(3, total // 10), skipped
+
+
+@pytest.mark.network
+def test_readme_runs_as_pasted(loopback_only: None) -> None:
+    """README.md's blocks in a bare namespace: no names from this harness, default endpoints left
+    alone. Its first block brings up the emulator itself, its last one stops it."""
+    import threading
+
+    before = {t for t in threading.enumerate() if t.name == "okru-fake-server"}
+    namespace: dict[str, Any] = {"__name__": "readme"}
+    found = [(line, code) for line, info, code in blocks(ROOT / "README.md") if info != "no-run"]
+    assert len(found) >= 5
+    try:
+        for line, code in found:
+            where = f"README.md:{line}"
+            try:
+                _run_block(textwrap.dedent(code), namespace, where)
+            except BaseException as exc:
+                raise AssertionError(f"the README sample at {where} failed as pasted: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if isinstance(namespace.get("emulator"), contextlib.ExitStack):
+            namespace["emulator"].close()  # idempotent; stops the server if a block failed first
+    assert namespace["me"]["uid"] == namespace["user_id"]
+    assert namespace["fake"].topics, "the trio sample's post did not reach the README's emulator"
+    after = {t for t in threading.enumerate() if t.name == "okru-fake-server"}
+    assert after <= before, "the README's last block should stop its emulator"

@@ -31,8 +31,10 @@ def _form(fake: FakeOK, token: dict[str, str], method: str, **params: str) -> di
 
 # -- httpx transport --------------------------------------------------------------------------------
 
-def test_httpx_sync_transport(fake: FakeOK, token: dict[str, str]) -> None:
-    with httpx.Client(transport=FakeOKTransport(fake), base_url="https://api.ok.ru") as client:
+def test_httpx_sync_transport(fake_ok: FakeOK, ok_token: dict[str, str], ok_transport: FakeOKTransport) -> None:
+    # okru's pytest plugin: fake_ok, a fresh token and the transport wired to it.
+    fake, token = fake_ok, ok_token
+    with httpx.Client(transport=ok_transport, base_url="https://api.ok.ru") as client:
         response = client.post("/fb.do", data=_form(fake, token, "users.getLoggedInUser"))
         assert response.json() == fake.user_id
         assert response.headers["content-type"] == "application/json;charset=utf-8"
