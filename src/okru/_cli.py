@@ -280,8 +280,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
         app_key = _from_flags_or_env(args, "app_key")
         # Exactly what `okru call` would send: the core adds application_key, format, method.
         request = prepare_call(args.method, params, app_key=app_key, endpoints=Endpoints(), secret=secret)
-        signed: dict[str, object] = {
-            k: v for k, v in parse_qsl(request.body.decode("ascii"), keep_blank_values=True) if k != "sig"}
+        form = request.body.decode("ascii")  # type: ignore[union-attr]  # a REST call's body is bytes
+        signed: dict[str, object] = {k: v for k, v in parse_qsl(form, keep_blank_values=True) if k != "sig"}
     else:
         signed = dict(params)
     text = canonical_string(signed)

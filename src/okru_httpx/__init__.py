@@ -46,6 +46,7 @@ from ._common import (
     to_response,
     transport_error,
 )
+from ._stream import aiter_body, source_size_async, stream_headers
 
 __all__ = [
     "API",
@@ -89,6 +90,14 @@ class HttpxSession(SessionBase, AsyncSessionBase):
         # One refresh for all concurrent callers on this session, under asyncio or trio.
         self._lock = anyio.Lock()
 
+    async def _source_size(self, source: Any) -> int:
+        return await source_size_async(source)
+
+    def _streamed(self, request: Request) -> httpx.Request:
+        body: Any = request.body
+        return self._client.build_request(request.method, request.url, headers=stream_headers(request.headers, body),
+                                          content=aiter_body(body), timeout=self._timeout)
+
     async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
         return await anyio.Path(path).read_bytes()
 
@@ -97,7 +106,8 @@ class HttpxSession(SessionBase, AsyncSessionBase):
         try:
             hresp = await client.send(
                 client.build_request(request.method, httpx_url(self._urls, request.url), headers=request.headers,
-                                     content=request.body, timeout=self._timeout),
+                                     content=request.body, timeout=self._timeout)
+                if type(request.body) is bytes else self._streamed(request),
                 follow_redirects=False)
         except (httpx.HTTPError, OSError) as exc:
             raise transport_error(exc, request) from exc

@@ -48,6 +48,7 @@ from ._common import (
     to_response,
     transport_error,
 )
+from ._stream import iter_body, source_size, stream_headers
 
 __all__ = [
     "API",
@@ -91,6 +92,14 @@ class HttpxSession(SessionBase, SyncSessionBase):
         # One refresh for all threads calling through this session.
         self._lock = threading.Lock()
 
+    def _source_size(self, source: Any) -> int:
+        return source_size(source)
+
+    def _streamed(self, request: Request) -> httpx.Request:
+        body: Any = request.body
+        return self._client.build_request(request.method, request.url, headers=stream_headers(request.headers, body),
+                                          content=iter_body(body), timeout=self._timeout)
+
     def _read_file(self, path: str | os.PathLike[str]) -> bytes:
         return Path(path).read_bytes()
 
@@ -99,7 +108,8 @@ class HttpxSession(SessionBase, SyncSessionBase):
         try:
             hresp = client.send(
                 client.build_request(request.method, httpx_url(self._urls, request.url), headers=request.headers,
-                                     content=request.body, timeout=self._timeout),
+                                     content=request.body, timeout=self._timeout)
+                if type(request.body) is bytes else self._streamed(request),
                 follow_redirects=False)
         except (httpx.HTTPError, OSError) as exc:
             raise transport_error(exc, request) from exc
