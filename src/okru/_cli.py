@@ -39,7 +39,7 @@ from okru_proto import (
     sign,
 )
 
-from . import __version__
+from . import __version__, _video_cli
 from ._login import (
     CallbackListener,
     StoredLogin,
@@ -617,6 +617,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "
                    "try 200 too)")
     p.set_defaults(func=cmd_fake_server)
+
+    _video_cli.register(sub, common, fmt, EXIT_CODES_HELP, _add_credentials, _add_endpoints)
     return parser
 
 

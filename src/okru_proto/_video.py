@@ -380,6 +380,7 @@ def upload_video_flow(
     chunk_size: int | None = None,
     retry: Any = None,
     params: Mapping[str, object] | None = None,
+    checkpoint: Callable[[ResumeState], object] | None = None,
 ) -> Flow[UploadedVideo]:
     """Upload ``size`` bytes of ``source`` as a video (the adapter measured ``size``; it reads
     the source when it sends a body). Returns an :class:`UploadedVideo`.
@@ -390,6 +391,8 @@ def upload_video_flow(
     policy, else 5 attempts with backoff (a chunk is idempotent: it names its byte range).
     Every error carries ``resume_state`` once the upload URL is known and the upload is
     resumable. Errors are scrubbed of the session's secrets and of the upload URL.
+    ``checkpoint(state)`` gets the :class:`ResumeState` after each confirmed chunk (what a CLI
+    saves when the user interrupts it).
     """
     url_secrets: list[str] = []
     if resume is not None:
@@ -399,7 +402,8 @@ def upload_video_flow(
         return [*core.secret_values(), *url_secrets]
 
     return guarded(_flow(core, source, size, file_name, boundary, title, description, tags, privacy, gid,
-                         progress, resumable, resume, chunk_size, retry, params, url_secrets), secrets)
+                         progress, resumable, resume, chunk_size, retry, params, url_secrets, checkpoint),
+                   secrets)
 
 
 def _default_retry() -> Any:
@@ -412,7 +416,8 @@ def _flow(core: SessionCore, source: VideoSource, size: int, file_name: str, bou
           title: str | None, description: str | None, tags: str | Iterable[str] | None, privacy: str | None,
           gid: str | int | None, progress: Callable[[int, int], object] | None, resumable: bool | None,
           resume: ResumeState | None, chunk_size: int | None, retry: Any,
-          params: Mapping[str, object] | None, url_secrets: list[str]) -> Flow[UploadedVideo]:
+          params: Mapping[str, object] | None, url_secrets: list[str],
+          checkpoint: Callable[[ResumeState], object] | None) -> Flow[UploadedVideo]:
     if type(size) is not int or size < 0:
         raise UsageError(f"size must be an int >= 0, got {size!r}")
     if size == 0:
@@ -463,7 +468,7 @@ def _flow(core: SessionCore, source: VideoSource, size: int, file_name: str, bou
 
     if mode_resumable:
         yield from _resumable(upload_url, host, source, size, chunk_size, confirmed, policy, progress,
-                              state, resume is not None)
+                              state, resume is not None, checkpoint)
     else:
         yield from _multipart(upload_url, host, source, size, file_name, boundary, progress)
     # video.update always runs: besides the metadata, it finalises the upload (OK's docs).
@@ -510,13 +515,16 @@ def _check_final(response: Response, host: str, offset: int) -> None:
 
 def _resumable(upload_url: str, host: str, source: VideoSource, size: int, chunk_size: int, confirmed: int,
                policy: Any, progress: Callable[[int, int], object] | None,
-               state: Callable[[int], ResumeState | None], ask_first: bool) -> Flow[None]:
+               state: Callable[[int], ResumeState | None], ask_first: bool,
+               checkpoint: Callable[[ResumeState], object] | None) -> Flow[None]:
     offset = confirmed
     if ask_first:
         # Resuming in a new process: the server may hold more (or less) than we last saw.
         known = yield from _ask_status(upload_url, size, host, offset, state)
         if known is not None:
             offset = known
+    if checkpoint is not None:
+        yield Callback(checkpoint, state(offset))
     yield from _progress(progress, offset, size)
     failures = 0
     while True:
@@ -541,6 +549,8 @@ def _resumable(upload_url: str, host: str, source: VideoSource, size: int, chunk
             if reached > offset:
                 offset = reached
                 failures = 0
+                if checkpoint is not None:
+                    yield Callback(checkpoint, state(offset))
                 yield from _progress(progress, offset, size)
                 continue
         if response is not None and response.status not in (416,) and response.status < 500:

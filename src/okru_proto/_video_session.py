@@ -65,7 +65,8 @@ class SyncVideoMixin:
                      gid: str | int | None = None, progress: Progress | None = None,
                      resumable: bool | None = None, resume: ResumeState | None = None,
                      chunk_size: int | None = None, retry: Any = None, file_name: str | None = None,
-                     params: Mapping[str, object] | None = None) -> UploadedVideo:
+                     params: Mapping[str, object] | None = None,
+                     checkpoint: Callable[[ResumeState], object] | None = None) -> UploadedVideo:
         """Upload a video (a path, bytes or a seekable binary file), streamed in bounded blocks;
         resumable above 16 MiB. ``progress(sent, total)`` follows it. See docs/video.md."""
         if progress is not None and is_async_callable(progress):
@@ -76,7 +77,7 @@ class SyncVideoMixin:
         return self._run(_flow(self, source, size, dict(
             title=title, description=description, tags=tags, privacy=privacy, gid=gid, progress=progress,
             resumable=resumable, resume=resume, chunk_size=chunk_size, retry=retry, file_name=file_name,
-            params=params)))
+            params=params, checkpoint=checkpoint)))
 
 
 class AsyncVideoMixin:
@@ -94,7 +95,8 @@ class AsyncVideoMixin:
                            progress: Progress | Callable[[int, int], Awaitable[object]] | None = None,
                            resumable: bool | None = None, resume: ResumeState | None = None,
                            chunk_size: int | None = None, retry: Any = None, file_name: str | None = None,
-                           params: Mapping[str, object] | None = None) -> UploadedVideo:
+                           params: Mapping[str, object] | None = None,
+                           checkpoint: Callable[[ResumeState], object] | None = None) -> UploadedVideo:
         """Upload a video (a path, bytes or a seekable binary file), streamed in bounded blocks;
         resumable above 16 MiB. ``progress(sent, total)`` (awaited if async). See docs/video.md."""
         source = coerce_video_source(source)
@@ -102,4 +104,4 @@ class AsyncVideoMixin:
         return await self._run(_flow(self, source, size, dict(
             title=title, description=description, tags=tags, privacy=privacy, gid=gid, progress=progress,
             resumable=resumable, resume=resume, chunk_size=chunk_size, retry=retry, file_name=file_name,
-            params=params)))
+            params=params, checkpoint=checkpoint)))

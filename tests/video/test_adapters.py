@@ -73,7 +73,7 @@ def test_httpx_sync(video_file: tuple[Path, bytes], kind: str) -> None:
         with pytest.raises(UsageError, match="cannot await"):
             async def aprogress(s: int, t: int) -> None: ...
             session.upload_video(path, progress=aprogress)
-        with pytest.raises(UsageError, match="not a regular file|cannot read"):
+        with pytest.raises(UsageError, match=r"not a regular file|cannot read"):
             session.upload_video(path.parent / "missing.mp4")
 
 
