@@ -1,6 +1,6 @@
 """Video upload as one flow: ``video.getUploadUrl`` -> the bytes -> ``video.update``.
 
-docs/protocol.md §1 (video upload section) and docs/video.md. OK documents two ways to send the
+docs/protocol.md §11 and docs/video.md. OK documents two ways to send the
 bytes to ``upload_url``: one ``multipart/form-data`` POST (up to 2 GB, no resume) or a
 *resumable* upload (any other content type, chunks carrying ``Content-Range``; a GET on the
 upload URL reports the status, the total size and the last byte received; resume after 416 or
@@ -60,7 +60,7 @@ DEFAULT_CHUNK_SIZE = 8 << 20
 #: Above this size ``resumable=None`` means resumable; at or below, one multipart POST.
 RESUMABLE_THRESHOLD = 16 << 20
 
-#: OK: "multipart ... Max. file size - 2 Gb" (docs/protocol.md, video upload section).
+#: OK: "multipart ... Max. file size - 2 Gb" (docs/protocol.md §11).
 MULTIPART_LIMIT = 2 << 30
 
 #: What ``upload_video(source)`` takes: a path, bytes, or a binary file object (seekable).
@@ -176,7 +176,7 @@ class UploadedVideo:
 
 def video_media(video_id: str | int | UploadedVideo | Iterable[str | int | UploadedVideo]) -> dict[str, Any]:
     """The ``mediatopic.post`` media block for videos: ``{"type": "movie", "list": [{"id": ...}]}``
-    (the shape third-party posting tools use; docs/protocol.md, video upload section)."""
+    (the shape third-party posting tools use; docs/protocol.md §11)."""
     items = [video_id] if isinstance(video_id, (str, int, UploadedVideo)) else list(video_id)
     ids = [str(v.video_id if isinstance(v, UploadedVideo) else v) for v in items]
     if not ids or not all(ids):

@@ -1,4 +1,4 @@
-"""Videos and their upload (docs/protocol.md, video upload section): the emulator's half.
+"""Videos and their upload (docs/protocol.md §11): the emulator's half.
 
 ``video.getUploadUrl`` issues a video id and an upload URL; the upload host ``/uploadVideo``
 takes the bytes either as one ``multipart/form-data`` POST (one file) or *resumable*: any other
