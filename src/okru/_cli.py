@@ -618,7 +618,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "try 200 too)")
     p.set_defaults(func=cmd_fake_server)
 
-    _video_cli.register(sub, common, fmt, EXIT_CODES_HELP, _add_credentials, _add_endpoints)
+    _video_cli.register(sub, common, fmt, EXIT_CODES_HELP, _add_credentials, _add_endpoints, open_session,
+                        resolve_credentials)
     return parser
 
 

@@ -9,6 +9,7 @@ All protocol work is the core's (``upload_video``, ``video_media``); this is pre
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
@@ -53,10 +54,10 @@ def _save_state(path: str, state: Any) -> None:
         handle.write(state.to_json())
 
 
-def cmd_upload_video(args: argparse.Namespace) -> int:
+def cmd_upload_video(args: argparse.Namespace, *, open_session: Callable[..., Any],
+                     resolve_credentials: Callable[..., Any]) -> int:
     from okru_proto import API, ResumeState, UsageError, video_media
 
-    from ._cli import open_session, resolve_credentials
     from ._output import EXIT_OK, CLIError
 
     resume = None
@@ -118,7 +119,9 @@ def _interrupted(args: argparse.Namespace, state: Any, path: str) -> None:
 
 
 def register(sub: Any, common: argparse.ArgumentParser, fmt: type[argparse.HelpFormatter], epilog: str,
-             add_credentials: Callable[..., None], add_endpoints: Callable[..., None]) -> None:
+             add_credentials: Callable[..., None], add_endpoints: Callable[..., None],
+             open_session: Callable[..., Any], resolve_credentials: Callable[..., Any]) -> None:
+    """Add the ``upload-video`` subcommand (``_cli`` passes its helpers: no import back)."""
     p = sub.add_parser("upload-video", parents=[common], formatter_class=fmt, epilog=epilog,
                        help="upload a video file (streamed, resumable) and optionally post it",
                        description="Upload FILE with video.getUploadUrl, the upload host and video.update "
@@ -138,4 +141,5 @@ def register(sub: Any, common: argparse.ArgumentParser, fmt: type[argparse.HelpF
     p.add_argument("--timeout", type=float, help="seconds per request (default 10)")
     add_credentials(p)
     add_endpoints(p)
-    p.set_defaults(func=cmd_upload_video)
+    p.set_defaults(func=functools.partial(cmd_upload_video, open_session=open_session,
+                                          resolve_credentials=resolve_credentials))
