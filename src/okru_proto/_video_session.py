@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._errors import UsageError
@@ -19,6 +19,7 @@ from ._video import ResumeState, UploadedVideo, VideoSource, upload_video_flow
 
 __all__ = ["AsyncVideoMixin", "SyncVideoMixin", "coerce_video_source", "video_file_name"]
 
+#: ``progress(sent, total)``; on async sessions it may be async (its awaitable is awaited).
 Progress = Callable[[int, int], object]
 
 
@@ -92,7 +93,7 @@ class AsyncVideoMixin:
     async def upload_video(self, source: VideoSource, *, title: str | None = None,
                            description: str | None = None, tags: str | Iterable[str] | None = None,
                            privacy: str | None = None, gid: str | int | None = None,
-                           progress: Progress | Callable[[int, int], Awaitable[object]] | None = None,
+                           progress: Progress | None = None,
                            resumable: bool | None = None, resume: ResumeState | None = None,
                            chunk_size: int | None = None, retry: Any = None, file_name: str | None = None,
                            params: Mapping[str, object] | None = None,
