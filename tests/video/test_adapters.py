@@ -148,3 +148,26 @@ def test_loopback_server_streams_with_a_bounded_buffer(video_file: tuple[Path, b
         _video.VideoSink.write = original  # type: ignore[method-assign]
     assert sum(sizes) > len(data) and max(sizes) <= 65536 and len(sizes) > 3
     assert os.path.getsize(path) == len(data)
+
+
+def test_upload_url_token_stays_out_of_logs_and_errors(video_file: tuple[Path, bytes],
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from okru_httpx.sync import ServerSession
+    from okru_proto import VideoUploadError
+
+    path, data = video_file
+    fake, token = _fake()
+    for _ in range(4):
+        fake.inject_video("http_500")
+    caplog.set_level(logging.DEBUG)
+    with run_fake_server(fake) as url, ServerSession(fake.app_id, fake.app_key, fake.app_secret_key, token,
+                                                     endpoints=Endpoints(api=url)) as session:
+        with pytest.raises(VideoUploadError) as caught:
+            session.upload_video(path, resumable=True, chunk_size=64 * KB,
+                                 retry=RetryPolicy(attempts=2, base=0.0, cap=0.0))
+    upload_token = next(iter(fake.videos.values())).token
+    assert "uploadVideo" in caplog.text  # httpx did log the requests...
+    assert upload_token not in caplog.text  # ...with the token masked
+    assert upload_token not in str(caught.value) and upload_token not in repr(caught.value.resume_state)
