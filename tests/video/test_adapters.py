@@ -157,16 +157,16 @@ def test_upload_url_token_stays_out_of_logs_and_errors(video_file: tuple[Path, b
     from okru_httpx.sync import ServerSession
     from okru_proto import VideoUploadError
 
-    path, data = video_file
+    path, _ = video_file
     fake, token = _fake()
     for _ in range(4):
         fake.inject_video("http_500")
     caplog.set_level(logging.DEBUG)
     with run_fake_server(fake) as url, ServerSession(fake.app_id, fake.app_key, fake.app_secret_key, token,
-                                                     endpoints=Endpoints(api=url)) as session:
-        with pytest.raises(VideoUploadError) as caught:
-            session.upload_video(path, resumable=True, chunk_size=64 * KB,
-                                 retry=RetryPolicy(attempts=2, base=0.0, cap=0.0))
+                                                     endpoints=Endpoints(api=url)) as session, \
+            pytest.raises(VideoUploadError) as caught:
+        session.upload_video(path, resumable=True, chunk_size=64 * KB,
+                             retry=RetryPolicy(attempts=2, base=0.0, cap=0.0))
     upload_token = next(iter(fake.videos.values())).token
     assert "uploadVideo" in caplog.text  # httpx did log the requests...
     assert upload_token not in caplog.text  # ...with the token masked
