@@ -300,8 +300,8 @@ def cmd_sign(args: argparse.Namespace) -> int:
         app_key = _from_flags_or_env(args, "app_key")
         # Exactly what `okru call` would send: the core adds application_key, format, method.
         request = prepare_call(args.method, params, app_key=app_key, endpoints=Endpoints(), secret=secret)
-        signed: dict[str, object] = {
-            k: v for k, v in parse_qsl(request.body.decode("ascii"), keep_blank_values=True) if k != "sig"}
+        form = request.body.decode("ascii")  # type: ignore[union-attr]  # a REST call's body is bytes
+        signed: dict[str, object] = {k: v for k, v in parse_qsl(form, keep_blank_values=True) if k != "sig"}
     else:
         signed = dict(params)
     text = canonical_string(signed)
@@ -699,8 +699,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "try 200 too)")
     p.set_defaults(func=cmd_fake_server)
     from ._bot_cli import add_bot_parser
+    from ._video_cli import register as add_video_parsers
 
     add_bot_parser(sub, [common])
+    add_video_parsers(sub, common, fmt, EXIT_CODES_HELP, _add_credentials, _add_endpoints, open_session,
+                      resolve_credentials)
     return parser
 
 

@@ -58,6 +58,7 @@ from ._common import (
     send_error,
 )
 from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
+from ._stream import aiter_body, source_size_async, stream_headers
 
 __all__ = [
     "API",
@@ -111,6 +112,15 @@ class HttpxSession(SessionBase, AsyncSessionBase):
         # One refresh for all concurrent callers on this session, under asyncio or trio.
         self._lock = anyio.Lock()
 
+    async def _source_size(self, source: Any) -> int:
+        return await source_size_async(source)
+
+    def _streamed(self, request: Request) -> httpx.Request:
+        body: Any = request.body
+        return self._client.build_request(request.method, httpx_url(self._urls, request.url),
+                                          headers=stream_headers(request.headers, body),
+                                          content=aiter_body(body), timeout=self._timeout)
+
     async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
         try:
             return await anyio.Path(path).read_bytes()
@@ -122,8 +132,9 @@ class HttpxSession(SessionBase, AsyncSessionBase):
         total = self._total
         deadline = Deadline(total) if total is not None else None
         try:
-            hrequest = client.build_request(request.method, httpx_url(self._urls, request.url),
-                                            headers=request.headers, content=request.body, timeout=self._timeout)
+            hrequest = (client.build_request(request.method, httpx_url(self._urls, request.url),
+                                             headers=request.headers, content=request.body, timeout=self._timeout)
+                        if type(request.body) is bytes else self._streamed(request))
         except Exception as exc:
             raise build_error(exc, request) from exc
         token = DEADLINE.set(deadline)

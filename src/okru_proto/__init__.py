@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._api import API
+    from ._body import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
     from ._bot_core import BotCore, HistoryPager
     from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
     from ._bot_types import (
@@ -156,6 +157,23 @@ if TYPE_CHECKING:
         prepare_upload,
         upload_photos_flow,
     )
+    from ._video import (
+        DEFAULT_CHUNK_SIZE,
+        MULTIPART_LIMIT,
+        RESUMABLE_THRESHOLD,
+        VIDEO_STEPS,
+        ResumeState,
+        UploadedVideo,
+        UploadStatus,
+        VideoSource,
+        VideoUploadError,
+        content_range,
+        mask_upload_url,
+        parse_upload_status,
+        parse_video_upload_url,
+        upload_video_flow,
+        video_media,
+    )
     from ._webhook import (
         CallbackPressed,
         ChatSystemEvent,
@@ -171,6 +189,10 @@ if TYPE_CHECKING:
 
 #: Each public name's submodule (the names above, for the type checker, come from the same).
 _SUBMODULES: dict[str, tuple[str, ...]] = {
+    "_body": ("DEFAULT_BLOCK_SIZE", "SourceRange", "StreamedBody", "plan_blocks"),
+    "_video": (
+        "DEFAULT_CHUNK_SIZE", "MULTIPART_LIMIT", "RESUMABLE_THRESHOLD", "VIDEO_STEPS", "ResumeState", "UploadedVideo", "UploadStatus", "VideoSource", "VideoUploadError", "content_range", "mask_upload_url", "parse_upload_status", "parse_video_upload_url", "upload_video_flow", "video_media"
+    ),
     "_api": (
         "API",
     ),
@@ -281,6 +303,8 @@ __all__ = [
     "BOT_OPTIONS",
     "CIRCUITS",
     "CORE_OPTIONS",
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_CHUNK_SIZE",
     "DEFAULT_IMPLICIT_REDIRECT_URI",
     "DEFAULT_MAX_PAGES",
     "ERROR_CODES",
@@ -290,12 +314,15 @@ __all__ = [
     "LAYOUTS",
     "MAX_ATTACHMENTS",
     "MAX_DIALOG_STEPS",
+    "MULTIPART_LIMIT",
     "OK_WEBHOOK_NETWORKS",
     "PHOTO_IDS_PLACEHOLDER",
     "RESERVED_PARAMS",
+    "RESUMABLE_THRESHOLD",
     "SECRET_PARAM_NAMES",
     "UNSIGNED_PARAMS",
     "UPLOAD_STEPS",
+    "VIDEO_STEPS",
     "APIError",
     "AppSessionSpec",
     "AsyncBotBase",
@@ -360,6 +387,7 @@ __all__ = [
     "ReloginRequiredError",
     "Request",
     "Response",
+    "ResumeState",
     "RetryLaterError",
     "RetryPolicy",
     "Secret",
@@ -372,10 +400,12 @@ __all__ = [
     "SessionSpec",
     "SignatureError",
     "Sleep",
+    "SourceRange",
     "StateMismatchError",
     "StoreCall",
     "StoreError",
     "StoredToken",
+    "StreamedBody",
     "Subscription",
     "SyncBotBase",
     "SyncSessionBase",
@@ -385,9 +415,13 @@ __all__ = [
     "TransportTimeout",
     "UnknownEvent",
     "UploadError",
+    "UploadStatus",
     "UploadTarget",
     "UploadedPhoto",
+    "UploadedVideo",
     "UsageError",
+    "VideoSource",
+    "VideoUploadError",
     "WebhookApp",
     "WebhookError",
     "WebhookEvent",
@@ -399,6 +433,7 @@ __all__ = [
     "circuit_for",
     "code_flow",
     "commit_params",
+    "content_range",
     "describe_body",
     "event_key",
     "fill_photo_ids",
@@ -408,6 +443,7 @@ __all__ = [
     "join_scope",
     "keyboard",
     "mask_query",
+    "mask_upload_url",
     "parse_call_response",
     "parse_callback",
     "parse_commit",
@@ -418,10 +454,13 @@ __all__ = [
     "parse_password_login",
     "parse_token_response",
     "parse_upload_reply",
+    "parse_upload_status",
     "parse_upload_url",
+    "parse_video_upload_url",
     "parse_webhook",
     "password_flow",
     "photo_media",
+    "plan_blocks",
     "prepare_call",
     "prepare_code_exchange",
     "prepare_graph",
@@ -439,6 +478,8 @@ __all__ = [
     "token_from_json",
     "token_to_json",
     "upload_photos_flow",
+    "upload_video_flow",
+    "video_media",
     "webhook_app",
     "wire_params",
     "wire_value",

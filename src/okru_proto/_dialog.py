@@ -313,7 +313,7 @@ def _implicit_flow(
             if _carries(target, password_forms):
                 raise DialogError("the dialog redirected to a URL holding the password; refused")
             if status in (307, 308) and request.method == "POST":
-                request = _request("POST", target, jar, request.body)
+                request = _request("POST", target, jar, request.body)  # type: ignore[arg-type]  # a form, bytes
             else:
                 request = _request("GET", target, jar)
             continue

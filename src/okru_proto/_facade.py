@@ -21,6 +21,7 @@ from ._spec import SessionSpec
 from ._token import Token
 from ._types import Request, Response
 from ._upload import Photo, PhotoSource, UploadedPhoto, upload_photos_flow
+from ._video_session import AsyncVideoMixin, SyncVideoMixin
 
 __all__ = ["AsyncSessionBase", "SyncSessionBase"]
 
@@ -29,7 +30,7 @@ def _is_path(item: PhotoSource) -> bool:
     return isinstance(item, (str, os.PathLike))
 
 
-class SyncSessionBase(SessionSpec):
+class SyncSessionBase(SyncVideoMixin, SessionSpec):
     """The blocking half: ``call``, ``authorize``, ``refresh``, ``upload_photos``, ``pages``,
     ``items``. The adapter sets ``_send``, ``_sleep``, ``_lock`` (a ``threading.Lock``) and
     ``_read_file``."""
@@ -93,7 +94,7 @@ class SyncSessionBase(SessionSpec):
             yield from page.items
 
 
-class AsyncSessionBase(SessionSpec):
+class AsyncSessionBase(AsyncVideoMixin, SessionSpec):
     """The async twin of :class:`SyncSessionBase` (same methods, awaited). The adapter sets
     ``_send`` and ``_sleep`` (async callables), ``_lock`` (an async lock of its loop) and
     ``_read_file`` (async)."""

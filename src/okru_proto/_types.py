@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
+from ._body import StreamedBody
 from ._errors import UsageError
 
 __all__ = [
@@ -121,7 +122,8 @@ def request_secrets(request: Request) -> list[str]:
     query = urlsplit(request.url).query
     texts = [query] if query else []
     ctype = request.header("content-type")
-    if request.body and ctype is not None and ctype.startswith("application/x-www-form-urlencoded"):
+    if (request.body and type(request.body) is bytes and ctype is not None
+            and ctype.startswith("application/x-www-form-urlencoded")):
         texts.append(request.body.decode("ascii", "replace"))
     for text in texts:
         found += [v for k, v in parse_qsl(text, keep_blank_values=True) if k in SECRET_PARAM_NAMES and v]
@@ -186,20 +188,21 @@ class Request:
 
     ``headers`` is a tuple of ``(lower-case name, value)`` pairs; a mapping is accepted and
     normalized. The repr masks credential parameters in the URL and never shows the body.
+    ``body`` is bytes, or a :class:`~okru_proto.StreamedBody` the adapter streams (file uploads).
     """
 
     method: str
     url: str
     headers: Headers = ()
-    body: bytes = b""
+    body: bytes | StreamedBody = b""
 
     def __post_init__(self) -> None:
         if self.method not in _METHODS:
             raise UsageError(f"unsupported HTTP method {self.method!r}")
         if not isinstance(self.url, str) or not self.url.startswith(("https://", "http://")):
             raise UsageError(f"request URL must be absolute http(s), got {_mask_url(str(self.url))!r}")
-        if not isinstance(self.body, bytes):
-            raise UsageError(f"request body must be bytes, not {type(self.body).__name__}")
+        if type(self.body) is not bytes and not isinstance(self.body, (bytes, StreamedBody)):
+            raise UsageError(f"request body must be bytes or a StreamedBody, not {type(self.body).__name__}")
         if self.headers:
             object.__setattr__(self, "headers", _normalize_headers(self.headers))
 

@@ -81,7 +81,10 @@ class UploadError(Error):
     ``photos`` holds what is known so far (for ``commit``: every photo with its status, so the
     ones that did succeed are not lost). ``response`` is the raw reply when there is one.
     An error object from OK or the upload host raises its :class:`APIError` instead.
+    ``resume_state`` is set by a video upload that can be continued (docs/video.md).
     """
+
+    resume_state: Any = None
 
     def __init__(self, step: str, message: str, *, photos: tuple[UploadedPhoto, ...] = (),
                  response: Response | None = None) -> None:

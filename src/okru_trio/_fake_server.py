@@ -1,5 +1,8 @@
 """A loopback HTTP/1.1 server (h11 over trio) serving an :class:`okru_proto.testing.FakeOK`.
 
+Request bodies are read whole, except uploads the emulator streams (``FakeOK.open_stream``:
+the video upload host), whose body goes to the emulator block by block as it arrives.
+
 Keep-alive, many connections at once, optional server-side TLS, and the emulator's
 transport-level faults: "slow" (trio.sleep before answering), "reset" (RST, no response),
 "truncated" (full Content-Length announced, half the body sent, then close).
@@ -17,6 +20,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import h11
 import trio
@@ -30,9 +34,25 @@ _MAX_HEADER_BYTES = 64 * 1024
 _SERVER = ("server", "okru-fake")
 
 
-async def _read_request(conn: h11.Connection, stream: trio.abc.Stream) -> tuple[h11.Request, bytes] | None:
+def _core_request(event: h11.Request, body: bytes, scheme: str, authority: str) -> Request:
+    host = next((v.decode("latin-1") for k, v in event.headers if k == b"host"), authority)
+    target = event.target.decode("latin-1")
+    url = target if target.startswith(("http://", "https://")) else f"{scheme}://{host}{target}"
+    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+    return Request(event.method.decode("latin-1"), url, headers, body)
+
+
+class _Dropped(Exception):
+    """A scripted upload fault: reset the connection now."""
+
+
+async def _read_request(conn: h11.Connection, stream: trio.abc.Stream, fake: FakeOK | None = None,
+                        scheme: str = "http", authority: str = "") -> tuple[h11.Request, bytes | Any] | None:
+    """The next request and its body; an upload body is streamed into the emulator's sink
+    (returned in place of the bytes), so the server holds one received block at a time."""
     request: h11.Request | None = None
     body = bytearray()
+    sink: Any = None
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -42,11 +62,20 @@ async def _read_request(conn: h11.Connection, stream: trio.abc.Stream) -> tuple[
             conn.receive_data(bytes(await stream.receive_some(65536)))
         elif isinstance(event, h11.Request):
             request = event
+            if fake is not None and event.method == b"POST":
+                try:
+                    sink = fake.open_stream(_core_request(event, b"", scheme, authority))
+                except UsageError:
+                    sink = None
         elif isinstance(event, h11.Data):
-            body += event.data
+            if sink is not None:
+                if not sink.write(event.data):
+                    raise _Dropped
+            else:
+                body += event.data
         elif isinstance(event, h11.EndOfMessage):
             assert request is not None
-            return request, bytes(body)
+            return request, (sink if sink is not None else bytes(body))
         elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
             return None
 
@@ -80,7 +109,10 @@ async def _serve_connection(stream: trio.abc.Stream, fake: FakeOK, scheme: str, 
     try:
         while True:
             try:
-                received = await _read_request(conn, stream)
+                received = await _read_request(conn, stream, fake, scheme, authority)
+            except _Dropped:
+                await _reset(stream)
+                return
             except h11.RemoteProtocolError:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     bad = h11.Response(status_code=400, headers=[("content-length", "0"), ("connection", "close"), _SERVER])
@@ -89,17 +121,18 @@ async def _serve_connection(stream: trio.abc.Stream, fake: FakeOK, scheme: str, 
             if received is None:
                 return
             event, body = received
-            host = next((v.decode("latin-1") for k, v in event.headers if k == b"host"), authority)
-            target = event.target.decode("latin-1")
-            url = target if target.startswith(("http://", "https://")) else f"{scheme}://{host}{target}"
-            headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
-            try:
-                request = Request(event.method.decode("latin-1"), url, headers, body)
-            except UsageError:
-                response, delay, reset, truncate_at = Response(400, (("content-type", "text/plain"),), b"Bad Request"), 0.0, False, None
-            else:
-                response, action = fake.handle_ex(request)
+            if not isinstance(body, bytes):  # a streamed upload: its sink answers
+                response, action = body.finish()
                 delay, reset, truncate_at = action.delay, action.reset, action.truncate_at
+            else:
+                try:
+                    request = _core_request(event, body, scheme, authority)
+                except UsageError:
+                    response, delay, reset, truncate_at = (Response(400, (("content-type", "text/plain"),), b"Bad Request"),
+                                                           0.0, False, None)
+                else:
+                    response, action = fake.handle_ex(request)
+                    delay, reset, truncate_at = action.delay, action.reset, action.truncate_at
             if delay:
                 await trio.sleep(delay)
             if reset:

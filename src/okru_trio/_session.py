@@ -30,6 +30,7 @@ from okru_proto.adapter import (
     DEFAULT_TIMEOUT,
 )
 
+from ._stream import source_size_async
 from ._transport import H11Transport
 
 __all__ = [
@@ -89,6 +90,9 @@ class TrioSession(AsyncSessionBase):
         # The drivers call these directly: the transport's own send, no extra coroutine layer.
         self._send = self._transport.send
         self._sleep = trio.sleep
+
+    async def _source_size(self, source: Any) -> int:
+        return await source_size_async(source)
 
     async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
         # A photo path is the caller's input: a missing file, a directory, no permission or a

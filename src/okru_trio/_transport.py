@@ -70,8 +70,18 @@ import h11
 import outcome
 import trio
 
-from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
+from okru_proto import (
+    ProtocolError,
+    Request,
+    Response,
+    StreamedBody,
+    TransportError,
+    TransportTimeout,
+    UsageError,
+)
 from okru_proto.adapter import check_base_url, trusted_response
+
+from ._stream import send_streamed
 
 if TYPE_CHECKING:
     from h11._headers import Headers as _H11Headers
@@ -203,7 +213,7 @@ class _Origin:
 
 
 def _prepare_headers(
-    origin: _Origin, key: object, headers: tuple[tuple[str, str], ...], method: bytes, body: bytes
+    origin: _Origin, key: object, headers: tuple[tuple[str, str], ...], method: bytes, body: bytes | StreamedBody
 ) -> _H11Headers:
     encoded = [origin.host_header]
     if not any(name == "user-agent" for name, _ in headers):
@@ -487,15 +497,17 @@ class H11Transport:
     # -- internals --------------------------------------------------------------------------
 
     async def _exchange(
-        self, conn: _Connection, event: h11.Request, body: bytes, now: float, total_deadline: float
+        self, conn: _Connection, event: h11.Request, body: bytes | StreamedBody, now: float, total_deadline: float
     ) -> Response:
         h = conn.h11
         stream = conn.stream
         out = h.send(event)
         assert out is not None
-        if body:
-            out += h.send(_H11Data(data=body)) or b""
-        out += h.send(_END) or b""
+        streamed = type(body) is not bytes
+        if not streamed:
+            if body:
+                out += h.send(_H11Data(data=body)) or b""  # type: ignore[arg-type]
+            out += h.send(_END) or b""
         read_timeout = self._read_timeout
         deadline = now + read_timeout
         if deadline < total_deadline:
@@ -511,7 +523,10 @@ class H11Transport:
         got_bytes = False
         eof = False
         try:
-            await stream.send_all(out)
+            if streamed:
+                await send_streamed(h, out, body, stream.send_all, lambda: self._keep_alive(conn, total_deadline))  # type: ignore[arg-type]
+            else:
+                await stream.send_all(out)
             next_event = h.next_event
             receive_data = h.receive_data
             receive_some = stream.receive_some
@@ -583,6 +598,16 @@ class H11Transport:
                     ) from exc
                 raise
             raise
+
+    def _keep_alive(self, conn: _Connection, total_deadline: float) -> None:
+        # A streamed upload block is one wait: the read timeout bounds each, the total the call.
+        deadline = _current_time() + self._read_timeout
+        if deadline < total_deadline:
+            conn.deadline, conn.kind = deadline, "read"
+        else:
+            conn.deadline, conn.kind = total_deadline, "total"
+        if conn.deadline < self._watchdog_wake:
+            self._rearm_watchdog(conn.deadline)
 
     def _timeout_error(self, kind: str, label: str, *, sent: bool = False) -> TransportTimeout:
         if kind == "read":

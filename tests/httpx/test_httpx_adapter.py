@@ -72,7 +72,7 @@ def test_sync_and_async_export_the_same_names_and_signatures() -> None:
             assert am[method] == signature, f"{name}.{method}"
             assert inspect.iscoroutinefunction(getattr(a, method)) == (
                 inspect.iscoroutinefunction(getattr(s, method))
-                or method in ("call", "authorize", "refresh", "close", "upload_photos")
+                or method in ("call", "authorize", "refresh", "close", "upload_photos", "upload_video")
             ), f"{name}.{method}"
 
 

@@ -25,6 +25,16 @@ from ._photos import upload_image
 from ._rest import rest, rest_name
 from ._store import ACCESS_TOKEN_TTL, Store, locked
 from ._token import auth_sig, token_endpoint
+from ._video import (
+    VideoFault,
+    VideoSink,
+    VideoStore,
+    VideoUpload,
+    open_video_sink,
+    run_sink,
+    upload_video,
+    video_store,
+)
 
 __all__ = ["ROUTES", "FakeOK"]
 
@@ -38,7 +48,11 @@ ROUTES: dict[str, Handler] = {
     "/uploadImage": upload_image,
     "/graph/": graph_endpoint,  # a path ending in "/" routes everything under it (the Bot API)
     "/fu/upload.do": file_upload,
+    "/uploadVideo": upload_video,
 }
+
+#: Endpoints whose POST bodies a transport may stream (see :meth:`FakeOK.open_stream`).
+STREAM_ROUTES = {"/uploadVideo": open_video_sink}
 
 
 def _not_found(fake: Store, incoming: Incoming) -> Response:
@@ -277,6 +291,38 @@ class FakeOK(Store):
             return Response(response.status, headers, response.body[: action.truncate_at])
         return response
 
+    @property
+    def videos(self) -> dict[str, VideoUpload]:
+        """Every video by id: what arrived (``received``, ``data``, ``digest()``), its metadata."""
+        return video_store(self).videos
+
+    @property
+    def video_store(self) -> VideoStore:
+        """The videos and the upload host's settings (``status_format``, ``keep_bytes``...)."""
+        return video_store(self)
+
+    @locked
+    def inject_video(self, fault: VideoFault, *, at: int = 0) -> None:
+        """Script an upload-host fault: ``"drop"`` (reset once ``at`` bytes are held),
+        ``"http_500"`` (next upload POST), ``"lost_ack"`` (next POST stored, then no reply)."""
+        video_store(self).inject(fault, at=at)
+
+    def open_stream(self, request: Request) -> VideoSink | None:
+        """For a transport that streams request bodies: a sink to feed ``request``'s body into
+        (``write(block) -> bool``, then ``finish() -> (Response, Action)``), or None when this
+        request is answered by :meth:`handle_ex` with its whole body. ``request.body`` is
+        ignored; the request is logged here. Faults of :meth:`inject` do not apply to it."""
+        with self.lock:
+            try:
+                incoming = parse_incoming(request)
+            except BadRequest:
+                return None
+            opener = STREAM_ROUTES.get(incoming.path)
+            if opener is None or request.method != "POST":
+                return None
+            self.requests.append(ReceivedRequest(request, incoming.path, incoming.path, incoming.params, self.now))
+            return opener(self, request)
+
     def handle_ex(self, request: Request) -> tuple[Response, Action]:
         """The response plus what the transport should do with it (delay, reset, truncate)."""
         try:
@@ -310,6 +356,8 @@ class FakeOK(Store):
 
         if name is not None:
             response = rest(self, incoming, name)
+        elif path in STREAM_ROUTES and request.method == "POST":
+            response, action = run_sink(self, request)
         else:
             response = (ROUTES.get(path) or ROUTES.get(path[:path.find("/", 1) + 1], _not_found))(self, incoming)
         if fault is not None and fault[0] == "truncated":

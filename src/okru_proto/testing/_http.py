@@ -91,7 +91,7 @@ def parse_incoming(request: Request) -> Incoming:
     query = _parse_qs(parts.query)
     form: list[tuple[str, str]] = []
     ctype = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if ctype == "application/x-www-form-urlencoded" and request.body:
+    if ctype == "application/x-www-form-urlencoded" and type(request.body) is bytes and request.body:
         # A servlet parses only bodies labelled as forms; raw non-UTF-8 bytes become U+FFFD.
         form = _parse_qs(request.body.decode("utf-8", "replace"))
     cookies: dict[str, str] = {}

@@ -17,6 +17,7 @@ from ._model import Topic, User
 from ._paging import page, with_anchor
 from ._photos import photos_get_photos, photos_get_upload_url, photos_v2_commit
 from ._store import Store
+from ._video import check_movie, video_get_upload_url, video_update
 
 __all__ = ["METHODS"]
 
@@ -191,7 +192,9 @@ def _check_media(ctx: CallContext, block: object) -> None:
             raise _bad_attachment("poll needs question and answers")
         if not all(isinstance(a, dict) and isinstance(a.get("text"), str) for a in answers):
             raise _bad_attachment("poll answers need text")
-    elif kind not in ("app", "movie", "music", "place", "link_preview"):
+    elif kind == "movie":
+        check_movie(ctx, block)
+    elif kind not in ("app", "music", "place", "link_preview"):
         raise _bad_attachment(f"unknown media type {kind}")
 
 
@@ -264,6 +267,9 @@ METHODS: dict[str, MethodSpec] = {
     "photosV2.getUploadUrl": MethodSpec(photos_get_upload_url, "optional", ("PHOTO_CONTENT",)),
     "photosV2.commit": MethodSpec(photos_v2_commit, "optional", ("PHOTO_CONTENT",)),
     "mediatopic.post": MethodSpec(mediatopic_post, "optional", ("VALUABLE_ACCESS",)),
+    # VIDEO_CONTENT: the permission OK's video upload page names for the whole flow.
+    "video.getUploadUrl": MethodSpec(video_get_upload_url, "optional", ("VIDEO_CONTENT",)),
+    "video.update": MethodSpec(video_update, "optional", ("VIDEO_CONTENT",)),
     "auth.touchSession": MethodSpec(auth_touch_session, "required"),
     "events.get": MethodSpec(events_get, "required"),
     "notifications.sendSimple": MethodSpec(notifications_send_simple, "prohibited"),

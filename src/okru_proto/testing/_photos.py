@@ -92,7 +92,8 @@ def upload_image(fake: Store, incoming: Incoming) -> Response:
         return api_error(121, "Invalid photo id")
     if incoming.request.method != "POST":
         return api_error(21, "Not a multipart request")
-    parts = parse_multipart(incoming.request.header("content-type") or "", incoming.request.body)
+    body = incoming.request.body
+    parts = parse_multipart(incoming.request.header("content-type") or "", body if type(body) is bytes else b"")
     if parts is None:
         return api_error(21, "Not a multipart request")
     files = [p for p in parts if p.data and (p.filename is not None or p.name.startswith("pic"))]

@@ -1,0 +1,390 @@
+"""Video upload as one flow: ``video.getUploadUrl`` -> the bytes -> ``video.update``.
+
+docs/protocol.md §12 and docs/video.md. OK documents two ways to send the
+bytes to ``upload_url``: one ``multipart/form-data`` POST (up to 2 GB, no resume) or a
+*resumable* upload (any other content type, chunks carrying ``Content-Range``; a GET on the
+upload URL reports the status, the total size and the last byte received; resume after 416 or
+500). The request body is always a :class:`~okru_proto.StreamedBody` (preamble, a byte range of
+the user's source, epilogue): the adapter reads the source in bounded blocks, the core never
+touches it.
+
+OK does not publish what the upload host answers to a chunk or to the status GET. Everything
+okru reads from those replies goes through :func:`parse_upload_status`, the one place to correct
+against the real server; what it accepts is listed there and in docs/video.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ._errors import APIError, Error, ProtocolError, TransportError, UsageError, api_error_from_payload
+from ._flow import Callback, Flow, Sleep, guarded
+from ._types import Request, Response, _is_loopback
+from ._upload import UploadError
+from ._video_status import (
+    DEFAULT_CHUNK_SIZE,
+    ResumeState,
+    UploadStatus,
+    chunk_request,
+    content_range,
+    mask_upload_url,
+    multipart_body,
+    parse_upload_status,
+)
+from ._video_status import url_secrets as _url_secrets
+
+if TYPE_CHECKING:
+    from ._session import SessionCore
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MULTIPART_LIMIT",
+    "RESUMABLE_THRESHOLD",
+    "VIDEO_STEPS",
+    "ResumeState",
+    "UploadStatus",
+    "UploadedVideo",
+    "VideoSource",
+    "VideoUploadError",
+    "content_range",
+    "mask_upload_url",
+    "parse_upload_status",
+    "parse_video_upload_url",
+    "upload_video_flow",
+    "video_media",
+]
+
+#: The steps of a video upload, as :attr:`VideoUploadError.step` names them.
+VIDEO_STEPS = ("getUploadUrl", "upload", "status", "update")
+
+#: Above this size ``resumable=None`` means resumable; at or below, one multipart POST.
+RESUMABLE_THRESHOLD = 16 << 20
+
+#: OK: "multipart ... Max. file size - 2 Gb" (docs/protocol.md §12).
+MULTIPART_LIMIT = 2 << 30
+
+#: What ``upload_video(source)`` takes: a path, bytes, or a binary file object (seekable).
+VideoSource = bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]
+
+class VideoUploadError(UploadError):
+    """One step of a video upload failed: ``step`` is one of :data:`VIDEO_STEPS`.
+
+    ``offset`` is where the upload stood; ``resume_state`` (when the upload is resumable) lets
+    ``upload_video(..., resume=state)`` continue it later. The message names the upload host
+    only, never the upload URL.
+    """
+
+    def __init__(self, step: str, message: str, *, offset: int | None = None,
+                 resume_state: ResumeState | None = None, response: Response | None = None) -> None:
+        Error.__init__(self, f"video upload, {step}: {message}")
+        self.step = step
+        self.photos = ()
+        self.response = response
+        self.offset = offset
+        self.resume_state = resume_state
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedVideo:
+    """A finished upload: ``video_id`` goes in a ``mediatopic.post`` movie block
+    (:func:`video_media`); ``size`` bytes were sent; ``resumable`` says which way."""
+
+    video_id: str
+    size: int
+    resumable: bool
+
+
+def video_media(video_id: str | int | UploadedVideo | Iterable[str | int | UploadedVideo]) -> dict[str, Any]:
+    """The ``mediatopic.post`` media block for videos: ``{"type": "movie", "list": [{"id": ...}]}``
+    (the shape third-party posting tools use; docs/protocol.md §12)."""
+    items = [video_id] if isinstance(video_id, (str, int, UploadedVideo)) else list(video_id)
+    ids = [str(v.video_id if isinstance(v, UploadedVideo) else v) for v in items]
+    if not ids or not all(ids):
+        raise UsageError("video_media needs at least one video id")
+    return {"type": "movie", "list": [{"id": i} for i in ids]}
+
+
+def _check_url(url: object) -> str:
+    if not isinstance(url, str) or not url:
+        raise VideoUploadError("getUploadUrl", "the reply has no upload_url")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        raise VideoUploadError("getUploadUrl", "upload_url is not a valid URL") from None
+    if "@" in parts.netloc:
+        raise VideoUploadError("getUploadUrl", "upload_url carries a user name or password; refused")
+    if parts.scheme not in ("http", "https") or not host:
+        raise VideoUploadError("getUploadUrl", "upload_url is not an absolute http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise VideoUploadError("getUploadUrl", f"upload_url uses plain http:// for {host}; refusing to "
+                                               "send the video unencrypted (only loopback may use http)")
+    return url
+
+
+def parse_video_upload_url(result: object) -> tuple[str, str]:
+    """``(video_id, upload_url)`` from a ``video.getUploadUrl`` result.
+
+    ``video_id`` and ``upload_url`` are the names independent clients read (OK prints no
+    schema); ``video_id`` may be a number or a string and becomes a str.
+    """
+    if not isinstance(result, Mapping):
+        raise VideoUploadError("getUploadUrl", f"expected an object, got {type(result).__name__}")
+    vid = result.get("video_id")
+    if isinstance(vid, bool) or not isinstance(vid, (str, int)) or vid == "":
+        raise VideoUploadError("getUploadUrl", "the reply has no video_id")
+    return str(vid), _check_url(result.get("upload_url"))
+
+
+def _api_error_in(response: Response) -> APIError | None:
+    # Upload hosts answer OK's error objects as JSON (the photo host does; assumed here too).
+    if not response.body.startswith(b"{") or b"error_code" not in response.body[:4096]:
+        return None
+    try:
+        value = json.loads(response.body)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and "error_code" in value:
+        return api_error_from_payload(value, "video upload")
+    return None
+
+
+def _call_progress(args: tuple[Callable[[int, int], object], int, int]) -> object:
+    function, sent, total = args
+    return function(sent, total)
+
+
+def upload_video_flow(
+    core: SessionCore,
+    source: VideoSource,
+    *,
+    size: int,
+    file_name: str,
+    boundary: str,
+    title: str | None = None,
+    description: str | None = None,
+    tags: str | Iterable[str] | None = None,
+    privacy: str | None = None,
+    gid: str | int | None = None,
+    progress: Callable[[int, int], object] | None = None,
+    resumable: bool | None = None,
+    resume: ResumeState | None = None,
+    chunk_size: int | None = None,
+    retry: Any = None,
+    params: Mapping[str, object] | None = None,
+    checkpoint: Callable[[ResumeState], object] | None = None,
+) -> Flow[UploadedVideo]:
+    """Upload ``size`` bytes of ``source`` as a video (the adapter measured ``size``; it reads
+    the source when it sends a body). Returns an :class:`UploadedVideo`.
+
+    ``resumable``: ``None`` picks resumable above :data:`RESUMABLE_THRESHOLD` (always above
+    :data:`MULTIPART_LIMIT`), ``False`` forces one multipart POST. ``retry`` (a
+    :class:`~okru_proto.RetryPolicy`) bounds re-sends of one chunk; default: the session's
+    policy, else 5 attempts with backoff (a chunk is idempotent: it names its byte range).
+    Every error carries ``resume_state`` once the upload URL is known and the upload is
+    resumable. Errors are scrubbed of the session's secrets and of the upload URL.
+    ``checkpoint(state)`` gets the :class:`ResumeState` after each confirmed chunk (what a CLI
+    saves when the user interrupts it).
+    """
+    url_secrets: list[str] = []
+    if resume is not None:
+        url_secrets += _url_secrets(resume.upload_url)
+
+    def secrets() -> list[object]:
+        return [*core.secret_values(), *url_secrets]
+
+    return guarded(_flow(core, source, size, file_name, boundary, title, description, tags, privacy, gid,
+                         progress, resumable, resume, chunk_size, retry, params, url_secrets, checkpoint),
+                   secrets)
+
+
+def _default_retry() -> Any:
+    from ._retry import RetryPolicy
+
+    return RetryPolicy(attempts=5, base=1.0, cap=30.0)
+
+
+def _flow(core: SessionCore, source: VideoSource, size: int, file_name: str, boundary: str,
+          title: str | None, description: str | None, tags: str | Iterable[str] | None, privacy: str | None,
+          gid: str | int | None, progress: Callable[[int, int], object] | None, resumable: bool | None,
+          resume: ResumeState | None, chunk_size: int | None, retry: Any,
+          params: Mapping[str, object] | None, url_secrets: list[str],
+          checkpoint: Callable[[ResumeState], object] | None) -> Flow[UploadedVideo]:
+    if type(size) is not int or size < 0:
+        raise UsageError(f"size must be an int >= 0, got {size!r}")
+    if size == 0:
+        raise UsageError("the video is empty (0 bytes): OK accepts video files from 16 KB")
+    if chunk_size is None:
+        chunk_size = resume.chunk_size if resume is not None else DEFAULT_CHUNK_SIZE
+    if type(chunk_size) is not int or chunk_size < 1:
+        raise UsageError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    if resumable is False and size > MULTIPART_LIMIT:
+        raise UsageError(f"resumable=False sends one multipart request, which OK limits to 2 GB; "
+                         f"this video is {size} bytes")
+    if privacy is not None and privacy not in ("PUBLIC", "FRIENDS"):
+        raise UsageError(f"privacy is 'PUBLIC' or 'FRIENDS' (video.update's MoviePrivacy), got {privacy!r}")
+    policy = retry if retry is not None else (core.retry if core.retry is not None else _default_retry())
+    update: dict[str, object] = {}
+    if title is not None:
+        update["title"] = title
+    if description is not None:
+        update["description"] = description
+    if tags is not None:
+        update["tags"] = tags if isinstance(tags, str) else ",".join(tags)
+    if privacy is not None:
+        update["privacy"] = privacy
+
+    if resume is not None:
+        if resume.size != size:
+            raise UsageError(f"the source has {size} bytes but the interrupted upload was of {resume.size}; "
+                             "resume it with the same file")
+        video_id, upload_url, confirmed, mode_resumable = resume.video_id, resume.upload_url, resume.confirmed, True
+        _check_url(upload_url)
+    else:
+        call: dict[str, object] = dict(params or {})
+        call["file_name"] = file_name
+        call["file_size"] = size
+        if gid is not None:
+            call["gid"] = gid
+        reply = yield from core.call_flow("video.getUploadUrl", call, pass_error=False)
+        video_id, upload_url = parse_video_upload_url(reply)
+        url_secrets += _url_secrets(upload_url)
+        confirmed = 0
+        mode_resumable = resumable is True or size > MULTIPART_LIMIT or (resumable is None and size > RESUMABLE_THRESHOLD)
+    host = mask_upload_url(upload_url)
+
+    def state(at: int) -> ResumeState | None:
+        if not mode_resumable:
+            return None
+        return ResumeState(upload_url, video_id, size, at, chunk_size, file_name)
+
+    if mode_resumable:
+        yield from _resumable(upload_url, host, source, size, chunk_size, confirmed, policy, progress,
+                              state, resume is not None, checkpoint)
+    else:
+        yield from _multipart(upload_url, host, source, size, file_name, boundary, progress)
+    # video.update always runs: besides the metadata, it finalises the upload (OK's docs).
+    try:
+        yield from core.call_flow("video.update", {"vid": video_id, **update}, pass_error=False)
+    except Error as exc:
+        exc.resume_state = state(size)  # type: ignore[attr-defined]
+        add_note = getattr(exc, "add_note", None)  # Python 3.11+
+        if add_note is not None:
+            add_note(f"video upload, step update: the bytes of video {video_id} are uploaded; "
+                     "resume_state re-runs only video.update")
+        raise
+    return UploadedVideo(video_id, size, mode_resumable)
+
+
+def _progress(progress: Callable[[int, int], object] | None, sent: int, total: int) -> Flow[None]:
+    if progress is not None:
+        yield Callback(_call_progress, (progress, sent, total))
+
+
+def _multipart(upload_url: str, host: str, source: VideoSource, size: int, file_name: str, boundary: str,
+               progress: Callable[[int, int], object] | None) -> Flow[None]:
+    content_type, body = multipart_body(source, size, file_name or "video", boundary)
+    yield from _progress(progress, 0, size)
+    request = Request("POST", upload_url, (("content-type", content_type),), body)
+    try:
+        response = yield request
+    except TransportError as exc:
+        raise VideoUploadError("upload", f"the multipart upload to {host} failed ({exc}); a multipart "
+                                         "upload cannot resume: upload again, or use resumable=True",
+                               offset=0) from exc
+    _check_final(response, host, 0)
+    yield from _progress(progress, size, size)
+
+
+def _check_final(response: Response, host: str, offset: int) -> None:
+    error = _api_error_in(response)
+    if error is not None:
+        raise error
+    if not 200 <= response.status < 300:
+        raise VideoUploadError("upload", f"{host} answered HTTP {response.status} at offset {offset}",
+                               offset=offset, response=response)
+
+
+def _resumable(upload_url: str, host: str, source: VideoSource, size: int, chunk_size: int, confirmed: int,
+               policy: Any, progress: Callable[[int, int], object] | None,
+               state: Callable[[int], ResumeState | None], ask_first: bool,
+               checkpoint: Callable[[ResumeState], object] | None) -> Flow[None]:
+    offset = confirmed
+    if ask_first:
+        # Resuming in a new process: the server may hold more (or less) than we last saw.
+        known = yield from _ask_status(upload_url, size, host, offset, state)
+        if known is not None:
+            offset = known
+    if checkpoint is not None:
+        yield Callback(checkpoint, state(offset))
+    yield from _progress(progress, offset, size)
+    failures = 0
+    while True:
+        if offset >= size:
+            return
+        end = min(offset + chunk_size, size)
+        failure: Error | None = None
+        response: Response | None = None
+        try:
+            response = yield chunk_request(upload_url, source, offset, end, size)
+        except (TransportError, ProtocolError) as exc:
+            failure = exc
+        if response is not None and (200 <= response.status < 300 or response.status == 308):
+            error = _api_error_in(response)
+            if error is not None:
+                error.resume_state = state(offset)  # type: ignore[attr-defined]
+                raise error
+            reported = _read_status(response, size, host, offset, state)
+            # A reply that says where the server stands wins (it may hold less than we sent);
+            # a bare 2xx confirms the chunk. No progress at all counts as a failure.
+            reached = end if reported is None else reported
+            if reached > offset:
+                offset = reached
+                failures = 0
+                if checkpoint is not None:
+                    yield Callback(checkpoint, state(offset))
+                yield from _progress(progress, offset, size)
+                continue
+        if response is not None and response.status not in (416,) and response.status < 500:
+            error = _api_error_in(response)
+            message = (f"{host} refused the chunk at offset {offset} with HTTP {response.status}"
+                       + (f" ({error})" if error is not None else ""))
+            raise VideoUploadError("upload", message, offset=offset, resume_state=state(offset), response=response)
+        failures += 1
+        if failures > policy.attempts:
+            what = (f"HTTP {response.status}" if response is not None else str(failure))
+            raise VideoUploadError("upload", f"gave up at offset {offset} of {size} after {failures} failed "
+                                             f"attempts ({what}); resume later with resume_state",
+                                   offset=offset, resume_state=state(offset), response=response) from failure
+        yield Sleep(policy.delay(failures - 1))
+        known = yield from _ask_status(upload_url, size, host, offset, state)
+        if known is not None:
+            offset = known
+        # else: unknown, re-send the chunk in flight from its start
+
+
+def _read_status(response: Response, size: int, host: str, offset: int,
+                 state: Callable[[int], ResumeState | None]) -> int | None:
+    status = parse_upload_status(response, size)
+    if status.total is not None and status.total != size:
+        raise VideoUploadError("status", f"{host} reports an upload of {status.total} bytes, this file has "
+                                         f"{size}: the upload URL belongs to another file",
+                               offset=offset, resume_state=None, response=response)
+    return status.received
+
+
+def _ask_status(upload_url: str, size: int, host: str, offset: int,
+                state: Callable[[int], ResumeState | None]) -> Flow[int | None]:
+    """The status GET: how many bytes the host holds, or None when it cannot be read."""
+    try:
+        response = yield Request("GET", upload_url)
+    except (TransportError, ProtocolError):
+        return None
+    if not 200 <= response.status < 300 and response.status != 308:
+        return None
+    return _read_status(response, size, host, offset, state)
