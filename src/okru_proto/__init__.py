@@ -136,14 +136,20 @@ if not TYPE_CHECKING:
         namespace = None if name.startswith("__") else _moved_names().get(name)
         if namespace is None:
             raise AttributeError(f"module 'okru_proto' has no attribute {name!r}")
+        import sys
         import warnings
 
         new = f"okru_proto.{namespace}"
-        # Not cached in globals(): every access warns, at the caller's line (stacklevel=2).
-        warnings.warn(
-            f"okru_proto.{name} moved to {new}.{name}; the old name will be removed in okru 0.3",
-            DeprecationWarning, stacklevel=2,
-        )
+        caller = sys._getframe(1).f_code
+        # ``from okru_proto import x`` looks ``x`` up twice: importlib's _handle_fromlist probes
+        # it with hasattr (this package has a __path__), then the import statement reads it.
+        # Only the statement's own lookup warns, so one use gives one warning.
+        if caller.co_name != "_handle_fromlist" or "importlib" not in caller.co_filename:
+            # Not cached in globals(): every access warns, at the caller's line (stacklevel=2).
+            warnings.warn(
+                f"okru_proto.{name} moved to {new}.{name}; the old name will be removed in okru 0.3",
+                DeprecationWarning, stacklevel=2,
+            )
         return getattr(importlib.import_module(new), name)
 
     def __dir__() -> list[str]:
