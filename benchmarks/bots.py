@@ -45,7 +45,7 @@ EVENT = json.dumps({"webhookType": "MESSAGE_CREATED", "sender": {"name": "Вас
 # -- parse + dispatch ------------------------------------------------------------------------------
 
 def parse_cases() -> dict[str, Callable[[], object]]:
-    from okru_proto import CallbackPressed, ChatSystemEvent, MessageCreated, UnknownEvent, parse_webhook
+    from okru_proto.bots import CallbackPressed, ChatSystemEvent, MessageCreated, UnknownEvent, parse_webhook
 
     seen: list[object] = []
     on = seen.append
@@ -133,7 +133,7 @@ def uvicorn_server(kind: str) -> None:
 
     import uvicorn
 
-    from okru_proto import webhook_app
+    from okru_proto.bots import webhook_app
 
     async def noop(event: Any) -> None:
         return None
@@ -295,7 +295,8 @@ def send_httpx_async(impl: str, base: str, n: int) -> float:
 def send_trio(impl: str, base: str, n: int) -> float:
     import trio
 
-    from okru_proto import Endpoints, Request
+    from okru_proto import Endpoints
+    from okru_proto.adapter import Request
     from okru_trio import BotSession, H11Transport
 
     url = f"{base}/graph/{CHAT}/messages?access_token={TOKEN}"

@@ -430,16 +430,8 @@ def child(args: argparse.Namespace) -> None:
 
 
 def core_cases() -> dict[str, Callable[[], object]]:
-    from okru_proto import (
-        API,
-        Endpoints,
-        Response,
-        Secret,
-        SessionCore,
-        Token,
-        parse_call_response,
-        prepare_call,
-    )
+    from okru_proto import Endpoints, Secret, Token
+    from okru_proto.adapter import API, Response, SessionCore, parse_call_response, prepare_call
 
     endpoints = Endpoints(api="http://127.0.0.1:8765")
     secret, token = Secret(SECRET), Secret(TOKEN)

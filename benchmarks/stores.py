@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from okru_proto import Response, Secret, SessionCore, Token, run_sync
+from okru_proto import Secret, Token
+from okru_proto.adapter import Response, SessionCore, run_sync
 
 BODY = json.dumps({"uid": "571000000001", "name": "Demo"}).encode()
 REPLY = Response(200, (("content-type", "application/json;charset=utf-8"),), BODY)

@@ -2,7 +2,7 @@
 
 The group token comes from ``--access-token`` or ``OKRU_BOT_TOKEN``; the API base from
 ``--api-url`` or ``OKRU_API_URL`` (the emulator's URL to try things locally). Requests go through
-``okru_httpx``'s ``BotSession``; ``serve`` runs ``okru_proto.webhook_app`` under uvicorn.
+``okru_httpx``'s ``BotSession``; ``serve`` runs ``okru_proto.bots.webhook_app`` under uvicorn.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
     import socket
 
     from okru_httpx import BotSession
-    from okru_proto import MessageCreated, webhook_app
+    from okru_proto.bots import MessageCreated, webhook_app
 
     token, endpoints = _token(args), _endpoints(args)
     bot = BotSession(token, endpoints=endpoints, timeout=args.timeout)
@@ -79,7 +79,7 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
     if args.any_source:
         allowed = None
     elif allowed is None:
-        from okru_proto import OK_WEBHOOK_NETWORKS
+        from okru_proto.bots import OK_WEBHOOK_NETWORKS
 
         allowed = list(OK_WEBHOOK_NETWORKS)
     app = webhook_app(handler, allowed_networks=allowed, trusted_proxies=args.trusted_proxy or ())
@@ -136,7 +136,7 @@ def add_bot_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     p = commands.add_parser("serve", parents=parents, formatter_class=fmt,
                             help="receive webhooks and print each event (--echo: answer with its text)",
-                            description="Serve okru_proto.webhook_app under uvicorn. The first output line "
+                            description="Serve okru_proto.bots.webhook_app under uvicorn. The first output line "
                             "is the URL to subscribe; each event is then one JSON line. Only OK's "
                             "published addresses are accepted unless --allow/--any-source says otherwise.")
     p.add_argument("--echo", action="store_true", help="reply to every new message with its text")

@@ -217,7 +217,8 @@ def open_session(creds: Credentials, *, http_method: str = "POST", timeout: floa
 # -- subcommands -----------------------------------------------------------------------------------
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from okru_proto import API, SignatureError
+    from okru_proto.adapter import API
+    from okru_proto.errors import SignatureError
 
     from ._login import save_login
 
@@ -272,7 +273,8 @@ def _sign_hint(args: argparse.Namespace, creds: Credentials) -> str:
 
 
 def _secret_for_signing(args: argparse.Namespace) -> tuple[Secret, str]:
-    from okru_proto import Secret, server_secret
+    from okru_proto import Secret
+    from okru_proto.adapter import server_secret
 
     if args.secret:
         return Secret(args.secret), "the given --secret"
@@ -292,7 +294,8 @@ def _secret_for_signing(args: argparse.Namespace) -> tuple[Secret, str]:
 def cmd_sign(args: argparse.Namespace) -> int:
     from urllib.parse import parse_qsl
 
-    from okru_proto import Endpoints, canonical_string, prepare_call, sign
+    from okru_proto import Endpoints, sign
+    from okru_proto.adapter import canonical_string, prepare_call
 
     params = parse_params(args.params)
     secret, which = _secret_for_signing(args)

@@ -15,17 +15,9 @@ from collections.abc import Callable
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
-from okru_proto import (
-    Endpoints,
-    MethodNotFoundError,
-    Photo,
-    StateMismatchError,
-    Token,
-    UsageError,
-    authorize_url,
-    parse_callback,
-    photo_media,
-)
+from okru_proto import Endpoints, Photo, Token, UsageError, authorize_url, photo_media
+from okru_proto.adapter import parse_callback
+from okru_proto.errors import MethodNotFoundError, StateMismatchError
 from okru_proto.testing import FakeOK
 
 from ._output import (

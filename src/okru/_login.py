@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from okru_proto import Error, OAuthError, StateMismatchError, Token, parse_callback
+from okru_proto import Error, OAuthError, Token
+from okru_proto.adapter import parse_callback
+from okru_proto.errors import StateMismatchError
 
 from ._output import EXIT_AUTH, EXIT_USAGE, CLIError
 

@@ -93,7 +93,7 @@ def mask(value: object, *, hint: bool = True) -> str:
 
 
 def is_secret_name(name: str) -> bool:
-    from okru_proto import SECRET_PARAM_NAMES
+    from okru_proto.adapter import SECRET_PARAM_NAMES
 
     return name in SECRET_PARAM_NAMES or name in _EXTRA_SECRET_NAMES
 
@@ -242,13 +242,11 @@ def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int,
         ProtocolError,
         ReloginRequiredError,
         SessionExpiredError,
-        SessionRequiredError,
-        SignatureError,
-        StateMismatchError,
         TransportError,
         TransportTimeout,
         UsageError,
     )
+    from okru_proto.errors import SessionRequiredError, SignatureError, StateMismatchError
 
     todo: str
     if isinstance(exc, CLIError):

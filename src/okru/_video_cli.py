@@ -56,7 +56,8 @@ def _save_state(path: str, state: Any) -> None:
 
 def cmd_upload_video(args: argparse.Namespace, *, open_session: Callable[..., Any],
                      resolve_credentials: Callable[..., Any]) -> int:
-    from okru_proto import API, ResumeState, UsageError, video_media
+    from okru_proto import ResumeState, UsageError, video_media
+    from okru_proto.adapter import API
 
     from ._output import EXIT_OK, CLIError
 

@@ -5,7 +5,7 @@
         me = await api.users.getCurrentUser()
 
 All OK.ru logic (signing, grants, dialogs, refresh, retries) is ``okru_proto``'s; this module
-only sends its :class:`~okru_proto.Request` values with httpx. The blocking twin is
+only sends its :class:`~okru_proto.adapter.Request` values with httpx. The blocking twin is
 :mod:`okru_httpx.sync`, with the same names and signatures.
 """
 
@@ -19,23 +19,20 @@ from typing import Any, ClassVar, TypeVar
 import anyio
 import httpx
 
-from okru_proto import (
+from okru_proto import Endpoints, Error, RetryPolicy, Token
+from okru_proto.adapter import (
     API,
     AppSessionSpec,
     AsyncSessionBase,
     ClientSessionSpec,
     CodeSessionSpec,
-    Endpoints,
-    Error,
     ImplicitSessionSpec,
     PasswordSessionSpec,
     PublicSessionSpec,
     RefreshSessionSpec,
     Request,
     Response,
-    RetryPolicy,
     ServerSessionSpec,
-    Token,
 )
 
 from ._bot import AsyncBot

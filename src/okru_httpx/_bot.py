@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
-from okru_proto import AsyncBotBase, SyncBotBase
+from okru_proto.adapter import AsyncBotBase, SyncBotBase
 
 from ._logfilter import session_made
 

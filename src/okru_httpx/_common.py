@@ -26,23 +26,17 @@ from typing import Any, ClassVar
 import httpcore
 import httpx
 
-from okru_proto import (
-    CORE_OPTIONS,
-    Error,
-    ProtocolError,
-    Request,
-    Response,
-    SessionSpec,
-    TransportError,
-    TransportTimeout,
-    UsageError,
-    mask_query,
-)
+from okru_proto import Error, ProtocolError, TransportError, TransportTimeout, UsageError
 from okru_proto.adapter import (
+    CORE_OPTIONS,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
+    Request,
+    Response,
+    SessionSpec,
+    mask_query,
 )
 
 from ._logfilter import session_made

@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 
-from okru_proto import SECRET_PARAM_NAMES
+from okru_proto.adapter import SECRET_PARAM_NAMES
 
 __all__ = ["LOGGER_NAMES", "RedactCredentials", "install_log_filter", "log_filter_installed", "remove_log_filter"]
 

@@ -1,8 +1,8 @@
-"""Streaming a :class:`~okru_proto.StreamedBody` through httpx: the adapter's file I/O.
+"""Streaming a :class:`~okru_proto.adapter.StreamedBody` through httpx: the adapter's file I/O.
 
 The core describes a file upload's body (preamble, a byte range of the user's source,
 epilogue); here it becomes httpx request content, read in blocks of at most
-:data:`~okru_proto.DEFAULT_BLOCK_SIZE` (the blocking client gets an iterator, the async one an
+:data:`~okru_proto.adapter.DEFAULT_BLOCK_SIZE` (the blocking client gets an iterator, the async one an
 async iterator whose file reads run in a worker thread). A path is opened per request, a file
 object is seeked to the range (so a chunk can be re-sent). A source that became shorter than
 the planned range is a :class:`~okru_proto.UsageError` naming the path, never a short body.
@@ -17,7 +17,8 @@ from typing import IO, Any
 import anyio
 import anyio.to_thread
 
-from okru_proto import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, UsageError, plan_blocks
+from okru_proto import UsageError
+from okru_proto.adapter import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
 
 __all__ = ["aiter_body", "iter_body", "source_size", "source_size_async"]
 

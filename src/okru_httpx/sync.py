@@ -20,23 +20,20 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
-from okru_proto import (
+from okru_proto import Endpoints, Error, RetryPolicy, Token
+from okru_proto.adapter import (
     API,
     AppSessionSpec,
     ClientSessionSpec,
     CodeSessionSpec,
-    Endpoints,
-    Error,
     ImplicitSessionSpec,
     PasswordSessionSpec,
     PublicSessionSpec,
     RefreshSessionSpec,
     Request,
     Response,
-    RetryPolicy,
     ServerSessionSpec,
     SyncSessionBase,
-    Token,
 )
 
 from ._bot import SyncBot

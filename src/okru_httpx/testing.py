@@ -17,7 +17,8 @@ import time
 
 import httpx
 
-from okru_proto import Request, Response, UsageError
+from okru_proto import UsageError
+from okru_proto.adapter import Request, Response
 from okru_proto.testing import Action, FakeOK
 
 from ._common import DEADLINE

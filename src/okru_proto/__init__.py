@@ -1,15 +1,24 @@
 """okru_proto: the sans-I/O core of okru, the OK.ru (Odnoklassniki) API client.
 
-Pure protocol: it builds :class:`Request` values, reads :class:`Response` values and returns
-typed results or raises typed errors. No sockets, no clock, no event loop; standard library only.
+Pure protocol: it builds requests, reads responses and returns typed results or raises typed
+errors. No sockets, no clock, no event loop; standard library only.
 
-Every public name is loaded on first use (PEP 562 ``__getattr__``): ``import okru_proto`` costs
-next to nothing, and ``from okru_proto import prepare_call`` loads only the modules that name
-needs, so a command line or a serverless function does not pay for the login-dialog parser
-(html.parser, datetime) unless it runs the implicit grant.
+Four namespaces (docs/embedding.md), each for one kind of reader:
 
-It is over 400 lines because it lists each public name twice (for the type checker, and for the
-lazy loader); the surface shrinks to what applications use in issue 12 §2.
+* ``okru_proto`` (this module): what applications use: :class:`Token`, :class:`Secret`,
+  :class:`Endpoints`, :class:`RetryPolicy`, :func:`sign`, :func:`authorize_url`, the photo and
+  video upload values, token stores, and the base classes of the error tree;
+* :mod:`okru_proto.errors`: every error class (leaves included) and OK.ru's error-code table;
+* :mod:`okru_proto.bots`: the Bot API and webhook vocabulary, for applications writing a bot;
+* :mod:`okru_proto.adapter`: the sans-I/O machinery, for adapter authors (sessions' specs and
+  bases, flows and effects, every wire step).
+
+Every name here is loaded on first use (PEP 562 ``__getattr__``): ``import okru_proto`` loads no
+submodule, so a command line or a serverless function pays only for what it touches.
+
+The names that lived here before okru 0.2 and moved to a namespace still resolve, with a
+:class:`DeprecationWarning` naming the new home; the type checker does not see them, so mypy
+already reports the old spelling. They go in okru 0.3.
 """
 
 from __future__ import annotations
@@ -20,480 +29,128 @@ import importlib
 # (mypy treats any constant of this name as true).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
-    from ._api import API
-    from ._body import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
-    from ._bot_core import BotCore, HistoryPager
-    from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
-    from ._bot_types import (
-        ATTACHMENT_TYPES,
-        MAX_ATTACHMENTS,
-        Attachment,
-        BotInfo,
-        Button,
-        Chat,
-        ChatMessage,
-        ChatsPage,
-        DirectSend,
-        SentMessage,
-        Subscription,
-        UploadTarget,
-        build_message,
-        keyboard,
-    )
-    from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
-    from ._dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
-    from ._error_codes import ERROR_CODES, ErrorCode
     from ._errors import (
         APIError,
-        AuthLoginError,
-        BadCredentialsError,
-        CaptchaRequiredError,
-        DialogError,
         Error,
-        FloodBlockedError,
         HTTPStatusError,
-        HumanCheckRequiredError,
-        InvalidSessionError,
-        LimitReachedError,
-        MethodNotFoundError,
-        NotSessionMethodError,
         OAuthError,
-        ParamError,
-        PermissionDeniedError,
         ProtocolError,
         ReloginRequiredError,
         RetryLaterError,
-        ServiceUnavailableError,
         SessionExpiredError,
-        SessionRequiredError,
-        SignatureError,
-        StateMismatchError,
         TransportError,
         TransportTimeout,
         UsageError,
-        api_error_from_payload,
     )
-    from ._facade import AsyncSessionBase, SyncSessionBase
-    from ._flow import (
-        Callback,
-        Effect,
-        Flow,
-        RefreshNeeded,
-        Sleep,
-        StoreCall,  # okru issue 16
-        guarded,
-        run_async,
-        run_sync,
-    )
-    from ._grants import CodeGrant, Grant, ImplicitGrant, PasswordGrant, RefreshGrant
-    from ._graph import (
-        FILE_TYPES,
-        GRAPH_CONTENT_TYPE,
-        BotTokenError,
-        ChatNotFoundError,
-        parse_graph_response,
-        prepare_graph,
-    )
-    from ._oauth import (
-        DEFAULT_IMPLICIT_REDIRECT_URI,
-        LAYOUTS,
-        authorize_url,
-        code_flow,
-        join_scope,
-        parse_callback,
-        parse_fragment_token,
-        parse_password_login,
-        parse_token_response,
-        password_flow,
-        prepare_code_exchange,
-        prepare_password_login,
-        prepare_refresh,
-        refresh_flow,
-    )
-    from ._paging import DEFAULT_MAX_PAGES, Page, Pager
-    from ._rest import (
-        FORM_CONTENT_TYPE,
-        RESERVED_PARAMS,
-        describe_body,
-        form_encode,
-        parse_call_response,
-        parse_json_body,
-        prepare_call,
-    )
+    from ._oauth import authorize_url
     from ._retry import RetryPolicy
-    from ._scrub import scrub_error
-    from ._session import CORE_OPTIONS, OnToken, SessionCore
-    from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, sign, wire_params, wire_value
-    from ._spec import (
-        AppSessionSpec,
-        ClientSessionSpec,
-        CodeSessionSpec,
-        ImplicitSessionSpec,
-        PasswordSessionSpec,
-        PublicSessionSpec,
-        RefreshSessionSpec,
-        ServerSessionSpec,
-        SessionSpec,
-    )
-    from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json  # okru issue 16
+    from ._sign import sign
+    from ._store import StoredToken, StoreError, TokenStore
     from ._token import Token
-    from ._types import SECRET_PARAM_NAMES, Endpoints, Request, Response, Secret, mask_query, reveal
-    from ._upload import (
-        PHOTO_IDS_PLACEHOLDER,
-        UPLOAD_STEPS,
-        Photo,
-        PhotoSource,
-        UploadedPhoto,
-        UploadError,
-        build_multipart,
-        commit_params,
-        fill_photo_ids,
-        parse_commit,
-        parse_upload_reply,
-        parse_upload_url,
-        photo_media,
-        prepare_upload,
-        upload_photos_flow,
-    )
-    from ._video import (
-        DEFAULT_CHUNK_SIZE,
-        MULTIPART_LIMIT,
-        RESUMABLE_THRESHOLD,
-        VIDEO_STEPS,
-        ResumeState,
-        UploadedVideo,
-        UploadStatus,
-        VideoSource,
-        VideoUploadError,
-        content_range,
-        mask_upload_url,
-        parse_upload_status,
-        parse_video_upload_url,
-        upload_video_flow,
-        video_media,
-    )
-    from ._webhook import (
-        CallbackPressed,
-        ChatSystemEvent,
-        DedupWindow,
-        MessageCreated,
-        UnknownEvent,
-        WebhookError,
-        WebhookEvent,
-        event_key,
-        parse_webhook,
-    )
-    from ._webhook_app import OK_WEBHOOK_NETWORKS, WebhookApp, webhook_app
+    from ._types import Endpoints, Secret
+    from ._upload import Photo, UploadedPhoto, UploadError, photo_media
+    from ._video import ResumeState, UploadedVideo, VideoSource, video_media
 
-#: Each public name's submodule (the names above, for the type checker, come from the same).
+#: Each public name's private submodule (the same as the imports above, for the lazy loader).
 _SUBMODULES: dict[str, tuple[str, ...]] = {
-    "_body": ("DEFAULT_BLOCK_SIZE", "SourceRange", "StreamedBody", "plan_blocks"),
-    "_video": (
-        "DEFAULT_CHUNK_SIZE", "MULTIPART_LIMIT", "RESUMABLE_THRESHOLD", "VIDEO_STEPS", "ResumeState", "UploadedVideo", "UploadStatus", "VideoSource", "VideoUploadError", "content_range", "mask_upload_url", "parse_upload_status", "parse_video_upload_url", "upload_video_flow", "video_media"
-    ),
-    "_api": (
-        "API",
-    ),
-    "_bot_core": (
-        "BotCore", "HistoryPager"
-    ),
-    "_bot_facade": (
-        "AsyncBotBase", "BOT_OPTIONS", "BotSessionSpec", "SyncBotBase"
-    ),
-    "_bot_types": (
-        "ATTACHMENT_TYPES", "Attachment", "BotInfo", "Button", "Chat", "ChatMessage",
-        "ChatsPage", "DirectSend", "MAX_ATTACHMENTS", "SentMessage", "Subscription",
-        "UploadTarget", "build_message", "keyboard"
-    ),
-    "_circuit": (
-        "CIRCUITS", "Circuit", "circuit_for", "signing_secret"
-    ),
-    "_dialog": (
-        "CookieJar", "Form", "MAX_DIALOG_STEPS", "implicit_flow", "parse_forms"
-    ),
-    "_error_codes": (
-        "ERROR_CODES", "ErrorCode"
-    ),
     "_errors": (
-        "APIError", "AuthLoginError", "BadCredentialsError", "CaptchaRequiredError",
-        "DialogError", "Error", "FloodBlockedError", "HTTPStatusError",
-        "HumanCheckRequiredError", "InvalidSessionError", "LimitReachedError",
-        "MethodNotFoundError", "NotSessionMethodError", "OAuthError", "ParamError",
-        "PermissionDeniedError", "ProtocolError", "ReloginRequiredError", "RetryLaterError",
-        "ServiceUnavailableError", "SessionExpiredError", "SessionRequiredError",
-        "SignatureError", "StateMismatchError", "TransportError", "TransportTimeout",
-        "UsageError", "api_error_from_payload"
+        "APIError", "Error", "HTTPStatusError", "OAuthError", "ProtocolError",
+        "ReloginRequiredError", "RetryLaterError", "SessionExpiredError", "TransportError",
+        "TransportTimeout", "UsageError",
     ),
-    "_facade": (
-        "AsyncSessionBase", "SyncSessionBase"
-    ),
-    "_flow": (
-        "Callback", "Effect", "Flow", "RefreshNeeded", "Sleep", "StoreCall", "guarded",
-        "run_async", "run_sync"
-    ),
-    "_grants": (
-        "CodeGrant", "Grant", "ImplicitGrant", "PasswordGrant", "RefreshGrant"
-    ),
-    "_graph": (
-        "BotTokenError", "ChatNotFoundError", "FILE_TYPES", "GRAPH_CONTENT_TYPE",
-        "parse_graph_response", "prepare_graph"
-    ),
-    "_oauth": (
-        "DEFAULT_IMPLICIT_REDIRECT_URI", "LAYOUTS", "authorize_url", "code_flow", "join_scope",
-        "parse_callback", "parse_fragment_token", "parse_password_login",
-        "parse_token_response", "password_flow", "prepare_code_exchange",
-        "prepare_password_login", "prepare_refresh", "refresh_flow"
-    ),
-    "_paging": (
-        "DEFAULT_MAX_PAGES", "Page", "Pager"
-    ),
-    "_rest": (
-        "FORM_CONTENT_TYPE", "RESERVED_PARAMS", "describe_body", "form_encode",
-        "parse_call_response", "parse_json_body", "prepare_call"
-    ),
-    "_retry": (
-        "RetryPolicy",
-    ),
-    "_scrub": (
-        "scrub_error",
-    ),
-    "_session": (
-        "CORE_OPTIONS", "OnToken", "SessionCore"
-    ),
-    "_sign": (
-        "UNSIGNED_PARAMS", "canonical_string", "server_secret", "sign", "wire_params",
-        "wire_value",
-    ),
-    "_spec": (
-        "AppSessionSpec", "ClientSessionSpec", "CodeSessionSpec", "ImplicitSessionSpec",
-        "PasswordSessionSpec", "PublicSessionSpec", "RefreshSessionSpec", "ServerSessionSpec",
-        "SessionSpec",
-    ),
-    "_store": (
-        "StoreError", "StoredToken", "TokenStore", "token_from_json", "token_to_json"
-    ),
-    "_token": (
-        "Token",
-    ),
-    "_types": (
-        "Endpoints", "Request", "Response", "SECRET_PARAM_NAMES", "Secret", "mask_query",
-        "reveal",
-    ),
-    "_upload": (
-        "PHOTO_IDS_PLACEHOLDER", "Photo", "PhotoSource", "UPLOAD_STEPS", "UploadError",
-        "UploadedPhoto", "build_multipart", "commit_params", "fill_photo_ids", "parse_commit",
-        "parse_upload_reply", "parse_upload_url", "photo_media", "prepare_upload",
-        "upload_photos_flow",
-    ),
-    "_webhook": (
-        "CallbackPressed", "ChatSystemEvent", "DedupWindow", "MessageCreated", "UnknownEvent",
-        "WebhookError", "WebhookEvent", "event_key", "parse_webhook"
-    ),
-    "_webhook_app": (
-        "OK_WEBHOOK_NETWORKS", "WebhookApp", "webhook_app"
-    ),
+    "_oauth": ("authorize_url",),
+    "_retry": ("RetryPolicy",),
+    "_sign": ("sign",),
+    "_store": ("StoreError", "StoredToken", "TokenStore"),
+    "_token": ("Token",),
+    "_types": ("Endpoints", "Secret"),
+    "_upload": ("Photo", "UploadError", "UploadedPhoto", "photo_media"),
+    "_video": ("ResumeState", "UploadedVideo", "VideoSource", "video_media"),
 }
-_WHERE = {name: module.removeprefix(".") for module, names in _SUBMODULES.items() for name in names}
+_WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
 
 __all__ = [
-    "API",
-    "ATTACHMENT_TYPES",
-    "BOT_OPTIONS",
-    "CIRCUITS",
-    "CORE_OPTIONS",
-    "DEFAULT_BLOCK_SIZE",
-    "DEFAULT_CHUNK_SIZE",
-    "DEFAULT_IMPLICIT_REDIRECT_URI",
-    "DEFAULT_MAX_PAGES",
-    "ERROR_CODES",
-    "FILE_TYPES",
-    "FORM_CONTENT_TYPE",
-    "GRAPH_CONTENT_TYPE",
-    "LAYOUTS",
-    "MAX_ATTACHMENTS",
-    "MAX_DIALOG_STEPS",
-    "MULTIPART_LIMIT",
-    "OK_WEBHOOK_NETWORKS",
-    "PHOTO_IDS_PLACEHOLDER",
-    "RESERVED_PARAMS",
-    "RESUMABLE_THRESHOLD",
-    "SECRET_PARAM_NAMES",
-    "UNSIGNED_PARAMS",
-    "UPLOAD_STEPS",
-    "VIDEO_STEPS",
     "APIError",
-    "AppSessionSpec",
-    "AsyncBotBase",
-    "AsyncSessionBase",
-    "Attachment",
-    "AuthLoginError",
-    "BadCredentialsError",
-    "BotCore",
-    "BotInfo",
-    "BotSessionSpec",
-    "BotTokenError",
-    "Button",
-    "Callback",
-    "CallbackPressed",
-    "CaptchaRequiredError",
-    "Chat",
-    "ChatMessage",
-    "ChatNotFoundError",
-    "ChatSystemEvent",
-    "ChatsPage",
-    "Circuit",
-    "ClientSessionSpec",
-    "CodeGrant",
-    "CodeSessionSpec",
-    "CookieJar",
-    "DedupWindow",
-    "DialogError",
-    "DirectSend",
-    "Effect",
     "Endpoints",
     "Error",
-    "ErrorCode",
-    "FloodBlockedError",
-    "Flow",
-    "Form",
-    "Grant",
     "HTTPStatusError",
-    "HistoryPager",
-    "HumanCheckRequiredError",
-    "ImplicitGrant",
-    "ImplicitSessionSpec",
-    "InvalidSessionError",
-    "LimitReachedError",
-    "MessageCreated",
-    "MethodNotFoundError",
-    "NotSessionMethodError",
     "OAuthError",
-    "OnToken",
-    "Page",
-    "Pager",
-    "ParamError",
-    "PasswordGrant",
-    "PasswordSessionSpec",
-    "PermissionDeniedError",
     "Photo",
-    "PhotoSource",
     "ProtocolError",
-    "PublicSessionSpec",
-    "RefreshGrant",
-    "RefreshNeeded",
-    "RefreshSessionSpec",
     "ReloginRequiredError",
-    "Request",
-    "Response",
     "ResumeState",
     "RetryLaterError",
     "RetryPolicy",
     "Secret",
-    "SentMessage",
-    "ServerSessionSpec",
-    "ServiceUnavailableError",
-    "SessionCore",
     "SessionExpiredError",
-    "SessionRequiredError",
-    "SessionSpec",
-    "SignatureError",
-    "Sleep",
-    "SourceRange",
-    "StateMismatchError",
-    "StoreCall",
     "StoreError",
     "StoredToken",
-    "StreamedBody",
-    "Subscription",
-    "SyncBotBase",
-    "SyncSessionBase",
     "Token",
     "TokenStore",
     "TransportError",
     "TransportTimeout",
-    "UnknownEvent",
     "UploadError",
-    "UploadStatus",
-    "UploadTarget",
     "UploadedPhoto",
     "UploadedVideo",
     "UsageError",
     "VideoSource",
-    "VideoUploadError",
-    "WebhookApp",
-    "WebhookError",
-    "WebhookEvent",
-    "api_error_from_payload",
     "authorize_url",
-    "build_message",
-    "build_multipart",
-    "canonical_string",
-    "circuit_for",
-    "code_flow",
-    "commit_params",
-    "content_range",
-    "describe_body",
-    "event_key",
-    "fill_photo_ids",
-    "form_encode",
-    "guarded",
-    "implicit_flow",
-    "join_scope",
-    "keyboard",
-    "mask_query",
-    "mask_upload_url",
-    "parse_call_response",
-    "parse_callback",
-    "parse_commit",
-    "parse_forms",
-    "parse_fragment_token",
-    "parse_graph_response",
-    "parse_json_body",
-    "parse_password_login",
-    "parse_token_response",
-    "parse_upload_reply",
-    "parse_upload_status",
-    "parse_upload_url",
-    "parse_video_upload_url",
-    "parse_webhook",
-    "password_flow",
     "photo_media",
-    "plan_blocks",
-    "prepare_call",
-    "prepare_code_exchange",
-    "prepare_graph",
-    "prepare_password_login",
-    "prepare_refresh",
-    "prepare_upload",
-    "refresh_flow",
-    "reveal",
-    "run_async",
-    "run_sync",
-    "scrub_error",
-    "server_secret",
     "sign",
-    "signing_secret",
-    "token_from_json",
-    "token_to_json",
-    "upload_photos_flow",
-    "upload_video_flow",
     "video_media",
-    "webhook_app",
-    "wire_params",
-    "wire_value",
 ]
 
+#: Where the names that left the top level went, searched in this order (an error that is also
+#: bot vocabulary is announced under ``errors``, the home of every error class).
+_NAMESPACES = ("errors", "bots", "adapter")
+#: Names the namespaces gained after the move: they were never top-level, so they get no alias.
+_NEVER_TOP_LEVEL = frozenset({
+    "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_TIMEOUT", "GrantContext", "check_base_url", "retrying", "trusted_response",
+})
+_moved: dict[str, str] = {}
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'okru_proto' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+
+def _moved_names() -> dict[str, str]:
+    """Each former top-level name -> its namespace, derived from the namespaces' ``__all__``
+    (loaded on the first old-style lookup only)."""
+    if not _moved:
+        table: dict[str, str] = {}
+        for namespace in reversed(_NAMESPACES):
+            names = importlib.import_module(f".{namespace}", __name__).__all__
+            table.update(dict.fromkeys(set(names) - _NEVER_TOP_LEVEL - set(__all__), namespace))
+        _moved.update(table)  # whole, at once: a concurrent first lookup never sees half of it
+    return _moved
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# Hidden from the type checker (see TYPE_CHECKING above): mypy then reports a moved name's old
+# spelling instead of typing it as Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        module = _WHERE.get(name)
+        if module is not None:
+            value = getattr(importlib.import_module(f".{module}", __name__), name)
+            globals()[name] = value  # later lookups skip this function
+            return value
+        namespace = None if name.startswith("__") else _moved_names().get(name)
+        if namespace is None:
+            raise AttributeError(f"module 'okru_proto' has no attribute {name!r}")
+        import sys
+        import warnings
+
+        new = f"okru_proto.{namespace}"
+        caller = sys._getframe(1).f_code
+        # ``from okru_proto import x`` looks ``x`` up twice: importlib's _handle_fromlist probes
+        # it with hasattr (this package has a __path__), then the import statement reads it.
+        # Only the statement's own lookup warns, so one use gives one warning.
+        if caller.co_name != "_handle_fromlist" or "importlib" not in caller.co_filename:
+            # Not cached in globals(): every access warns, at the caller's line (stacklevel=2).
+            warnings.warn(
+                f"okru_proto.{name} moved to {new}.{name}; the old name will be removed in okru 0.3",
+                DeprecationWarning, stacklevel=2,
+            )
+        return getattr(importlib.import_module(new), name)
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

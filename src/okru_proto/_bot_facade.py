@@ -152,7 +152,7 @@ class SyncBotBase(BotSessionSpec):
                                                    settle=settle))
 
     def subscribe(self, url: str) -> bool:
-        """Have OK POST chat events to ``url`` (see ``okru_proto.webhook_app``)."""
+        """Have OK POST chat events to ``url`` (see ``okru_proto.bots.webhook_app``)."""
         return self._run(self._core.subscribe_flow(url))
 
     def unsubscribe(self, url: str) -> bool:
@@ -245,7 +245,7 @@ class AsyncBotBase(BotSessionSpec):
                                                          text=text, settle=settle))
 
     async def subscribe(self, url: str) -> bool:
-        """Have OK POST chat events to ``url`` (see ``okru_proto.webhook_app``)."""
+        """Have OK POST chat events to ``url`` (see ``okru_proto.bots.webhook_app``)."""
         return await self._run(self._core.subscribe_flow(url))
 
     async def unsubscribe(self, url: str) -> bool:

@@ -176,7 +176,7 @@ def build_message(text: str | None = None, attachments: Sequence[Attachment] = (
         raise UsageError(f"message text must be a str, not {type(text).__name__}")
     items = list(attachments)
     if not all(isinstance(a, Attachment) for a in items):
-        raise UsageError("attachments must be okru_proto.Attachment values (see Attachment.image, keyboard)")
+        raise UsageError("attachments must be okru_proto.bots.Attachment values (see Attachment.image, keyboard)")
     if len(items) > MAX_ATTACHMENTS:
         raise UsageError(f"OK.ru allows at most {MAX_ATTACHMENTS} attachments in a message, got {len(items)}")
     if not text and not items:

@@ -4,7 +4,7 @@ OK.ru signs a call in one of three circuits, chosen by the credentials at hand:
 
 * ``client`` (client-server): a token with its ``session_secret_key``; signed with that secret.
 * ``server`` (server-server): a token and the app's secret key; signed with
-  ``md5(access_token + app_secret_key)`` (:func:`~okru_proto.server_secret`).
+  ``md5(access_token + app_secret_key)`` (:func:`~okru_proto.adapter.server_secret`).
 * ``app`` (session-less): no token, the app's secret key; signed with the app secret.
 
 okru adds ``public`` (no secret: unsigned calls) and ``unauthorized`` (a session whose grant has

@@ -248,7 +248,7 @@ def implicit_flow(
     Raises :class:`BadCredentialsError` when the login form comes back, :class:`DialogError`
     naming OK's ``st.cmd`` for a page it cannot pass (captcha, phone check), a foreign host or
     too many steps; :class:`OAuthError` for an ``error`` in the redirect (``access_denied``).
-    Every error is scrubbed of the password and the login cookies (:func:`~okru_proto.guarded`).
+    Every error is scrubbed of the password and the login cookies (:func:`~okru_proto.adapter.guarded`).
     """
     return guarded(_implicit_flow(app_id, login, password, scope=scope, redirect_uri=redirect_uri, state=state,
                                   layout=layout, endpoints=endpoints, now=now), (password,))

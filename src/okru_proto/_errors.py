@@ -64,7 +64,7 @@ class ProtocolError(Error):
     """A reply that breaks OK.ru's protocol: HTML or garbage where JSON was due, a missing field,
     an unexpected status, a truncated or non-UTF-8 body.
 
-    ``response`` keeps the raw :class:`~okru_proto.Response` for inspection (its repr never shows
+    ``response`` keeps the raw :class:`~okru_proto.adapter.Response` for inspection (its repr never shows
     the body, which may hold tokens).
     """
 

@@ -49,7 +49,7 @@ class SyncSessionBase(SyncVideoMixin, SessionSpec):
         return run_sync(flow, self._send, self._sleep, self._lock)
 
     def call(self, method: str, params: Mapping[str, object] | None = None) -> Any:
-        """One REST call (what :class:`~okru_proto.API` runs): OK's JSON result, or a typed error."""
+        """One REST call (what :class:`~okru_proto.adapter.API` runs): OK's JSON result, or a typed error."""
         return run_sync(self._core.call_flow(method, params), self._send, self._sleep, self._lock)
 
     def authorize(self) -> Token | None:
@@ -74,7 +74,7 @@ class SyncSessionBase(SyncVideoMixin, SessionSpec):
               direction: str | None = None, items: str | None = None,
               max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Page]:
         """``for page in session.pages("group.getMembers", {"uid": gid}, count=100)``: each
-        :class:`~okru_proto.Page` of an anchor-paged method, fetched as you iterate."""
+        :class:`~okru_proto.adapter.Page` of an anchor-paged method, fetched as you iterate."""
         return self._pages(Pager(method, params, count=count, direction=direction, items=items,
                                  max_pages=max_pages))
 
@@ -110,7 +110,7 @@ class AsyncSessionBase(AsyncVideoMixin, SessionSpec):
         return await run_async(flow, self._send, self._sleep, self._lock)
 
     async def call(self, method: str, params: Mapping[str, object] | None = None) -> Any:
-        """One REST call (what :class:`~okru_proto.API` runs): OK's JSON result, or a typed error."""
+        """One REST call (what :class:`~okru_proto.adapter.API` runs): OK's JSON result, or a typed error."""
         return await run_async(self._core.call_flow(method, params), self._send, self._sleep, self._lock)
 
     async def authorize(self) -> Token | None:
@@ -135,7 +135,7 @@ class AsyncSessionBase(AsyncVideoMixin, SessionSpec):
               direction: str | None = None, items: str | None = None,
               max_pages: int = DEFAULT_MAX_PAGES) -> AsyncIterator[Page]:
         """``async for page in session.pages("group.getMembers", {"uid": gid}, count=100)``:
-        each :class:`~okru_proto.Page` of an anchor-paged method, fetched as you iterate."""
+        each :class:`~okru_proto.adapter.Page` of an anchor-paged method, fetched as you iterate."""
         return self._pages(Pager(method, params, count=count, direction=direction, items=items,
                                  max_pages=max_pages))
 

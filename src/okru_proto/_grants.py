@@ -2,7 +2,7 @@
 
 A grant is a frozen description (the code, the login and password, the refresh token) whose
 :meth:`Grant.flow` runs the matching OAuth flow (docs/protocol.md §3) with the app credentials
-it asks of a :class:`GrantContext` (in practice the session's :class:`~okru_proto.SessionCore`).
+it asks of a :class:`GrantContext` (in practice the session's :class:`~okru_proto.adapter.SessionCore`).
 Grants hold credentials, so each one lists them in :meth:`Grant.secrets` to be masked in errors.
 """
 

@@ -276,8 +276,8 @@ def prepare_password_login(
 def parse_password_login(response: Response, now: float) -> Token:
     """The :class:`Token` from ``auth.login``: ``session_key`` is the access token, used with
     ``session_secret_key`` (client-server circuit). 401/402/403 raise distinct typed errors
-    (:class:`~okru_proto.AuthLoginError`, :class:`~okru_proto.CaptchaRequiredError`,
-    :class:`~okru_proto.HumanCheckRequiredError`)."""
+    (:class:`~okru_proto.errors.AuthLoginError`, :class:`~okru_proto.errors.CaptchaRequiredError`,
+    :class:`~okru_proto.errors.HumanCheckRequiredError`)."""
     payload = parse_call_response(response, "auth.login")
     if not isinstance(payload, dict):
         raise ProtocolError(f"auth.login: expected a JSON object, got {type(payload).__name__}",

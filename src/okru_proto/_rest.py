@@ -98,7 +98,7 @@ def prepare_call(
     """The :class:`Request` for one REST call.
 
     Adds ``application_key`` (when given), ``format=json`` and ``method``, converts values with
-    :func:`~okru_proto.wire_value`, signs with ``secret`` (None: unsigned, e.g. ``auth.login``)
+    :func:`~okru_proto.adapter.wire_value`, signs with ``secret`` (None: unsigned, e.g. ``auth.login``)
     and appends ``sig`` and ``access_token`` after signing (``access_token`` is never signed).
     POST (default) sends a form body to ``{api}/fb.do``, which keeps tokens out of URLs and
     access logs; ``http_method="GET"`` sends the same parameters as a query string.

@@ -47,7 +47,7 @@ class RetryPolicy:
 def retrying(policy: RetryPolicy | None, attempt: Callable[[], Flow[T]]) -> Flow[T]:
     """Run ``attempt()`` (a fresh flow each time) until it returns, or fails in a way the policy
     does not retry: not retryable, no policy, or ``policy.attempts`` retries spent. Between
-    attempts it yields a :class:`~okru_proto.Sleep` effect with the policy's delay."""
+    attempts it yields a :class:`~okru_proto.adapter.Sleep` effect with the policy's delay."""
     tries = 0
     while True:
         try:

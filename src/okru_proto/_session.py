@@ -2,7 +2,7 @@
 
 :class:`SessionCore` holds the app credentials, the token and the options; it chooses the
 circuit and derives the signing secret from them (``_circuit``, docs/protocol.md §2.2),
-installs new tokens (``on_token`` as a :class:`~okru_proto.Callback` effect), and builds the flows
+installs new tokens (``on_token`` as a :class:`~okru_proto.adapter.Callback` effect), and builds the flows
 an adapter drives: authorize (the grant, see ``_grants``), refresh, and the signed call with
 transparent refresh on 102 (one refresh for all concurrent callers, via the
 :class:`RefreshNeeded` effect) inside the one retry loop (``_retry``). It logs one DEBUG line
@@ -156,7 +156,7 @@ class SessionCore:
 
     def set_token(self, token: Token) -> None:
         """Adopt a new token (signing secret recomputed, ``generation`` bumped). ``on_token`` is
-        not called here: the flows yield it as a :class:`~okru_proto.Callback` effect, which the
+        not called here: the flows yield it as a :class:`~okru_proto.adapter.Callback` effect, which the
         async driver awaits when it is async."""
         self._install(token)
         self.generation += 1

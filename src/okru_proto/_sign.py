@@ -164,7 +164,7 @@ def sign(params: Mapping[str, object], secret: Secret | str) -> str:
 
 def sign_pairs(pairs: list[tuple[str, str]], secret: Secret | str, what: str = "a parameter") -> str:
     """The ``sig`` of wire pairs already in :func:`java_key_order`: what :func:`sign` computes,
-    for callers (:func:`~okru_proto.prepare_call`) that keep the sorted pairs to encode them.
+    for callers (:func:`~okru_proto.adapter.prepare_call`) that keep the sorted pairs to encode them.
     ``what`` names the parameters in the error for text that is not valid Unicode."""
     return _md5_hex(_canonical(pairs) + reveal(secret), what)
 

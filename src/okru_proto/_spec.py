@@ -1,7 +1,7 @@
 """The adapter-facing session shapes: everything about a session's constructor lives here.
 
 :class:`SessionSpec` gives every adapter's ``*Session`` aiookru's attributes over a
-:class:`~okru_proto.SessionCore`; the eight subclasses fix aiookru's constructor shapes (which
+:class:`~okru_proto.adapter.SessionCore`; the eight subclasses fix aiookru's constructor shapes (which
 grant, which token, which credentials are required). An adapter mixes one of them with its own
 base class, which implements ``_init_transport(**transport_options)`` and supplies ``_clock``.
 """
@@ -83,7 +83,7 @@ class SessionSpec:
     def _clock(self) -> float:  # pragma: no cover - adapters
         raise NotImplementedError
 
-    #: True for the blocking sessions (:class:`~okru_proto.SyncSessionBase`): they cannot await.
+    #: True for the blocking sessions (:class:`~okru_proto.adapter.SyncSessionBase`): they cannot await.
     _blocking = False
 
     def _setup(self, given: SessionOptions, **core_args: Any) -> None:

@@ -188,7 +188,7 @@ class Request:
 
     ``headers`` is a tuple of ``(lower-case name, value)`` pairs; a mapping is accepted and
     normalized. The repr masks credential parameters in the URL and never shows the body.
-    ``body`` is bytes, or a :class:`~okru_proto.StreamedBody` the adapter streams (file uploads).
+    ``body`` is bytes, or a :class:`~okru_proto.adapter.StreamedBody` the adapter streams (file uploads).
     """
 
     method: str

@@ -346,7 +346,7 @@ def upload_photos_flow(
     commit: bool | None = None,
     params: Mapping[str, object] | None = None,
 ) -> Flow[tuple[UploadedPhoto, ...]]:
-    """Upload ``photos`` with ``core`` (a :class:`~okru_proto.SessionCore`): the whole of
+    """Upload ``photos`` with ``core`` (a :class:`~okru_proto.adapter.SessionCore`): the whole of
     docs/protocol.md §7.2 as one flow. Returns one :class:`UploadedPhoto` per photo, in order.
 
     ``aid`` picks an album (default: the user's personal album), ``gid`` a group. ``commit``

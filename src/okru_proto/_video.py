@@ -4,7 +4,7 @@ docs/protocol.md §12 and docs/video.md. OK documents two ways to send the
 bytes to ``upload_url``: one ``multipart/form-data`` POST (up to 2 GB, no resume) or a
 *resumable* upload (any other content type, chunks carrying ``Content-Range``; a GET on the
 upload URL reports the status, the total size and the last byte received; resume after 416 or
-500). The request body is always a :class:`~okru_proto.StreamedBody` (preamble, a byte range of
+500). The request body is always a :class:`~okru_proto.adapter.StreamedBody` (preamble, a byte range of
 the user's source, epilogue): the adapter reads the source in bounded blocks, the core never
 touches it.
 

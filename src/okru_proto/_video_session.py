@@ -2,8 +2,8 @@
 
 The session bases (``_facade.py``) mix these in. They coerce the source, ask the adapter for its
 size (``_source_size``: a stat or a seek, the adapter's I/O) and drive
-:func:`~okru_proto.upload_video_flow`; the adapter's ``_send`` streams each
-:class:`~okru_proto.StreamedBody` from the source. Nothing here reads a file.
+:func:`~okru_proto.adapter.upload_video_flow`; the adapter's ``_send`` streams each
+:class:`~okru_proto.adapter.StreamedBody` from the source. Nothing here reads a file.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def mask_upload_url(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The spellings of an upload URL's secret parts, for :func:`~okru_proto.scrub_error`."""
+    """The spellings of an upload URL's secret parts, for :func:`~okru_proto.adapter.scrub_error`."""
     out = [url]
     try:
         parts = urlsplit(url)

@@ -1,26 +1,37 @@
-"""What an adapter author (or an application embedding the core by hand) uses: one namespace.
+"""okru_proto.adapter: everything an adapter author (or an application driving the core by hand)
+uses, in one namespace.
 
-Applications import sessions, :class:`~okru_proto.Token`, the errors and ``sign`` from
-``okru_proto`` (and sessions from an adapter); writing an adapter takes the names here
-(gidgethub's ``sansio``/``abc`` split is the model; docs/embedding.md):
+``okru_proto`` has four public namespaces (docs/embedding.md): the top level for applications
+(``Token``, ``Secret``, ``Endpoints``, ``RetryPolicy``, ``sign``, ``authorize_url``, the upload
+values, token stores and the error bases), :mod:`okru_proto.errors` (every error class and the
+OK.ru code table), :mod:`okru_proto.bots` (the Bot API and webhook vocabulary) and this one, the
+sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
 
 * the session shapes an adapter mixes in: :class:`SessionSpec` and its eight constructor
   classes, :data:`CORE_OPTIONS`, :class:`SyncSessionBase` / :class:`AsyncSessionBase` (the
-  drivers that run the core's flows with the adapter's ``_send``/``_sleep``/``_lock``), and the
-  bot equivalents;
+  drivers that run the core's flows with the adapter's ``_send``/``_sleep``/``_lock``), the bot
+  equivalents, and :class:`API` (the ``api.group.method()`` proxy over any session);
 * the flow protocol: a :data:`Flow` is a generator that yields :class:`Request` values (send it,
   ``.send()`` back the :class:`Response`) or effects (:class:`Sleep`, :class:`RefreshNeeded`,
-  :class:`Callback`, :class:`StoreCall`); :func:`run_sync` / :func:`run_async` drive one;
+  :class:`Callback`, :class:`StoreCall`); :func:`run_sync` / :func:`run_async` drive one, and
+  :func:`guarded` / :func:`scrub_error` keep secrets out of what it raises;
 * the core session itself (:class:`SessionCore`, the grants, :func:`circuit_for`,
-  :func:`signing_secret`) and the wire steps (:func:`prepare_call`, :func:`parse_call_response`);
+  :func:`signing_secret`) and every wire step: calls (:func:`prepare_call`,
+  :func:`parse_call_response`), signing (:func:`canonical_string`, :func:`server_secret`,
+  :func:`wire_params`), OAuth and the login dialog (:func:`code_flow`, :func:`implicit_flow`,
+  :func:`parse_callback`...), paging (:class:`Pager`, :class:`Page`), photo and video upload
+  (:func:`upload_photos_flow`, :func:`upload_video_flow`, :class:`StreamedBody`,
+  :class:`SourceRange`, :func:`plan_blocks`), the Bot API graph calls, and their constants;
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule).
 
-Nothing here does I/O.
+Nothing here does I/O. This module owns only the list; each name lives with its code.
 """
 
 from __future__ import annotations
 
+from ._api import API
+from ._body import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
 from ._bot_core import BotCore
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
@@ -30,9 +41,27 @@ from ._defaults import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
 )
+from ._dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
 from ._facade import AsyncSessionBase, SyncSessionBase
 from ._flow import Callback, Effect, Flow, RefreshNeeded, Sleep, StoreCall, guarded, run_async, run_sync
 from ._grants import CodeGrant, Grant, GrantContext, ImplicitGrant, PasswordGrant, RefreshGrant
+from ._graph import GRAPH_CONTENT_TYPE, parse_graph_response, prepare_graph
+from ._oauth import (
+    DEFAULT_IMPLICIT_REDIRECT_URI,
+    LAYOUTS,
+    code_flow,
+    join_scope,
+    parse_callback,
+    parse_fragment_token,
+    parse_password_login,
+    parse_token_response,
+    password_flow,
+    prepare_code_exchange,
+    prepare_password_login,
+    prepare_refresh,
+    refresh_flow,
+)
+from ._paging import DEFAULT_MAX_PAGES, Page, Pager
 from ._rest import (
     FORM_CONTENT_TYPE,
     RESERVED_PARAMS,
@@ -45,6 +74,7 @@ from ._rest import (
 from ._retry import retrying
 from ._scrub import scrub_error
 from ._session import CORE_OPTIONS, OnToken, SessionCore
+from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, wire_params, wire_value
 from ._spec import (
     AppSessionSpec,
     ClientSessionSpec,
@@ -56,19 +86,67 @@ from ._spec import (
     ServerSessionSpec,
     SessionSpec,
 )
-from ._types import SECRET_PARAM_NAMES, Request, Response, check_base_url, mask_query, trusted_response
+from ._store import token_from_json, token_to_json
+from ._types import (
+    SECRET_PARAM_NAMES,
+    Request,
+    Response,
+    check_base_url,
+    mask_query,
+    reveal,
+    trusted_response,
+)
+from ._upload import (
+    PHOTO_IDS_PLACEHOLDER,
+    UPLOAD_STEPS,
+    PhotoSource,
+    build_multipart,
+    commit_params,
+    fill_photo_ids,
+    parse_commit,
+    parse_upload_reply,
+    parse_upload_url,
+    prepare_upload,
+    upload_photos_flow,
+)
+from ._video import (
+    DEFAULT_CHUNK_SIZE,
+    MULTIPART_LIMIT,
+    RESUMABLE_THRESHOLD,
+    VIDEO_STEPS,
+    UploadStatus,
+    content_range,
+    mask_upload_url,
+    parse_upload_status,
+    parse_video_upload_url,
+    upload_video_flow,
+)
 
 __all__ = [
+    "API",
     "BOT_OPTIONS",
     "CIRCUITS",
     "CORE_OPTIONS",
+    "DEFAULT_BLOCK_SIZE",
+    "DEFAULT_CHUNK_SIZE",
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_IMPLICIT_REDIRECT_URI",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "FORM_CONTENT_TYPE",
+    "GRAPH_CONTENT_TYPE",
+    "LAYOUTS",
+    "MAX_DIALOG_STEPS",
+    "MULTIPART_LIMIT",
+    "PHOTO_IDS_PLACEHOLDER",
     "RESERVED_PARAMS",
+    "RESUMABLE_THRESHOLD",
     "SECRET_PARAM_NAMES",
+    "UNSIGNED_PARAMS",
+    "UPLOAD_STEPS",
+    "VIDEO_STEPS",
     "AppSessionSpec",
     "AsyncBotBase",
     "AsyncSessionBase",
@@ -79,15 +157,20 @@ __all__ = [
     "ClientSessionSpec",
     "CodeGrant",
     "CodeSessionSpec",
+    "CookieJar",
     "Effect",
     "Flow",
+    "Form",
     "Grant",
     "GrantContext",
     "ImplicitGrant",
     "ImplicitSessionSpec",
     "OnToken",
+    "Page",
+    "Pager",
     "PasswordGrant",
     "PasswordSessionSpec",
+    "PhotoSource",
     "PublicSessionSpec",
     "RefreshGrant",
     "RefreshNeeded",
@@ -98,22 +181,61 @@ __all__ = [
     "SessionCore",
     "SessionSpec",
     "Sleep",
+    "SourceRange",
     "StoreCall",
+    "StreamedBody",
     "SyncBotBase",
     "SyncSessionBase",
+    "UploadStatus",
+    "build_multipart",
+    "canonical_string",
     "check_base_url",
     "circuit_for",
+    "code_flow",
+    "commit_params",
+    "content_range",
     "describe_body",
+    "fill_photo_ids",
     "form_encode",
     "guarded",
+    "implicit_flow",
+    "join_scope",
     "mask_query",
+    "mask_upload_url",
     "parse_call_response",
+    "parse_callback",
+    "parse_commit",
+    "parse_forms",
+    "parse_fragment_token",
+    "parse_graph_response",
     "parse_json_body",
+    "parse_password_login",
+    "parse_token_response",
+    "parse_upload_reply",
+    "parse_upload_status",
+    "parse_upload_url",
+    "parse_video_upload_url",
+    "password_flow",
+    "plan_blocks",
     "prepare_call",
+    "prepare_code_exchange",
+    "prepare_graph",
+    "prepare_password_login",
+    "prepare_refresh",
+    "prepare_upload",
+    "refresh_flow",
     "retrying",
+    "reveal",
     "run_async",
     "run_sync",
     "scrub_error",
+    "server_secret",
     "signing_secret",
+    "token_from_json",
+    "token_to_json",
     "trusted_response",
+    "upload_photos_flow",
+    "upload_video_flow",
+    "wire_params",
+    "wire_value",
 ]

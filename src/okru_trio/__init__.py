@@ -7,8 +7,9 @@ async with okru_trio.CodeSession(app_id, app_key, app_secret_key, code, redirect
 ```
 """
 
-from okru_proto import API, Endpoints, Error, RetryPolicy, Token
+from okru_proto import Endpoints, Error, RetryPolicy, Token
 from okru_proto.adapter import (
+    API,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_READ_TIMEOUT,

@@ -9,7 +9,7 @@ from typing import Any
 
 import trio
 
-from okru_proto import AsyncBotBase
+from okru_proto.adapter import AsyncBotBase
 
 from ._session import PublicSession
 

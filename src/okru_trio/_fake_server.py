@@ -25,7 +25,8 @@ from typing import Any
 import h11
 import trio
 
-from okru_proto import Request, Response, UsageError
+from okru_proto import UsageError
+from okru_proto.adapter import Request, Response
 from okru_proto.testing import Clock, FakeClock, FakeOK, WallClock
 
 __all__ = ["main", "run_fake_server", "serve_fake"]

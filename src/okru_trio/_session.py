@@ -11,7 +11,12 @@ from typing import Any
 
 import trio
 
-from okru_proto import (
+from okru_proto import UsageError
+from okru_proto.adapter import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
     AppSessionSpec,
     AsyncSessionBase,
     ClientSessionSpec,
@@ -21,13 +26,6 @@ from okru_proto import (
     PublicSessionSpec,
     RefreshSessionSpec,
     ServerSessionSpec,
-    UsageError,
-)
-from okru_proto.adapter import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_TIMEOUT,
 )
 
 from ._stream import source_size_async

@@ -1,8 +1,8 @@
-"""Streaming a :class:`~okru_proto.StreamedBody` over h11: okru_trio's file I/O for uploads.
+"""Streaming a :class:`~okru_proto.adapter.StreamedBody` over h11: okru_trio's file I/O for uploads.
 
 The core describes a file upload's body (preamble, a byte range of the user's source,
 epilogue); :func:`send_streamed` writes it as h11 ``Data`` events of at most
-:data:`~okru_proto.DEFAULT_BLOCK_SIZE` bytes, reading each block from the source in a worker
+:data:`~okru_proto.adapter.DEFAULT_BLOCK_SIZE` bytes, reading each block from the source in a worker
 thread just before it is sent, so memory holds one block, never the file. A source that became
 shorter than the planned range is a :class:`~okru_proto.UsageError` naming it.
 """
@@ -16,7 +16,8 @@ from typing import IO, Any
 import h11
 import trio
 
-from okru_proto import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, UsageError, plan_blocks
+from okru_proto import UsageError
+from okru_proto.adapter import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
 
 __all__ = ["send_streamed", "source_size", "source_size_async"]
 

@@ -70,16 +70,8 @@ import h11
 import outcome
 import trio
 
-from okru_proto import (
-    ProtocolError,
-    Request,
-    Response,
-    StreamedBody,
-    TransportError,
-    TransportTimeout,
-    UsageError,
-)
-from okru_proto.adapter import check_base_url, trusted_response
+from okru_proto import ProtocolError, TransportError, TransportTimeout, UsageError
+from okru_proto.adapter import Request, Response, StreamedBody, check_base_url, trusted_response
 
 from ._stream import send_streamed
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from okru_proto import (
-    Attachment,
-    BotTokenError,
-    Button,
-    ChatNotFoundError,
-    ParamError,
-    RetryPolicy,
-    UsageError,
-    webhook_app,
-)
+from okru_proto import RetryPolicy, UsageError
+from okru_proto.bots import Attachment, Button, webhook_app
+from okru_proto.errors import BotTokenError, ChatNotFoundError, ParamError
 from okru_proto.testing import FakeOK
 
 from .conftest import BotAdapter

@@ -11,7 +11,8 @@ from typing import Any
 
 import trio
 
-from okru_proto import MessageCreated, Request, UnknownEvent, webhook_app
+from okru_proto.adapter import Request
+from okru_proto.bots import MessageCreated, UnknownEvent, webhook_app
 from okru_proto.testing import FakeOK
 
 BASE = "https://api.ok.ru/graph"
@@ -156,7 +157,8 @@ def test_app_without_lifespan_on_trio() -> None:
 
 
 def test_core_import_loads_no_event_loop() -> None:
-    code = ("import sys, okru_proto; from okru_proto import webhook_app, parse_webhook, BotCore; "
+    code = ("import sys, okru_proto; from okru_proto.bots import webhook_app, parse_webhook; "
+            "from okru_proto.adapter import BotCore; "
             "bad = {'asyncio', 'trio', 'anyio', 'httpx', 'socket'} & set(sys.modules); print(sorted(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

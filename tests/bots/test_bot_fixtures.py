@@ -9,20 +9,19 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import (
+from okru_proto import Error
+from okru_proto.adapter import BotCore, Response
+from okru_proto.bots import (
     Attachment,
-    BotCore,
     CallbackPressed,
     ChatSystemEvent,
     DedupWindow,
-    Error,
     MessageCreated,
-    Response,
     UnknownEvent,
-    WebhookError,
     event_key,
     parse_webhook,
 )
+from okru_proto.errors import WebhookError
 
 CHATS = {
     "chats": [{
@@ -209,7 +208,7 @@ def test_every_event_field_reads_without_error(value: object) -> None:
 
 @given(st.integers(100, 599), st.binary(max_size=200) | hook_like.map(lambda v: json.dumps(v).encode()))
 def test_graph_replies_never_raise_foreign_errors(status: int, body: bytes) -> None:
-    from okru_proto import parse_graph_response
+    from okru_proto.adapter import parse_graph_response
 
     try:
         parse_graph_response(Response(status, (), body), "me/info")

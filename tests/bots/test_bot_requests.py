@@ -8,26 +8,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from okru_proto import (
-    APIError,
-    Attachment,
-    BotCore,
-    BotTokenError,
-    Button,
-    ChatNotFoundError,
-    Endpoints,
-    Error,
-    FloodBlockedError,
-    HTTPStatusError,
-    ProtocolError,
-    Request,
-    Response,
-    RetryPolicy,
-    Sleep,
-    UsageError,
-    build_message,
-    keyboard,
-)
+from okru_proto import APIError, Endpoints, Error, HTTPStatusError, ProtocolError, RetryPolicy, UsageError
+from okru_proto.adapter import BotCore, Request, Response, Sleep
+from okru_proto.bots import Attachment, Button, build_message, keyboard
+from okru_proto.errors import BotTokenError, ChatNotFoundError, FloodBlockedError
 
 TOKEN = "tkn18YdUJZe:CQABPOJKAKEKEKEKE"  # the token of OK's examples
 CHAT = "chat:C3ecb9d02a600"

@@ -18,7 +18,8 @@ import httpx
 import pytest
 import trio
 
-from okru_proto import CallbackPressed, Endpoints, MessageCreated, WebhookApp, webhook_app
+from okru_proto import Endpoints
+from okru_proto.bots import CallbackPressed, MessageCreated, WebhookApp, webhook_app
 from okru_proto.testing import FakeOK
 
 from ._servers import WAIT, deliver_due, post, run_hypercorn_trio, run_uvicorn

@@ -223,9 +223,9 @@ def test_import_okru_proto_loads_no_submodule() -> None:
 
 
 def test_public_names_still_load_on_use() -> None:
-    loaded = _loaded_after("from okru_proto import prepare_call, Endpoints; import okru_proto; "
-                           "assert okru_proto.SignatureError.__name__ == 'SignatureError'")
-    assert {"okru_proto._rest", "okru_proto._types", "okru_proto._errors"} <= loaded
+    loaded = _loaded_after("from okru_proto import sign, Endpoints; import okru_proto; "
+                           "assert okru_proto.APIError.__name__ == 'APIError'")
+    assert {"okru_proto._sign", "okru_proto._types", "okru_proto._errors"} <= loaded
     assert "okru_proto._dialog" not in loaded and "html.parser" not in loaded
     import okru_proto
 

@@ -23,7 +23,8 @@ import pytest
 
 from okru._login import CallbackListener, StoredLogin
 from okru._output import CLIError, describe_error
-from okru_proto import StateMismatchError, parse_forms
+from okru_proto.adapter import parse_forms
+from okru_proto.errors import StateMismatchError
 from okru_proto.testing import FakeClock, FakeOK, WallClock
 
 from .conftest import LineProcess, Runner, assert_no_secrets, assert_one_error_line

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from okru_proto import Endpoints, canonical_string, prepare_call, server_secret, sign
+from okru_proto import Endpoints, sign
+from okru_proto.adapter import canonical_string, prepare_call, server_secret
 
 from .conftest import Runner, assert_one_error_line
 

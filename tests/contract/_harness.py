@@ -21,7 +21,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from okru_proto import API, Endpoints
+from okru_proto import Endpoints
+from okru_proto.adapter import API
 from okru_proto.testing import FakeOK
 
 SESSION_KINDS = ("CodeSession", "ImplicitSession", "PasswordSession", "RefreshSession",

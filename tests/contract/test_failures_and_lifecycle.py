@@ -10,7 +10,6 @@ import pytest
 
 from okru_proto import (
     Error,
-    FloodBlockedError,
     HTTPStatusError,
     ProtocolError,
     RetryPolicy,
@@ -19,6 +18,7 @@ from okru_proto import (
     TransportError,
     TransportTimeout,
 )
+from okru_proto.errors import FloodBlockedError
 
 from ._harness import USER_CLIENT_ADAPTERS, Env
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from okru_proto import MethodNotFoundError, SignatureError, Token
+from okru_proto import Token
+from okru_proto.errors import MethodNotFoundError, SignatureError
 
 from ._harness import Env
 

@@ -10,7 +10,8 @@ from typing import Any
 import anyio.to_thread
 import pytest
 
-from okru_proto import Page, Photo, RetryPolicy, UploadedPhoto, UploadError, UsageError, photo_media
+from okru_proto import Photo, RetryPolicy, UploadedPhoto, UploadError, UsageError, photo_media
+from okru_proto.adapter import Page
 
 from ._harness import Env
 

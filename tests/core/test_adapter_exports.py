@@ -37,8 +37,9 @@ def test_the_same_names(module) -> None:
 
 @pytest.mark.parametrize("module", list(EXTRA), ids=lambda m: m.__name__)
 def test_core_names_are_the_core_objects(module) -> None:
-    for name in ("API", "Endpoints", "Error", "RetryPolicy", "Token"):
+    for name in ("Endpoints", "Error", "RetryPolicy", "Token"):
         assert getattr(module, name) is getattr(okru_proto, name)
+    assert module.API is adapter.API
     for name in ("DEFAULT_TIMEOUT", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_READ_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES"):
         assert getattr(module, name) == getattr(adapter, name)
 

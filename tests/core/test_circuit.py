@@ -8,16 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import (
-    CIRCUITS,
-    Secret,
-    ServerSessionSpec,
-    SessionCore,
-    Token,
-    UsageError,
-    circuit_for,
-    signing_secret,
-)
+from okru_proto import Secret, Token, UsageError
+from okru_proto.adapter import CIRCUITS, ServerSessionSpec, SessionCore, circuit_for, signing_secret
 
 
 def test_each_circuit_from_its_credentials():

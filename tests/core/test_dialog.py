@@ -8,22 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import (
+from okru_proto import Endpoints, Error, OAuthError, ProtocolError
+from okru_proto.adapter import (
     MAX_DIALOG_STEPS,
-    BadCredentialsError,
     CookieJar,
-    DialogError,
-    Endpoints,
-    Error,
-    OAuthError,
-    ProtocolError,
     Request,
     Response,
-    StateMismatchError,
     implicit_flow,
     parse_forms,
     run_sync,
 )
+from okru_proto.errors import BadCredentialsError, DialogError, StateMismatchError
 
 HTML = (("content-type", "text/html;charset=utf-8"),)
 BLANK = "https://oauth.mycdn.me/blank.html"

@@ -16,7 +16,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from okru_proto import BadCredentialsError, Endpoints, Request, Response, implicit_flow, run_sync
+from okru_proto import Endpoints
+from okru_proto.adapter import Request, Response, implicit_flow, run_sync
+from okru_proto.errors import BadCredentialsError
 
 HOST = "connect.ok.ru"
 BLANK = "https://oauth.mycdn.me/blank.html"

@@ -9,19 +9,17 @@ import pytest
 
 from okru_proto import (
     APIError,
-    AuthLoginError,
-    CaptchaRequiredError,
     Endpoints,
     HTTPStatusError,
-    HumanCheckRequiredError,
     OAuthError,
     ProtocolError,
-    Response,
     Secret,
-    StateMismatchError,
     Token,
     UsageError,
     authorize_url,
+)
+from okru_proto.adapter import (
+    Response,
     code_flow,
     parse_callback,
     parse_fragment_token,
@@ -33,6 +31,12 @@ from okru_proto import (
     prepare_refresh,
     refresh_flow,
     run_sync,
+)
+from okru_proto.errors import (
+    AuthLoginError,
+    CaptchaRequiredError,
+    HumanCheckRequiredError,
+    StateMismatchError,
 )
 
 JSON = (("content-type", "application/json;charset=utf-8"),)

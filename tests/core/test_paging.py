@@ -8,18 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import (
-    DEFAULT_MAX_PAGES,
-    Error,
-    Page,
-    Pager,
-    ProtocolError,
-    Secret,
-    SessionCore,
-    Token,
-    UsageError,
-    run_sync,
-)
+from okru_proto import Error, ProtocolError, Secret, Token, UsageError
+from okru_proto.adapter import DEFAULT_MAX_PAGES, Page, Pager, SessionCore, run_sync
 from okru_proto.testing import FakeOK
 
 

@@ -12,30 +12,32 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from okru_proto import (
+    Endpoints,
+    Error,
+    OAuthError,
+    RetryPolicy,
+    SessionExpiredError,
+    TransportError,
+    UsageError,
+)
+from okru_proto.adapter import (
     API,
     AppSessionSpec,
     ClientSessionSpec,
     CodeSessionSpec,
-    Endpoints,
-    Error,
-    FloodBlockedError,
     ImplicitSessionSpec,
-    OAuthError,
     PasswordSessionSpec,
     PublicSessionSpec,
     RefreshNeeded,
     RefreshSessionSpec,
     Request,
     Response,
-    RetryPolicy,
     ServerSessionSpec,
-    SessionExpiredError,
     SessionSpec,
     Sleep,
-    TransportError,
-    UsageError,
     run_sync,
 )
+from okru_proto.errors import FloodBlockedError
 from okru_proto.testing import FakeOK
 
 E = Endpoints(api="http://127.0.0.1:8080", connect="http://127.0.0.1:8080")

@@ -10,17 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import (
-    Endpoints,
-    Secret,
-    UsageError,
-    canonical_string,
-    prepare_call,
-    server_secret,
-    sign,
-    wire_params,
-    wire_value,
-)
+from okru_proto import Endpoints, Secret, UsageError, sign
+from okru_proto.adapter import canonical_string, prepare_call, server_secret, wire_params, wire_value
 
 # --- docs/protocol.md §2.7, exactly -------------------------------------------------------------
 

@@ -17,19 +17,13 @@ from okru_proto import (
     APIError,
     Endpoints,
     Error,
-    FloodBlockedError,
     HTTPStatusError,
-    PermissionDeniedError,
     ProtocolError,
-    Request,
-    Response,
     SessionExpiredError,
-    SignatureError,
     UsageError,
-    parse_call_response,
-    prepare_call,
-    server_secret,
 )
+from okru_proto.adapter import Request, Response, parse_call_response, prepare_call, server_secret
+from okru_proto.errors import FloodBlockedError, PermissionDeniedError, SignatureError
 
 JSON = (("content-type", "application/json;charset=utf-8"),)
 
@@ -231,7 +225,7 @@ def test_form_encode_is_urlencode(pairs: list[tuple[str, str]]) -> None:
     # exactly what the standard library gives.
     from urllib.parse import urlencode
 
-    from okru_proto import form_encode
+    from okru_proto.adapter import form_encode
 
     pairs = [(k, v) for k, v in pairs
              if not any("\ud800" <= c <= "\udfff" for c in k + v)]  # lone surrogates: a UsageError
@@ -241,7 +235,7 @@ def test_form_encode_is_urlencode(pairs: list[tuple[str, str]]) -> None:
 def test_form_encode_every_ascii_character() -> None:
     from urllib.parse import quote_plus
 
-    from okru_proto import form_encode
+    from okru_proto.adapter import form_encode
 
     for code in range(128):
         assert form_encode([("k", chr(code) + ",x")]) == "k=" + quote_plus(chr(code) + ",x", safe="")

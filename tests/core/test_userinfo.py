@@ -5,19 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from okru_proto import (
-    Endpoints,
-    Error,
-    ProtocolError,
-    Request,
-    Response,
-    UploadError,
-    UsageError,
-    implicit_flow,
-    parse_upload_url,
-    prepare_upload,
-    run_sync,
-)
+from okru_proto import Endpoints, Error, ProtocolError, UploadError, UsageError
+from okru_proto.adapter import Request, Response, implicit_flow, parse_upload_url, prepare_upload, run_sync
 
 PASSWORD = "Pa55-w0rd-zz"
 

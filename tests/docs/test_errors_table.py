@@ -1,11 +1,11 @@
-"""docs/errors.md's code table is generated from okru_proto.ERROR_CODES and must stay in step."""
+"""docs/errors.md's code table is generated from okru_proto.errors.ERROR_CODES and must stay in step."""
 
 from __future__ import annotations
 
 import runpy
 from pathlib import Path
 
-from okru_proto import ERROR_CODES
+from okru_proto.errors import ERROR_CODES
 
 GEN = Path(__file__).resolve().parents[2] / "docs" / "gen_errors.py"
 

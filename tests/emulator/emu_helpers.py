@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
-from okru_proto import Request, Response
+from okru_proto.adapter import Request, Response
 from okru_proto.testing import FakeOK
 
 BASE = "https://api.ok.ru"

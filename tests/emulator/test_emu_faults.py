@@ -7,7 +7,7 @@ from emu_helpers import BASE, body, call, error_code
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import Request
+from okru_proto.adapter import Request
 from okru_proto.testing import FAULTS, Action, FakeOK
 
 

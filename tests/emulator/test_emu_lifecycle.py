@@ -8,7 +8,7 @@ from emu_helpers import BASE, body, call, error_code
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, rule
 
-from okru_proto import Request
+from okru_proto.adapter import Request
 from okru_proto.testing import FakeOK
 
 DAY = 86400

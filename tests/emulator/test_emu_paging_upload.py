@@ -12,7 +12,7 @@ from emu_helpers import body, call, error_code
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import Request, Response
+from okru_proto.adapter import Request, Response
 from okru_proto.testing import FakeOK
 
 

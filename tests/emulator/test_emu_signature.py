@@ -11,7 +11,7 @@ from emu_helpers import body, error_code, md5_hex, rest_request, signature
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okru_proto import Request
+from okru_proto.adapter import Request
 from okru_proto.testing import FakeOK
 
 APP_ID = "700000000001"

@@ -21,16 +21,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import okru_proto
-from okru_proto import (
+from okru_proto import Endpoints, RetryPolicy, Token
+from okru_proto import Secret as S
+from okru_proto._upload import UploadedPhoto
+from okru_proto.adapter import (
     MAX_DIALOG_STEPS,
     CookieJar,
-    Endpoints,
     Pager,
     Request,
     Response,
-    RetryPolicy,
     SessionCore,
-    Token,
     implicit_flow,
     parse_call_response,
     parse_callback,
@@ -44,8 +44,6 @@ from okru_proto import (
     parse_upload_url,
     run_sync,
 )
-from okru_proto import Secret as S
-from okru_proto._upload import UploadedPhoto
 
 pytestmark = pytest.mark.fuzz
 

@@ -13,16 +13,8 @@ import pytest
 import okru_httpx
 import okru_httpx.sync
 from okru_httpx._common import to_response
-from okru_proto import (
-    API,
-    CORE_OPTIONS,
-    Error,
-    HTTPStatusError,
-    Request,
-    TransportError,
-    TransportTimeout,
-    UsageError,
-)
+from okru_proto import Error, HTTPStatusError, TransportError, TransportTimeout, UsageError
+from okru_proto.adapter import API, CORE_OPTIONS, Request
 
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"
 APP_SECRET = "APP-SECRET-XYZ"

@@ -17,7 +17,8 @@ import pytest
 import okru_httpx
 import okru_httpx.sync
 from okru_httpx._common import DEADLINE, BodyReader, Deadline, _AsyncBackend, _Backend, _Stream
-from okru_proto import API, Error, ProtocolError, Request, TransportError, TransportTimeout, UsageError
+from okru_proto import Error, ProtocolError, TransportError, TransportTimeout, UsageError
+from okru_proto.adapter import API, Request
 
 ARGS = (512000000001, "CBAKEY", "APP-SECRET-XYZ", "tok.SECRET-ACCESS-TOKEN-123")
 MODULES = [okru_httpx, okru_httpx.sync]

@@ -12,7 +12,7 @@ import pytest
 
 import okru_httpx
 import okru_httpx.sync
-from okru_proto import API
+from okru_proto.adapter import API
 
 TOKEN = "tok-0123456789-secret"
 ARGS = (512000, "CBAKEY", "AppSecret-xyz", TOKEN)

@@ -22,7 +22,8 @@ import okru_httpx
 import okru_trio
 from okru_httpx import sync
 from okru_httpx.testing import FakeOKTransport
-from okru_proto import API, UsageError
+from okru_proto import UsageError
+from okru_proto.adapter import API
 from okru_proto.testing import FakeOK
 from okru_pytest import IN_PROCESS_ENDPOINTS, OKTestApp, OKTestServer
 

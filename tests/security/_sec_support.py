@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from okru_proto import Request, Response
+from okru_proto.adapter import Request, Response
 
 
 @dataclass(frozen=True)

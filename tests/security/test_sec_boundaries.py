@@ -26,19 +26,9 @@ from urllib.parse import urlsplit
 import pytest
 from _sec_support import ADAPTERS, Adapter, Exchange, intercept, replace_header
 
-from okru_proto import (
-    DialogError,
-    Endpoints,
-    Request,
-    Response,
-    StateMismatchError,
-    TransportError,
-    UploadError,
-    UsageError,
-    implicit_flow,
-    parse_callback,
-    run_sync,
-)
+from okru_proto import Endpoints, TransportError, UploadError, UsageError
+from okru_proto.adapter import Request, Response, implicit_flow, parse_callback, run_sync
+from okru_proto.errors import DialogError, StateMismatchError
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
 

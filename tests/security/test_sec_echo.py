@@ -21,22 +21,19 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import pytest
 
-from okru_proto import (
+from okru_proto import Endpoints as _Endpoints
+from okru_proto import Error, Secret, Token, UploadError
+from okru_proto.adapter import (
     CodeGrant,
-    Error,
     ImplicitGrant,
     PasswordGrant,
     RefreshGrant,
     Request,
     Response,
-    Secret,
     SessionCore,
-    Token,
-    UploadError,
     run_sync,
     upload_photos_flow,
 )
-from okru_proto import Endpoints as _Endpoints
 
 E = _Endpoints(api="http://127.0.0.1:8080", connect="http://127.0.0.1:8080")
 APP_ID = "512000000001"
@@ -318,7 +315,8 @@ def test_a_secret_cut_by_the_title_excerpt_is_masked_by_its_beginning(cut: int) 
 
 
 def test_scrub_error_covers_args_attributes_data_and_the_chain() -> None:
-    from okru_proto import APIError, OAuthError, scrub_error
+    from okru_proto import APIError, OAuthError
+    from okru_proto.adapter import scrub_error
 
     cause = OAuthError("bad", f"desc {quote_plus(REFRESH)}")
     exc = APIError(100, f"PARAM : {PASSWORD}", {"echo": [json.dumps(CODE)]}, method="a.b")

@@ -24,13 +24,9 @@ from _sec_support import ADAPTERS, Adapter, Exchange, intercept
 from test_sec_echo import ENCODINGS, echo_response
 
 import okru_proto
-from okru_proto import (
-    Endpoints,
-    Request,
-    Response,
-    parse_callback,
-    server_secret,
-)
+import okru_proto.errors
+from okru_proto import Endpoints
+from okru_proto.adapter import Request, Response, parse_callback, server_secret
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
 
@@ -172,7 +168,7 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     assert parse_callback(callback, expected_state="st-1") == code
     try:
         parse_callback(callback.replace("st-1", "st-2"), expected_state="st-1")
-    except okru_proto.StateMismatchError as exc:
+    except okru_proto.errors.StateMismatchError as exc:
         cap.exc(exc)
     s = make("CodeSession", APP_ID, APP_KEY, APP_SECRET, code, REDIRECT)
     await enter(s)
@@ -187,7 +183,7 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     await attempt(s.call, "users.getCurrentUser")
     await close(s)
     s = make("ImplicitSession", APP_ID, APP_KEY, APP_SECRET, LOGIN, PASSWORD + "-nope", SCOPE)
-    await enter(s, expect=okru_proto.BadCredentialsError)
+    await enter(s, expect=okru_proto.errors.BadCredentialsError)
 
     # Password grant (auth.login), a bad password.
     s = make("PasswordSession", APP_ID, APP_KEY, APP_SECRET, LOGIN, PASSWORD)
@@ -195,7 +191,7 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     await attempt(s.call, "users.getCurrentUser")
     await close(s)
     s = make("PasswordSession", APP_ID, APP_KEY, APP_SECRET, LOGIN, PASSWORD + "-nope")
-    await enter(s, expect=okru_proto.AuthLoginError)
+    await enter(s, expect=okru_proto.errors.AuthLoginError)
 
     # Refresh grant, and a bad refresh token.
     issued = fake.issue_token(app_id=APP_ID, login=LOGIN, scope=SCOPE)
@@ -256,21 +252,21 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     await attempt(app.call, "notifications.sendSimple", {"uid": uid, "text": "hello"})
     await attempt(getter.call, "users.getCurrentUser")
     # API errors: a missing parameter, an unknown method, a session-less method with a session.
-    await attempt(server.call, "users.getInfo", {"uids": uid}, expect=okru_proto.ParamError)
-    await attempt(client.call, "users.noSuchMethod", expect=okru_proto.MethodNotFoundError)
+    await attempt(server.call, "users.getInfo", {"uids": uid}, expect=okru_proto.errors.ParamError)
+    await attempt(client.call, "users.noSuchMethod", expect=okru_proto.errors.MethodNotFoundError)
     await attempt(server.call, "notifications.sendSimple", {"uid": uid, "text": "x"},
-                  expect=okru_proto.NotSessionMethodError)
-    await attempt(getter.call, "users.getInfo", {"uids": uid}, expect=okru_proto.ParamError)
+                  expect=okru_proto.errors.NotSessionMethodError)
+    await attempt(getter.call, "users.getInfo", {"uids": uid}, expect=okru_proto.errors.ParamError)
     # pass_error: the raw error object comes back as the result.
     result = await attempt(passing.call, "users.getInfo", {"uids": uid})
     assert isinstance(result, dict) and result["error_code"] == 100
     # 104: a wrong session secret, a wrong app secret.
     bad = make("ClientSession", APP_ID, APP_KEY, tok["access_token"], WRONG_SECRET)
     await enter(bad)
-    await attempt(bad.call, "users.getCurrentUser", expect=okru_proto.SignatureError)
+    await attempt(bad.call, "users.getCurrentUser", expect=okru_proto.errors.SignatureError)
     bad = make("ServerSession", APP_ID, APP_KEY, WRONG_SECRET, tok["access_token"])
     await enter(bad)
-    await attempt(bad.call, "users.getCurrentUser", expect=okru_proto.SignatureError)
+    await attempt(bad.call, "users.getCurrentUser", expect=okru_proto.errors.SignatureError)
     # Transport errors: nothing listening (POST and GET), a reset mid-exchange.
     dead = Endpoints(api=_closed_port_url(), connect=_closed_port_url())
     for method in ("POST", "GET"):
@@ -321,7 +317,7 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
     revoked = make("ClientSession", APP_ID, APP_KEY, fresh["access_token"], fresh["session_secret_key"])
     await enter(revoked)
     fake.revoke(app_id=APP_ID, login=LOGIN)
-    await attempt(revoked.call, "users.getCurrentUser", expect=okru_proto.InvalidSessionError)
+    await attempt(revoked.call, "users.getCurrentUser", expect=okru_proto.errors.InvalidSessionError)
     await attempt(server.call, "users.getCurrentUser", expect=okru_proto.ReloginRequiredError)
 
     for session in sessions:

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import okru_proto
-from okru_proto import Endpoints, Request, UsageError
+from okru_proto import Endpoints, UsageError
+from okru_proto.adapter import Request
 from okru_trio import ImplicitSession, ServerSession
 from okru_trio._transport import H11Transport
 

@@ -17,7 +17,8 @@ import trio
 import okru_httpx
 import okru_httpx.sync
 import okru_trio
-from okru_proto import Endpoints, Secret, StoreError, Token, token_from_json, token_to_json
+from okru_proto import Endpoints, Secret, StoreError, Token
+from okru_proto.adapter import token_from_json, token_to_json
 from okru_proto.testing import FakeOK
 from okru_stores import MemoryTokenStore, RedisTokenStore, SQLiteTokenStore
 

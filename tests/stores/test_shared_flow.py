@@ -11,8 +11,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from okru_proto import Request, Secret, SessionCore, StoreCall, StoreError, Token
+from okru_proto import Secret, StoreError, Token
 from okru_proto._flow import Callback, RefreshNeeded, Sleep
+from okru_proto.adapter import Request, SessionCore, StoreCall
 from okru_proto.testing import FakeOK
 from okru_stores import MemoryTokenStore
 

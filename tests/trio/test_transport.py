@@ -18,7 +18,9 @@ import trio
 import trio.testing
 
 import okru_proto
-from okru_proto import ProtocolError, Request, Response, TransportError, TransportTimeout, UsageError
+import okru_proto.adapter
+from okru_proto import ProtocolError, TransportError, TransportTimeout, UsageError
+from okru_proto.adapter import Request, Response
 from okru_proto.testing import FakeOK
 from okru_trio._transport import H11Transport
 
@@ -168,7 +170,7 @@ async def test_post_sends_content_length_and_body() -> None:
         async with transport(server) as t:
             body = b"method=users.getInfo&uids=1%2C2"
             response = await t.send(
-                Request("POST", "http://localhost:9/fb.do", (("content-type", okru_proto.FORM_CONTENT_TYPE),), body)
+                Request("POST", "http://localhost:9/fb.do", (("content-type", okru_proto.adapter.FORM_CONTENT_TYPE),), body)
             )
             assert response.body.endswith(b"\n" + body)
             assert b"content-length: %d" % len(body) in response.body
@@ -844,12 +846,12 @@ async def test_signed_calls_against_the_emulator(http_method: str) -> None:
             results: list[object] = []
 
             async def call() -> None:
-                request = okru_proto.prepare_call(
+                request = okru_proto.adapter.prepare_call(
                     "users.getCurrentUser", {"fields": "uid,name"}, app_key=app.app_key,
                     endpoints=endpoints, secret=session["session_secret_key"],
                     access_token=session["access_token"], http_method=http_method,
                 )
-                results.append(okru_proto.parse_call_response(await t.send(request), "users.getCurrentUser"))
+                results.append(okru_proto.adapter.parse_call_response(await t.send(request), "users.getCurrentUser"))
 
             async with trio.open_nursery() as calls:
                 for _ in range(200):
@@ -869,7 +871,7 @@ async def test_emulator_error_reply_passes_through_untouched() -> None:
     async with trio.open_nursery() as nursery:
         server = Server(nursery, emulator_handler(fake))
         async with transport(server) as t:
-            request = okru_proto.prepare_call(
+            request = okru_proto.adapter.prepare_call(
                 "users.getCurrentUser", {}, app_key=app.app_key, endpoints=endpoints,
                 secret="wrong-secret", access_token="no-such-token",
             )
@@ -877,7 +879,7 @@ async def test_emulator_error_reply_passes_through_untouched() -> None:
             # The transport returns what came; only the core decides that this is an error.
             assert response.status == 200
             with pytest.raises(okru_proto.APIError):
-                okru_proto.parse_call_response(response, "users.getCurrentUser")
+                okru_proto.adapter.parse_call_response(response, "users.getCurrentUser")
         nursery.cancel_scope.cancel()
 
 

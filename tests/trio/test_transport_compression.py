@@ -17,7 +17,8 @@ import pytest
 import trio
 import trio.testing
 
-from okru_proto import Endpoints, ProtocolError, Request, UsageError
+from okru_proto import Endpoints, ProtocolError, UsageError
+from okru_proto.adapter import Request
 from okru_trio import ServerSession
 from okru_trio._transport import H11Transport
 

@@ -11,7 +11,8 @@ import pytest
 import trio
 import trio.testing
 
-from okru_proto import Request, TransportTimeout
+from okru_proto import TransportTimeout
+from okru_proto.adapter import Request
 from okru_trio._transport import H11Transport
 
 URL = "http://127.0.0.1:8080/fb.do?access_token=SECRET"

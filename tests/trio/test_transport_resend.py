@@ -20,7 +20,8 @@ import trio
 import trio.testing
 import trustme
 
-from okru_proto import Request, TransportError
+from okru_proto import TransportError
+from okru_proto.adapter import Request
 from okru_trio import ServerSession
 from okru_trio._transport import H11Transport, _readable_probe
 

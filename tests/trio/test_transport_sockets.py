@@ -18,7 +18,8 @@ import pytest
 import trio
 import trustme
 
-from okru_proto import Request, TransportError, TransportTimeout
+from okru_proto import TransportError, TransportTimeout
+from okru_proto.adapter import Request
 from okru_trio._transport import H11Transport
 
 pytestmark = pytest.mark.network

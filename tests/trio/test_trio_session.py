@@ -6,7 +6,8 @@ import pytest
 import trio
 
 import okru_trio
-from okru_proto import Endpoints, UsageError, prepare_call
+from okru_proto import Endpoints, UsageError
+from okru_proto.adapter import prepare_call
 from okru_proto.testing import FakeOK
 from okru_trio.testing import serve_fake
 

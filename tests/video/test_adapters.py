@@ -155,7 +155,7 @@ def test_upload_url_token_stays_out_of_logs_and_errors(video_file: tuple[Path, b
     import logging
 
     from okru_httpx.sync import ServerSession
-    from okru_proto import VideoUploadError
+    from okru_proto.errors import VideoUploadError
 
     path, _ = video_file
     fake, token = _fake()

@@ -9,25 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okru_proto import (
+from okru_proto import ResumeState, RetryPolicy, Secret, Token, UploadError, UsageError, video_media
+from okru_proto.adapter import (
     Request,
     Response,
-    ResumeState,
-    RetryPolicy,
-    Secret,
     SessionCore,
     StreamedBody,
-    Token,
-    UploadError,
-    UsageError,
-    VideoUploadError,
     content_range,
     parse_upload_status,
     plan_blocks,
     run_sync,
     upload_video_flow,
-    video_media,
 )
+from okru_proto.errors import VideoUploadError
 from okru_proto.testing import FakeOK
 
 KB = 1024
@@ -211,7 +205,7 @@ def test_wrong_total_names_status_step() -> None:
 
 
 def test_plan_blocks_bounds_every_block() -> None:
-    from okru_proto import SourceRange
+    from okru_proto.adapter import SourceRange
 
     body = StreamedBody((b"head", SourceRange("/nonexistent", 3, 10), b"tail"))
     plan = list(plan_blocks(body, 4))
