@@ -6,8 +6,10 @@ errors. No sockets, no clock, no event loop; standard library only.
 Four namespaces (docs/embedding.md), each for one kind of reader:
 
 * ``okru_proto`` (this module): what applications use: :class:`Token`, :class:`Secret`,
-  :class:`Endpoints`, :class:`RetryPolicy`, :func:`sign`, :func:`authorize_url`, the photo and
-  video upload values, token stores, and the base classes of the error tree;
+  :class:`Endpoints`, :class:`RetryPolicy`, :func:`sign`, :func:`authorize_url` and
+  :func:`parse_callback` (a web app's own code grant), :class:`Page` (what ``pages()`` yields),
+  the photo and video upload values, token stores (and their JSON form, for your own store), and
+  the base classes of the error tree;
 * :mod:`okru_proto.errors`: every error class (leaves included) and OK.ru's error-code table;
 * :mod:`okru_proto.bots`: the Bot API and webhook vocabulary, for applications writing a bot;
 * :mod:`okru_proto.adapter`: the sans-I/O machinery, for adapter authors (sessions' specs and
@@ -42,13 +44,14 @@ if TYPE_CHECKING:
         TransportTimeout,
         UsageError,
     )
-    from ._oauth import authorize_url
+    from ._oauth import authorize_url, parse_callback
+    from ._paging import Page
     from ._retry import RetryPolicy
     from ._sign import sign
-    from ._store import StoredToken, StoreError, TokenStore
+    from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json
     from ._token import Token
     from ._types import Endpoints, Secret
-    from ._upload import Photo, UploadedPhoto, UploadError, photo_media
+    from ._upload import Photo, PhotoSource, UploadedPhoto, UploadError, photo_media
     from ._video import ResumeState, UploadedVideo, VideoSource, video_media
 
 #: Each public name's private submodule (the same as the imports above, for the lazy loader).
@@ -58,13 +61,14 @@ _SUBMODULES: dict[str, tuple[str, ...]] = {
         "ReloginRequiredError", "RetryLaterError", "SessionExpiredError", "TransportError",
         "TransportTimeout", "UsageError",
     ),
-    "_oauth": ("authorize_url",),
+    "_oauth": ("authorize_url", "parse_callback"),
+    "_paging": ("Page",),
     "_retry": ("RetryPolicy",),
     "_sign": ("sign",),
-    "_store": ("StoreError", "StoredToken", "TokenStore"),
+    "_store": ("StoreError", "StoredToken", "TokenStore", "token_from_json", "token_to_json"),
     "_token": ("Token",),
     "_types": ("Endpoints", "Secret"),
-    "_upload": ("Photo", "UploadError", "UploadedPhoto", "photo_media"),
+    "_upload": ("Photo", "PhotoSource", "UploadError", "UploadedPhoto", "photo_media"),
     "_video": ("ResumeState", "UploadedVideo", "VideoSource", "video_media"),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
@@ -75,7 +79,9 @@ __all__ = [
     "Error",
     "HTTPStatusError",
     "OAuthError",
+    "Page",
     "Photo",
+    "PhotoSource",
     "ProtocolError",
     "ReloginRequiredError",
     "ResumeState",
@@ -95,8 +101,11 @@ __all__ = [
     "UsageError",
     "VideoSource",
     "authorize_url",
+    "parse_callback",
     "photo_media",
     "sign",
+    "token_from_json",
+    "token_to_json",
     "video_media",
 ]
 
