@@ -12,7 +12,7 @@ Applications import sessions, :class:`~okru_proto.Token`, the errors and ``sign`
   ``.send()`` back the :class:`Response`) or effects (:class:`Sleep`, :class:`RefreshNeeded`,
   :class:`Callback`, :class:`StoreCall`); :func:`run_sync` / :func:`run_async` drive one;
 * the core session itself (:class:`SessionCore`, the grants, :func:`circuit_for`,
-  :func:`signing_secret`) and the wire steps (:func:`prepare_call`, :func:`parse_call_response`);
+  :func:`signing_secret`, :func:`circuit_for_signing`, :func:`session_for`) and the wire steps (:func:`prepare_call`, :func:`parse_call_response`);
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule).
 
@@ -23,7 +23,15 @@ from __future__ import annotations
 
 from ._bot_core import BotCore
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
-from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
+from ._circuit import (
+    CIRCUITS,
+    SESSION_CLASSES,
+    Circuit,
+    circuit_for,
+    circuit_for_signing,
+    session_for,
+    signing_secret,
+)
 from ._defaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -69,6 +77,7 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "RESERVED_PARAMS",
     "SECRET_PARAM_NAMES",
+    "SESSION_CLASSES",
     "AppSessionSpec",
     "AsyncBotBase",
     "AsyncSessionBase",
@@ -103,6 +112,7 @@ __all__ = [
     "SyncSessionBase",
     "check_base_url",
     "circuit_for",
+    "circuit_for_signing",
     "describe_body",
     "form_encode",
     "guarded",
@@ -114,6 +124,7 @@ __all__ = [
     "run_async",
     "run_sync",
     "scrub_error",
+    "session_for",
     "signing_secret",
     "trusted_response",
 ]
