@@ -9,16 +9,19 @@ All protocol work is the core's (``upload_video``, ``video_media``); this is pre
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
 
 from ._creds import add_credentials, add_endpoints, open_session, resolve_credentials
 from ._output import EXIT_CODES_HELP, EXIT_OK, CLIError
+
+# `okru --help` imports this module to register the subcommand: json, shlex and typing load
+# only when an upload runs.
+TYPE_CHECKING = False  # not typing's (see _cli)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["cmd_upload_video", "register"]
 
@@ -57,6 +60,8 @@ def _save_state(path: str, state: Any) -> None:
 
 
 def cmd_upload_video(args: argparse.Namespace) -> int:
+    import json
+
     from okru_proto import API, ResumeState, UsageError, video_media
 
     resume = None
@@ -105,6 +110,8 @@ def cmd_upload_video(args: argparse.Namespace) -> int:
 
 
 def _interrupted(args: argparse.Namespace, state: Any, path: str) -> None:
+    import shlex
+
     if state is None:
         print("okru: the upload had not started; nothing to resume", file=sys.stderr)
         return

@@ -207,7 +207,7 @@ LAZY = ("okru_proto._dialog", "okru_proto._session", "okru_proto._facade", "okru
 #: On top of that, `okru --help` loads neither the core, nor an adapter, nor the login machinery.
 LAZY_FOR_HELP = ("okru_proto", "okru_httpx", "okru_trio", "httpx", "trio", "okru._login", "okru._demo",
                  "okru._callback", "okru._demo_show", "okru._demo_steps",
-                 "http.server", "ssl", "webbrowser", "dataclasses")
+                 "http.server", "ssl", "webbrowser", "dataclasses", "typing", "json", "shlex")
 
 
 def _loaded_after(code: str) -> set[str]:
