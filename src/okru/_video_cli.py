@@ -9,14 +9,19 @@ All protocol work is the core's (``upload_video``, ``video_media``); this is pre
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import os
-import shlex
 import sys
 import time
-from collections.abc import Callable
-from typing import Any
+
+from ._creds import add_credentials, add_endpoints, open_session, resolve_credentials
+from ._output import EXIT_CODES_HELP, EXIT_OK, CLIError
+
+# `okru --help` imports this module to register the subcommand: json, shlex and typing load
+# only when an upload runs.
+TYPE_CHECKING = False  # not typing's (see _cli)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 __all__ = ["cmd_upload_video", "register"]
 
@@ -54,12 +59,11 @@ def _save_state(path: str, state: Any) -> None:
         handle.write(state.to_json())
 
 
-def cmd_upload_video(args: argparse.Namespace, *, open_session: Callable[..., Any],
-                     resolve_credentials: Callable[..., Any]) -> int:
+def cmd_upload_video(args: argparse.Namespace) -> int:
+    import json
+
     from okru_proto import ResumeState, UsageError, video_media
     from okru_proto.adapter import API
-
-    from ._output import EXIT_OK, CLIError
 
     resume = None
     if args.resume:
@@ -107,6 +111,8 @@ def cmd_upload_video(args: argparse.Namespace, *, open_session: Callable[..., An
 
 
 def _interrupted(args: argparse.Namespace, state: Any, path: str) -> None:
+    import shlex
+
     if state is None:
         print("okru: the upload had not started; nothing to resume", file=sys.stderr)
         return
@@ -119,11 +125,10 @@ def _interrupted(args: argparse.Namespace, state: Any, path: str) -> None:
           file=sys.stderr, flush=True)
 
 
-def register(sub: Any, common: argparse.ArgumentParser, fmt: type[argparse.HelpFormatter], epilog: str,
-             add_credentials: Callable[..., None], add_endpoints: Callable[..., None],
-             open_session: Callable[..., Any], resolve_credentials: Callable[..., Any]) -> None:
-    """Add the ``upload-video`` subcommand (``_cli`` passes its helpers: no import back)."""
-    p = sub.add_parser("upload-video", parents=[common], formatter_class=fmt, epilog=epilog,
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``upload-video`` subcommand to the main parser's subcommands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("upload-video", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,
                        help="upload a video file (streamed, resumable) and optionally post it",
                        description="Upload FILE with video.getUploadUrl, the upload host and video.update "
                        "(needs the VIDEO_CONTENT permission). Files above 16 MiB go in resumable chunks; "
@@ -142,5 +147,4 @@ def register(sub: Any, common: argparse.ArgumentParser, fmt: type[argparse.HelpF
     p.add_argument("--timeout", type=float, help="seconds per request (default 10)")
     add_credentials(p)
     add_endpoints(p)
-    p.set_defaults(func=functools.partial(cmd_upload_video, open_session=open_session,
-                                          resolve_credentials=resolve_credentials))
+    p.set_defaults(func=cmd_upload_video)

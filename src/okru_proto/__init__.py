@@ -115,7 +115,8 @@ _NAMESPACES = ("errors", "bots", "adapter")
 #: Names the namespaces gained after the move: they were never top-level, so they get no alias.
 _NEVER_TOP_LEVEL = frozenset({
     "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_READ_TIMEOUT",
-    "DEFAULT_TIMEOUT", "GrantContext", "check_base_url", "retrying", "trusted_response",
+    "DEFAULT_TIMEOUT", "GrantContext", "SESSION_CLASSES", "check_base_url", "circuit_for_signing",
+    "retrying", "session_for", "trusted_response",
 })
 _moved: dict[str, str] = {}
 

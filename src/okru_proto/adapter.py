@@ -16,7 +16,8 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   :class:`Callback`, :class:`StoreCall`); :func:`run_sync` / :func:`run_async` drive one, and
   :func:`guarded` / :func:`scrub_error` keep secrets out of what it raises;
 * the core session itself (:class:`SessionCore`, the grants, :func:`circuit_for`,
-  :func:`signing_secret`) and every wire step: calls (:func:`prepare_call`,
+  :func:`signing_secret`, :func:`circuit_for_signing`, :func:`session_for`) and every
+  wire step: calls (:func:`prepare_call`,
   :func:`parse_call_response`), signing (:func:`canonical_string`, :func:`server_secret`,
   :func:`wire_params`), OAuth and the login dialog (:func:`code_flow`, :func:`implicit_flow`,
   :func:`parse_callback`...), paging (:class:`Pager`, :class:`Page`), photo and video upload
@@ -34,7 +35,15 @@ from ._api import API
 from ._body import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
 from ._bot_core import BotCore
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
-from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
+from ._circuit import (
+    CIRCUITS,
+    SESSION_CLASSES,
+    Circuit,
+    circuit_for,
+    circuit_for_signing,
+    session_for,
+    signing_secret,
+)
 from ._defaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -144,6 +153,7 @@ __all__ = [
     "RESERVED_PARAMS",
     "RESUMABLE_THRESHOLD",
     "SECRET_PARAM_NAMES",
+    "SESSION_CLASSES",
     "UNSIGNED_PARAMS",
     "UPLOAD_STEPS",
     "VIDEO_STEPS",
@@ -191,6 +201,7 @@ __all__ = [
     "canonical_string",
     "check_base_url",
     "circuit_for",
+    "circuit_for_signing",
     "code_flow",
     "commit_params",
     "content_range",
@@ -230,6 +241,7 @@ __all__ = [
     "run_sync",
     "scrub_error",
     "server_secret",
+    "session_for",
     "signing_secret",
     "token_from_json",
     "token_to_json",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from okru._cli import usable_url
+from okru._fake_server_cli import usable_url
 from okru._output import WaitNotice, can_encode, describe_error, prepare_stdout
 from okru_proto.testing import FakeOK
 
@@ -206,7 +206,8 @@ LAZY = ("okru_proto._dialog", "okru_proto._session", "okru_proto._facade", "okru
         "html.parser", "datetime", "dataclasses", "json", "logging", "typing")
 #: On top of that, `okru --help` loads neither the core, nor an adapter, nor the login machinery.
 LAZY_FOR_HELP = ("okru_proto", "okru_httpx", "okru_trio", "httpx", "trio", "okru._login", "okru._demo",
-                 "http.server", "ssl", "webbrowser", "dataclasses")
+                 "okru._callback", "okru._demo_show", "okru._demo_steps",
+                 "http.server", "ssl", "webbrowser", "dataclasses", "typing", "json", "shlex")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -237,5 +238,5 @@ def test_public_names_still_load_on_use() -> None:
 def test_okru_help_loads_neither_the_core_nor_an_adapter() -> None:
     loaded = _loaded_after("import contextlib, io\nfrom okru.__main__ import main\n"
                            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--help'])")
-    assert {"okru._cli", "okru._output"} <= loaded
+    assert {"okru._cli", "okru._output", "okru._creds", "okru._call_cli", "okru._login_cmd"} <= loaded
     assert not {m for m in LAZY_FOR_HELP if m in loaded}, sorted(m for m in LAZY_FOR_HELP if m in loaded)

@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import pytest
 
-from okru._login import CallbackListener, StoredLogin
+from okru._callback import CallbackListener
+from okru._login import StoredLogin
 from okru._output import CLIError, describe_error
 from okru_proto.adapter import parse_forms
 from okru_proto.errors import StateMismatchError
@@ -421,7 +422,8 @@ def test_login_password_wrong_or_missing(okru: Runner, server: Server) -> None:
 # -- okru fake-server's clock -----------------------------------------------------------------------
 
 def test_fake_server_clock_options() -> None:
-    from okru._cli import _emulator_clock, build_parser
+    from okru._cli import build_parser
+    from okru._fake_server_cli import _emulator_clock
 
     def clock(*args: str) -> tuple[object, str]:
         return _emulator_clock(build_parser().parse_args(["fake-server", *args]))
@@ -463,7 +465,7 @@ class _Terminal(io.StringIO):
 
 
 def test_password_prompt_on_a_terminal_and_one_line_from_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
-    from okru import _cli
+    from okru import _login_cmd
 
     prompts: list[str] = []
 
@@ -473,10 +475,10 @@ def test_password_prompt_on_a_terminal_and_one_line_from_a_pipe(monkeypatch: pyt
 
     monkeypatch.setattr("getpass.getpass", fake_getpass)
     monkeypatch.setattr(sys, "stdin", _Terminal("never read\n"))
-    assert _cli._read_password("demo") == "s3cret pass"
+    assert _login_cmd._read_password("demo") == "s3cret pass"
     assert prompts == ["OK.ru password for demo: "]
     monkeypatch.setattr(sys, "stdin", io.StringIO("pw with spaces \r\nsecond line\n"))
-    assert _cli._read_password("demo") == "pw with spaces "  # one line, only its line end removed
+    assert _login_cmd._read_password("demo") == "pw with spaces "  # one line, only its line end removed
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     with pytest.raises(CLIError, match="no password given"):
-        _cli._read_password("demo")
+        _login_cmd._read_password("demo")

@@ -1,0 +1,159 @@
+"""``okru fake-server``: the OK.ru emulator (``okru_proto.testing.FakeOK``) served on loopback.
+
+Options to the emulator (seed, clock, token.do's error status, TLS), the lines a person needs to
+use it (its URL, demo app and user, a `okru login` to try), and listen errors worded as what to do.
+Serving is ``okru_trio.testing.run_fake_server``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._output import EXIT_INTERRUPTED, EXIT_OK, CLIError
+
+TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the emulator loads on use
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["cmd_fake_server", "register", "usable_url"]
+
+
+def _positive_speed(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
+
+
+def _http_status(text: str) -> int:
+    if not text.isdigit() or not 200 <= int(text) <= 599:
+        raise argparse.ArgumentTypeError(f"must be an HTTP status from 200 to 599, not {text!r}")
+    return int(text)
+
+
+def _emulator_clock(args: argparse.Namespace) -> tuple[Any, str]:
+    """The fake-server's clock and a line describing it. Real time by default: people log in
+    and wait, so codes and tokens must age as on OK.ru (docs/protocol.md §3.1, §3.5)."""
+    import time
+
+    from okru_proto.testing import FakeClock, WallClock
+
+    if args.clock == "frozen":
+        if args.clock_speed is not None:
+            raise CLIError("--clock-speed needs the wall clock", "drop --clock frozen, or --clock-speed")
+        return FakeClock(start=time.time()), "frozen (codes and tokens never expire)"
+    speed = args.clock_speed or 1.0
+    ages = "codes live 2 minutes, access tokens 30 minutes, refresh tokens 30 days"
+    if speed == 1.0:
+        return WallClock(), f"wall clock ({ages})"
+    return WallClock(speed), f"wall clock x{speed:g} ({ages} of emulator time)"
+
+
+def cmd_fake_server(args: argparse.Namespace) -> int:
+    import contextlib
+    import ssl
+    import threading
+
+    from okru_proto.testing import FakeOK
+    from okru_trio.testing import run_fake_server
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise CLIError("--tls-cert and --tls-key go together", "pass both PEM files, or neither")
+    context: ssl.SSLContext | None = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise CLIError(f"cannot load the TLS certificate/key: {exc}", "pass PEM files") from exc
+    clock, clock_text = _emulator_clock(args)
+    fake = FakeOK(seed=args.seed, clock=clock)
+    fake.oauth_error_status = args.oauth_error_status
+    try:
+        server = run_fake_server(fake, host=args.host, port=args.port, ssl_context=context)
+        bound = server.__enter__()
+    except OSError as exc:
+        raise _listen_error(exc, args.host, args.port) from exc
+    with contextlib.ExitStack() as stack:
+        stack.push(server)
+        url = usable_url(bound)
+        if url != bound:
+            print(f"listening on {bound} (every address of this machine); from here use {url}",
+                  file=sys.stderr, flush=True)
+        print(url, flush=True)
+        print(f"OK.ru emulator on {url} (Ctrl-C stops it). Its demo app and user (public demo values, "
+              "not secrets):", flush=True)
+        print(f"  app_id={fake.app_id} app_key={fake.app_key} app_secret_key={fake.app_secret_key}", flush=True)
+        print(f"  user_login={fake.user_login} user_password={fake.user_password} user_id={fake.user_id}",
+              flush=True)
+        print(f"Clock: {clock_text}; token.do errors use HTTP {fake.oauth_error_status}.", flush=True)
+        print(f"Try: okru login --api-url {url} --app-id {fake.app_id} --app-key {fake.app_key} "
+              f"--app-secret-key {fake.app_secret_key}", flush=True)
+        print(f"  (no browser: add --password --user {fake.user_login}; the password is asked for)", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            # 130 = 128 + SIGINT, as a shell reports a command stopped by Ctrl-C.
+            print("stopped", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+    return EXIT_OK  # not reached: only Ctrl-C (or a signal) ends the wait
+
+
+def usable_url(url: str) -> str:
+    """``url`` with a wildcard host (0.0.0.0, ::) replaced by the loopback address of the same
+    family: a server listens on a wildcard, but a client cannot connect to it (and okru allows
+    plain http only to loopback)."""
+    scheme, sep, rest = url.partition("://")
+    host, colon, port = rest.rpartition(":")
+    loopback = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "::": "[::1]", "": "127.0.0.1"}.get(host)
+    if not sep or not colon or loopback is None:
+        return url
+    return f"{scheme}://{loopback}:{port}"
+
+
+def _listen_error(exc: OSError, host: str, port: int) -> CLIError:
+    import errno
+    import socket
+
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return CLIError(f"cannot listen on {where}: the port is in use (another okru fake-server?)",
+                        "pick another --port, or --port 0 for any free port")
+    if exc.errno == errno.EACCES:
+        return CLIError(f"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
+                        "use a port above 1023, or --port 0 for any free port")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return CLIError(f"cannot listen on {where}: {host} is not an address of this machine",
+                        "use --host 127.0.0.1 (the default)")
+    if isinstance(exc, socket.gaierror):
+        return CLIError(f"cannot listen on {where}: unknown host {host!r}", "use --host 127.0.0.1 (the default)")
+    return CLIError(f"cannot listen on {where}: {exc.strerror or exc}", "try --port 0 or another --host")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``fake-server`` to the main parser's subcommands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("fake-server", parents=[common], formatter_class=fmt,
+                       help="run the OK.ru emulator on loopback until Ctrl-C",
+                       description="Run the OK.ru emulator (okru_proto.testing.FakeOK). The first "
+                       "output line is its base URL; then the demo app and user.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="default 0: an ephemeral port")
+    p.add_argument("--tls-cert", help="PEM certificate chain (serves https)")
+    p.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    p.add_argument("--seed", type=int, default=0, help="seed for the emulator's tokens and ids")
+    p.add_argument("--clock", choices=("wall", "frozen"), default="wall",
+                   help="wall (default): codes and tokens age in real time as on OK.ru; frozen: time "
+                   "stands still at the start, nothing ever expires")
+    p.add_argument("--clock-speed", type=_positive_speed, metavar="N",
+                   help="run the wall clock N times as fast (e.g. 60: a 30-minute token expires in 30 s)")
+    p.add_argument("--oauth-error-status", type=_http_status, default=400, metavar="STATUS",
+                   help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "
+                   "try 200 too)")
+    p.set_defaults(func=cmd_fake_server)
