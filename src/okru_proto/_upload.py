@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -201,29 +201,37 @@ def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str
     return f"multipart/form-data; boundary={boundary}", b"".join(chunks)
 
 
-def _check_upload_url(url: object) -> str:
+def check_upload_url(url: object, what: str, error: Callable[[str, str], UploadError] = UploadError) -> str:
+    """``url`` if it is a usable upload URL from a ``getUploadUrl`` reply (photos and videos
+    alike), else ``error("getUploadUrl", why)``: present, absolute http(s), no userinfo, and
+    plain http only to loopback. ``what`` names what would be sent (for the message)."""
     if not isinstance(url, str) or not url:
-        raise UploadError("getUploadUrl", "the reply has no upload_url")
+        raise error("getUploadUrl", "the reply has no upload_url")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
     except ValueError:
-        raise UploadError("getUploadUrl", "upload_url is not a valid URL") from None
+        raise error("getUploadUrl", "upload_url is not a valid URL") from None
     if "@" in parts.netloc:
         # Never echoed: the userinfo would be a password (has_userinfo's rule for every URL).
-        raise UploadError("getUploadUrl", "upload_url carries a user name or password (user:password@); "
-                                          "refused, OK.ru's upload URLs have none")
+        raise error("getUploadUrl", "upload_url carries a user name or password (user:password@); "
+                                    "refused, OK.ru's upload URLs have none")
     if parts.scheme not in ("http", "https") or not host:
-        raise UploadError("getUploadUrl", "upload_url is not an absolute http(s) URL")
+        raise error("getUploadUrl", "upload_url is not an absolute http(s) URL")
     # Same rule as Endpoints (docs/protocol.md §1): plain http only to loopback. A 2014 reply had
     # http://up.odnoklassniki.ru; uploading over plain http to the internet is refused.
     if parts.scheme == "http" and not _is_loopback(host):
-        raise UploadError("getUploadUrl", f"upload_url uses plain http:// for {host}; refusing to send "
-                                          "photos unencrypted (only loopback hosts may use http)")
-    if "${" in url:
+        raise error("getUploadUrl", f"upload_url uses plain http:// for {host}; refusing to send "
+                                    f"{what} unencrypted (only loopback hosts may use http)")
+    return url
+
+
+def _check_upload_url(url: object) -> str:
+    checked = check_upload_url(url, "photos")
+    if "${" in checked:
         raise UploadError("getUploadUrl", "upload_url still has a ${...} placeholder; put the photo ids "
                                           "in it first (fill_photo_ids)")
-    return url
+    return checked
 
 
 #: What ``getUploadUrl`` with ``placeholders=true`` leaves in the URL for the ids (DOC-PHOTO).

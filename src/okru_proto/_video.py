@@ -20,12 +20,11 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ._errors import APIError, Error, ProtocolError, TransportError, UsageError, api_error_from_payload
 from ._flow import Callback, Flow, Sleep, guarded
-from ._types import Request, Response, _is_loopback
-from ._upload import UploadError
+from ._types import Request, Response
+from ._upload import UploadError, check_upload_url
 from ._video_status import (
     DEFAULT_CHUNK_SIZE,
     ResumeState,
@@ -110,21 +109,7 @@ def video_media(video_id: str | int | UploadedVideo | Iterable[str | int | Uploa
 
 
 def _check_url(url: object) -> str:
-    if not isinstance(url, str) or not url:
-        raise VideoUploadError("getUploadUrl", "the reply has no upload_url")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-    except ValueError:
-        raise VideoUploadError("getUploadUrl", "upload_url is not a valid URL") from None
-    if "@" in parts.netloc:
-        raise VideoUploadError("getUploadUrl", "upload_url carries a user name or password; refused")
-    if parts.scheme not in ("http", "https") or not host:
-        raise VideoUploadError("getUploadUrl", "upload_url is not an absolute http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise VideoUploadError("getUploadUrl", f"upload_url uses plain http:// for {host}; refusing to "
-                                               "send the video unencrypted (only loopback may use http)")
-    return url
+    return check_upload_url(url, "the video", VideoUploadError)
 
 
 def parse_video_upload_url(result: object) -> tuple[str, str]:
