@@ -14,7 +14,10 @@ Applications import sessions, :class:`~okru_proto.Token`, the errors and ``sign`
 * the core session itself (:class:`SessionCore`, the grants, :func:`circuit_for`,
   :func:`signing_secret`) and the wire steps (:func:`prepare_call`, :func:`parse_call_response`);
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
-  parser that already validated) and :func:`check_base_url` (the https-or-loopback rule).
+  parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
+* reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
+  :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
+  body, stacked codings included).
 
 Nothing here does I/O.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 from ._bot_core import BotCore
 from ._bot_facade import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._circuit import CIRCUITS, Circuit, circuit_for, signing_secret
+from ._decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, Inflater, decode_body
 from ._defaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -59,14 +63,17 @@ from ._spec import (
 from ._types import SECRET_PARAM_NAMES, Request, Response, check_base_url, mask_query, trusted_response
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "BOT_OPTIONS",
     "CIRCUITS",
     "CORE_OPTIONS",
+    "DECODED_CODINGS",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "FORM_CONTENT_TYPE",
+    "MAX_CODINGS",
     "RESERVED_PARAMS",
     "SECRET_PARAM_NAMES",
     "AppSessionSpec",
@@ -85,6 +92,7 @@ __all__ = [
     "GrantContext",
     "ImplicitGrant",
     "ImplicitSessionSpec",
+    "Inflater",
     "OnToken",
     "PasswordGrant",
     "PasswordSessionSpec",
@@ -103,6 +111,7 @@ __all__ = [
     "SyncSessionBase",
     "check_base_url",
     "circuit_for",
+    "decode_body",
     "describe_body",
     "form_encode",
     "guarded",
