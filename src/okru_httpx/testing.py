@@ -20,7 +20,7 @@ import httpx
 from okru_proto import Request, Response, UsageError
 from okru_proto.testing import Action, FakeOK
 
-from ._common import DEADLINE
+from ._deadline import DEADLINE
 
 __all__ = ["FakeOKTransport"]
 
