@@ -83,9 +83,15 @@ class Inflater:
     def finish(self, room: int) -> bytes:
         if not self.fed:
             return b""  # an empty body (HEAD, 204, 304): nothing to decode
+        out = b""
         if self.obj is None:
-            raise zlib.error("the compressed data ends early (truncated)")
-        out = bytes(self.obj.flush(room))
+            # One byte of "deflate" in all: too short for a zlib header, so a raw stream; zlib
+            # says what is wrong with it.
+            self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self.obj.decompress(self.pending, room)
+            self.pending = b""
+        if len(out) < room:
+            out += self.obj.flush(room - len(out))
         if not self.obj.eof:
             raise zlib.error("the compressed data ends early (truncated)")
         return out
@@ -124,6 +130,9 @@ def decode_body(body: bytes, codings: list[str], cap: int, label: str) -> bytes:
 def _decode_one(data: bytes, name: str, cap: int, label: str) -> bytes:
     inflater = Inflater(name)
     try:
+        if not data:
+            # An inner layer that decoded to nothing: no stream can encode to zero bytes.
+            raise zlib.error("the compressed data ends early (truncated)")
         # One byte more than fits: enough to know the layer is too big, never more.
         out = inflater.feed(data, cap + 1)
         if len(out) <= cap:
