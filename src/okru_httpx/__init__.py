@@ -35,26 +35,20 @@ from okru_proto.adapter import (
     ServerSessionSpec,
 )
 
-from ._bot import AsyncBot
-from ._common import (
-    DEADLINE,
+from ._base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LIMITS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
-    BodyReader,
-    Deadline,
     SessionBase,
-    build_error,
-    close_error,
-    file_error,
-    httpx_url,
-    make_response,
-    reply_headers,
-    send_error,
 )
+from ._body import BodyReader, reply_headers
+from ._bot import AsyncBot
+from ._deadline import DEADLINE, Deadline
+from ._errors import build_error, close_error, file_error, send_error
 from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
+from ._response import httpx_url, make_response
 from ._stream import aiter_body, source_size_async, stream_headers
 
 __all__ = [

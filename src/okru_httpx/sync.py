@@ -6,7 +6,8 @@
 
 This module is the twin of ``okru_httpx/__init__.py``: the same methods with the ``await``s
 removed (a test compares both modules' public names and signatures). Shared code is in
-``_common.py``; all OK.ru logic is ``okru_proto``'s.
+``_base.py``, ``_deadline.py``, ``_body.py``, ``_errors.py`` and ``_response.py``; all OK.ru logic
+is ``okru_proto``'s.
 """
 
 from __future__ import annotations
@@ -36,26 +37,20 @@ from okru_proto.adapter import (
     SyncSessionBase,
 )
 
-from ._bot import SyncBot
-from ._common import (
-    DEADLINE,
+from ._base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_LIMITS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
-    BodyReader,
-    Deadline,
     SessionBase,
-    build_error,
-    close_error,
-    file_error,
-    httpx_url,
-    make_response,
-    reply_headers,
-    send_error,
 )
+from ._body import BodyReader, reply_headers
+from ._bot import SyncBot
+from ._deadline import DEADLINE, Deadline
+from ._errors import build_error, close_error, file_error, send_error
 from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
+from ._response import httpx_url, make_response
 from ._stream import iter_body, source_size, stream_headers
 
 __all__ = [

@@ -21,7 +21,7 @@ from okru_proto import UsageError
 from okru_proto.adapter import Request, Response
 from okru_proto.testing import Action, FakeOK
 
-from ._common import DEADLINE
+from ._deadline import DEADLINE
 
 __all__ = ["FakeOKTransport"]
 

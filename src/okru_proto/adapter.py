@@ -24,7 +24,10 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   (:func:`upload_photos_flow`, :func:`upload_video_flow`, :class:`StreamedBody`,
   :class:`SourceRange`, :func:`plan_blocks`), the Bot API graph calls, and their constants;
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
-  parser that already validated) and :func:`check_base_url` (the https-or-loopback rule).
+  parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
+* reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
+  :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
+  body, stacked codings included).
 
 Nothing here does I/O. This module owns only the list; each name lives with its code.
 """
@@ -44,6 +47,7 @@ from ._circuit import (
     session_for,
     signing_secret,
 )
+from ._decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, Inflater, decode_body
 from ._defaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -132,10 +136,12 @@ from ._video import (
 )
 
 __all__ = [
+    "ACCEPT_ENCODING",
     "API",
     "BOT_OPTIONS",
     "CIRCUITS",
     "CORE_OPTIONS",
+    "DECODED_CODINGS",
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_CONNECT_TIMEOUT",
@@ -147,6 +153,7 @@ __all__ = [
     "FORM_CONTENT_TYPE",
     "GRAPH_CONTENT_TYPE",
     "LAYOUTS",
+    "MAX_CODINGS",
     "MAX_DIALOG_STEPS",
     "MULTIPART_LIMIT",
     "PHOTO_IDS_PLACEHOLDER",
@@ -175,6 +182,7 @@ __all__ = [
     "GrantContext",
     "ImplicitGrant",
     "ImplicitSessionSpec",
+    "Inflater",
     "OnToken",
     "Page",
     "Pager",
@@ -205,6 +213,7 @@ __all__ = [
     "code_flow",
     "commit_params",
     "content_range",
+    "decode_body",
     "describe_body",
     "fill_photo_ids",
     "form_encode",

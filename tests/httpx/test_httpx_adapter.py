@@ -12,7 +12,7 @@ import pytest
 
 import okru_httpx
 import okru_httpx.sync
-from okru_httpx._common import to_response
+from okru_httpx._response import to_response
 from okru_proto import Error, HTTPStatusError, TransportError, TransportTimeout, UsageError
 from okru_proto.adapter import API, CORE_OPTIONS, Request
 

@@ -884,10 +884,10 @@ async def test_emulator_error_reply_passes_through_untouched() -> None:
 
 
 def test_trusted_response_equals_the_validating_constructor() -> None:
-    from okru_trio import _transport
+    from okru_trio import _exchange
 
     headers = (("content-type", "application/json"), ("set-cookie", "a=1"), ("x-1", "caf\xe9"))
-    fast = _transport._response(200, headers, b"{}")
+    fast = _exchange._response(200, headers, b"{}")
     assert fast == Response(200, headers, b"{}")
     assert type(fast) is Response
     assert repr(fast) == repr(Response(200, headers, b"{}"))
@@ -925,13 +925,13 @@ async def test_watchdog_wakes_for_a_call_after_an_idle_period() -> None:
         async with transport(server, read_timeout=5, timeout=60) as t:
             assert (await t.send(Request("GET", URL))).body == b"ok"
             await trio.sleep(100)  # the watchdog has looked and gone to sleep with nothing to watch
-            assert t._watchdog_wake == float("inf") and t._watchdog_sleep is not None
+            assert t._watch.wake == float("inf") and t._watch.sleep_scope is not None
             start = trio.current_time()
             with pytest.raises(TransportTimeout, match="read timeout"):
                 await t.send(Request("GET", URL))
             assert trio.current_time() - start == pytest.approx(5)
             assert server.opened == 1
-        assert t._watchdog_scope is None  # aclose stopped it
+        assert t._watch.task_scope is None  # aclose stopped it
         nursery.cancel_scope.cancel()
 
 
@@ -962,7 +962,7 @@ async def test_no_timeouts_means_no_watchdog() -> None:
         server = Server(nursery)
         async with transport(server, connect_timeout=None, read_timeout=None, timeout=None) as t:
             assert (await t.send(Request("GET", URL))).status == 200
-            assert t._watchdog_scope is None and t._watchdog_sleep is None
+            assert t._watch.task_scope is None and t._watch.sleep_scope is None
         nursery.cancel_scope.cancel()
 
 
@@ -986,7 +986,7 @@ def test_transport_reused_in_a_second_trio_run_still_times_out() -> None:
 
     clock = trio.testing.MockClock(autojump_threshold=0)
     trio.run(one_run, True, clock=clock)
-    assert t._watchdog_scope is None  # the first run's watchdog ended with its run
+    assert t._watch.task_scope is None  # the first run's watchdog ended with its run
     trio.run(one_run, False, clock=trio.testing.MockClock(autojump_threshold=0))
 
 

@@ -23,7 +23,8 @@ import trustme
 from okru_proto import TransportError
 from okru_proto.adapter import Request
 from okru_trio import ServerSession
-from okru_trio._transport import H11Transport, _readable_probe
+from okru_trio._conn import readable_probe
+from okru_trio._transport import H11Transport
 
 pytestmark = pytest.mark.network
 
@@ -265,7 +266,7 @@ def test_tls_pooled_connection_closed_while_idle_is_dropped_before_writing() -> 
 def test_the_probe_sees_an_idle_socket_as_alive_and_a_closed_one_as_dead() -> None:
     a, b = socket.socketpair()
     try:
-        probe = _readable_probe(trio.SocketStream(trio.socket.from_stdlib_socket(a)))
+        probe = readable_probe(trio.SocketStream(trio.socket.from_stdlib_socket(a)))
         assert probe is not None
         assert not probe(0)
         b.close()
@@ -274,11 +275,11 @@ def test_the_probe_sees_an_idle_socket_as_alive_and_a_closed_one_as_dead() -> No
         a.close()
     c, d = socket.socketpair()
     try:
-        probe = _readable_probe(trio.SocketStream(trio.socket.from_stdlib_socket(c)))
+        probe = readable_probe(trio.SocketStream(trio.socket.from_stdlib_socket(c)))
         assert probe is not None
         d.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")  # unsolicited bytes: not reusable either
         assert probe(0)
     finally:
         c.close()
         d.close()
-    assert _readable_probe(trio.testing.memory_stream_pair()[0]) is None
+    assert readable_probe(trio.testing.memory_stream_pair()[0]) is None
