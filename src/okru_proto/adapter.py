@@ -22,7 +22,8 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   :func:`wire_params`), OAuth and the login dialog (:func:`code_flow`, :func:`implicit_flow`,
   :func:`parse_callback`...), paging (:class:`Pager`, :class:`Page`), photo and video upload
   (:func:`upload_photos_flow`, :func:`upload_video_flow`, :class:`StreamedBody`,
-  :class:`SourceRange`, :func:`plan_blocks`), the Bot API graph calls, and their constants;
+  :class:`SourceRange`, :func:`plan_blocks`, and :class:`SourceReader` / :func:`source_size`,
+  the blocking source reads an adapter runs), the Bot API graph calls, and their constants;
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
 * reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
@@ -88,6 +89,7 @@ from ._retry import retrying
 from ._scrub import scrub_error
 from ._session import CORE_OPTIONS, OnToken, SessionCore
 from ._sign import UNSIGNED_PARAMS, canonical_string, server_secret, wire_params, wire_value
+from ._sources import SourceReader, describe_source, source_size
 from ._spec import (
     AppSessionSpec,
     ClientSessionSpec,
@@ -200,6 +202,7 @@ __all__ = [
     "SessionSpec",
     "Sleep",
     "SourceRange",
+    "SourceReader",
     "StoreCall",
     "StreamedBody",
     "SyncBotBase",
@@ -215,6 +218,7 @@ __all__ = [
     "content_range",
     "decode_body",
     "describe_body",
+    "describe_source",
     "fill_photo_ids",
     "form_encode",
     "guarded",
@@ -252,6 +256,7 @@ __all__ = [
     "server_secret",
     "session_for",
     "signing_secret",
+    "source_size",
     "token_from_json",
     "token_to_json",
     "trusted_response",
