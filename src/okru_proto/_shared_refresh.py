@@ -28,10 +28,11 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import Error, UsageError
 from ._flow import Callback, Flow, Sleep, StoreCall
+from ._grants import GrantContext
 from ._oauth import refresh_flow
 from ._retry import retrying
 from ._store import StoredToken, StoreError, TokenStore
@@ -39,7 +40,40 @@ from ._token import Token
 from ._types import reveal
 
 if TYPE_CHECKING:
-    from ._session import SessionCore
+    from ._grants import Grant
+    from ._retry import RetryPolicy
+
+
+class StoreContext(GrantContext, Protocol):
+    """What the shared-store flows need of their session (in practice :class:`SessionCore`,
+    which calls them): its credentials, grant, token, clock and policies, read; the token it
+    holds, replaced through :meth:`set_token`; and where it stands in the store, read and written.
+    A protocol, so this module does not import the session that imports it."""
+
+    store_generation: int
+
+    @property
+    def app_id(self) -> str | None: ...
+    @property
+    def grant(self) -> Grant | None: ...
+    @property
+    def token(self) -> Token | None: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
+    @property
+    def retry(self) -> RetryPolicy | None: ...
+    @property
+    def refresh_before(self) -> float | None: ...
+    @property
+    def on_token(self) -> Any: ...
+    @property
+    def store(self) -> Any: ...
+    @property
+    def store_key(self) -> Any: ...
+    @property
+    def can_refresh(self) -> bool: ...
+
+    def set_token(self, token: Token) -> None: ...
 
 __all__ = ["authorize_with_store", "check_store", "default_store_key", "shared_refresh"]
 
@@ -50,7 +84,7 @@ _MAX_POLL = 0.25
 _SAVE_ATTEMPTS = 5
 
 
-def default_store_key(core: SessionCore) -> str:
+def default_store_key(core: StoreContext) -> str:
     """``okru:<app_id>:login:<login>`` for the password and implicit grants, else
     ``okru:<app_id>:token:<16 hex of sha256(refresh token, or access token)>`` of the token or
     refresh grant the session was built with (so workers configured alike share one key). The
@@ -71,7 +105,7 @@ def default_store_key(core: SessionCore) -> str:
     return f"okru:{core.app_id}:token:{digest}"
 
 
-def check_store(core: SessionCore, store: object, store_key: str | None) -> str:
+def check_store(core: StoreContext, store: object, store_key: str | None) -> str:
     """Validate ``store=``/``store_key=`` at construction; the key to use."""
     if not isinstance(store, TokenStore):
         raise UsageError(f"store must be a TokenStore (e.g. okru_stores.SQLiteTokenStore), "
@@ -104,13 +138,13 @@ def _holder() -> str:
     return f"{host}:{os.getpid()}:{secrets.token_hex(8)}"
 
 
-def _adopt(core: SessionCore, token: Token, generation: int) -> Token:
+def _adopt(core: StoreContext, token: Token, generation: int) -> Token:
     core.set_token(token)
     core.store_generation = generation
     return token
 
 
-def _newer(core: SessionCore, loaded: StoredToken | None, failed: Token | None) -> StoredToken | None:
+def _newer(core: StoreContext, loaded: StoredToken | None, failed: Token | None) -> StoredToken | None:
     """The stored token if this process should take it instead of refreshing: a higher
     generation than ours, not the token that just failed, not expired (by its own expires_at,
     minus ``refresh_before`` when set)."""
@@ -133,7 +167,7 @@ def _release(store: TokenStore, key: str, holder: str) -> Flow[None]:
         pass  # the lease expires on its own after lease_ttl; the token is already saved
 
 
-def _leased(core: SessionCore, key: str, work: Callable[[str], Flow[Token]],
+def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
             adopt_while_waiting: Callable[[], Flow[Token | None]], what: str) -> Flow[Token]:
     """Run ``work(holder)`` holding the key's lease; while another process holds it, poll
     ``adopt_while_waiting`` until it finds a token or the lease is free, at most ``lease_wait``."""
@@ -163,7 +197,7 @@ def _leased(core: SessionCore, key: str, work: Callable[[str], Flow[Token]],
         delay = min(delay * 2, _MAX_POLL)
 
 
-def _save(core: SessionCore, key: str, token: Token, expected: int) -> Flow[int]:
+def _save(core: StoreContext, key: str, token: Token, expected: int) -> Flow[int]:
     """Save ``token`` over generation ``expected``; the generation it got."""
     store: TokenStore = core.store
     for _ in range(_SAVE_ATTEMPTS):
@@ -175,14 +209,14 @@ def _save(core: SessionCore, key: str, token: Token, expected: int) -> Flow[int]
                      f"writing it while this one held an expired lease (raise lease_ttl)")
 
 
-def _refresh_with_retry(core: SessionCore, base: Token) -> Flow[Token]:
+def _refresh_with_retry(core: StoreContext, base: Token) -> Flow[Token]:
     # The same retry rule as SessionCore's own refresh: a flood or a 502 on token.do must not
     # fail every worker waiting for the new token.
     return (yield from retrying(core.retry, lambda: refresh_flow(
         core.require_app_id(), core.require_app_secret("refresh"), base, core.endpoints, core.clock())))
 
 
-def authorize_with_store(core: SessionCore) -> Flow[Token | None]:
+def authorize_with_store(core: StoreContext) -> Flow[Token | None]:
     """Start: adopt the stored token if there is one; else get one (the grant, run by one
     process under the lease, or the token the session was built with) and save it."""
     store: TokenStore = core.store
@@ -219,7 +253,7 @@ def authorize_with_store(core: SessionCore) -> Flow[Token | None]:
     return (yield from _leased(core, key, work, adopt_while_waiting, "authorize"))
 
 
-def shared_refresh(core: SessionCore) -> Flow[Token]:
+def shared_refresh(core: StoreContext) -> Flow[Token]:
     """Refresh: adopt what another process saved, or be the one process that refreshes."""
     if core.token is None or not core.can_refresh:
         raise UsageError("this session cannot refresh: it needs a refresh token, app_id and app_secret_key")

@@ -52,12 +52,13 @@ def _is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
-def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement in the tree, at any depth, except under ``if TYPE_CHECKING:``."""
+def _imports(tree: ast.AST, typing_too: bool = False) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement in the tree, at any depth, except under ``if TYPE_CHECKING:``
+    (unless ``typing_too``)."""
     found: list[ast.Import | ast.ImportFrom] = []
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if not typing_too and isinstance(node, ast.If) and _is_type_checking(node.test):
             for child in node.orelse:
                 visit(child)
             return
@@ -91,14 +92,14 @@ def _resolve(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, k
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(typing_too: bool = False) -> dict[str, set[str]]:
     modules = _modules()
     known = set(modules)
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         edges: set[str] = set()
-        for node in _imports(tree):
+        for node in _imports(tree, typing_too):
             edges |= _resolve(name, path.name == "__init__.py", node, known)
         edges.discard(name)
         graph[name] = edges
@@ -253,3 +254,10 @@ def test_relative_and_absolute_imports_resolve(tmp_path: Path, monkeypatch: pyte
     assert graph["pkg.a"] == {"pkg.sub.c"}
     assert graph["pkg.sub.c"] == {"pkg.a", "pkg"}
     assert [set(c) for c in strongly_connected(graph)] == [{"pkg", "pkg.a", "pkg.sub.c"}]
+
+
+def test_typing_only_imports_make_no_cycle_either() -> None:
+    # A cycle through ``if TYPE_CHECKING:`` imports runs fine but still ties two modules into one
+    # owner; the module that needs the other's type declares a Protocol of what it uses instead
+    # (GrantContext, StoreContext).
+    assert strongly_connected(import_graph(typing_too=True)) == []
