@@ -308,9 +308,9 @@ class WebhookApp:
         # The event is remembered only once accepted, so that redelivery is not taken for a repeat.
         if not await _wait_for_slot(self._slots, self.slot_wait):
             stats["busy"] += 1
-            log.warning("webhook: all %d handler slots busy for %.1f s; a %s event answered %d "
-                        "so OK delivers it again", self.max_handlers, self.slot_wait, event.type or "untyped",
-                        BUSY_STATUS)
+            log.warning("webhook: no handler slot freed within %.1f s (max_handlers=%d); a %s event "
+                        "answered %d so OK delivers it again", self.slot_wait, self.max_handlers,
+                        event.type or "untyped", BUSY_STATUS)
             await self._answer(send, BUSY_STATUS)
             return
         if self.dedup.seen(key):  # the same event accepted by a concurrent request while this one waited
