@@ -97,7 +97,7 @@ class _Waiter:
     """One request waiting for a handler slot. ``granted`` is the truth: a finishing handler
     hands its slot over by setting it (and waking the request), in the loop's own thread."""
 
-    __slots__ = ("granted", "gone", "wake")
+    __slots__ = ("gone", "granted", "wake")
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self.granted = False

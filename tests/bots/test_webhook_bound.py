@@ -21,8 +21,8 @@ import anyio.to_thread
 import pytest
 import trio
 import trio.testing
-from anyio.abc import TaskGroup
 from anyio import wait_all_tasks_blocked
+from anyio.abc import TaskGroup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -137,18 +137,17 @@ def test_the_bound_holds_and_nothing_is_lost_when_slots_free_in_time(backend: st
         statuses.append(await asgi_post(app, message(n)))
 
     async def main() -> None:
-        async with anyio.create_task_group() as tg:
-            async with lifespan(app, tg, with_lifespan):
-                with anyio.fail_after(WAIT):
-                    async with anyio.create_task_group() as posts:
-                        for n in range(10):
-                            posts.start_soon(one, n)
-                        await wait_all_tasks_blocked()
-                        # Three handlers run; seven requests are held open, not answered, not queued elsewhere.
-                        assert (handler.running, app.running, len(statuses)) == (3, 3, 3)
-                        assert len(app._slots.waiters) == 7
-                        handler.go.set()
-                    await drain(app)
+        async with anyio.create_task_group() as tg, lifespan(app, tg, with_lifespan):
+            with anyio.fail_after(WAIT):
+                async with anyio.create_task_group() as posts:
+                    for n in range(10):
+                        posts.start_soon(one, n)
+                    await wait_all_tasks_blocked()
+                    # Three handlers run; seven requests are held open, not answered, not queued elsewhere.
+                    assert (handler.running, app.running, len(statuses)) == (3, 3, 3)
+                    assert len(app._slots.waiters) == 7
+                    handler.go.set()
+                await drain(app)
         assert statuses == [200] * 10
         assert sorted(handler.handled) == list(range(10)) and handler.peak == 3
         assert app.stats["busy"] == 0 and app.stats["dispatched"] == 10 and app.running == 0
@@ -163,20 +162,19 @@ def test_a_refused_event_gets_503_and_is_handled_when_redelivered(
     app = webhook_app(handler, allowed_networks=None, max_handlers=2, slot_wait=0)
 
     async def main() -> None:
-        async with anyio.create_task_group() as tg:
-            async with lifespan(app, tg, with_lifespan):
-                with anyio.fail_after(WAIT):
-                    assert [await asgi_post(app, message(n)) for n in (1, 2)] == [200, 200]
-                    await wait_all_tasks_blocked()
-                    assert handler.running == 2
-                    with caplog.at_level(logging.WARNING, "okru.webhook"):
-                        assert await asgi_post(app, message(3)) == 503
-                        assert await asgi_post(app, message(3)) == 503  # OK's retry, still busy: not a "repeat"
-                    handler.go.set()
-                    await drain(app)
-                    assert await asgi_post(app, message(3)) == 200  # redelivered once a slot is free
-                    assert await asgi_post(app, message(3)) == 200  # and now a repeat is dropped
-                    await drain(app)
+        async with anyio.create_task_group() as tg, lifespan(app, tg, with_lifespan):
+            with anyio.fail_after(WAIT):
+                assert [await asgi_post(app, message(n)) for n in (1, 2)] == [200, 200]
+                await wait_all_tasks_blocked()
+                assert handler.running == 2
+                with caplog.at_level(logging.WARNING, "okru.webhook"):
+                    assert await asgi_post(app, message(3)) == 503
+                    assert await asgi_post(app, message(3)) == 503  # OK's retry, still busy: not a "repeat"
+                handler.go.set()
+                await drain(app)
+                assert await asgi_post(app, message(3)) == 200  # redelivered once a slot is free
+                assert await asgi_post(app, message(3)) == 200  # and now a repeat is dropped
+                await drain(app)
         assert sorted(handler.handled) == [1, 2, 3] and handler.peak == 2
         assert app.stats["busy"] == 2 and app.stats["dispatched"] == 3 and app.stats["duplicates"] == 1
 
