@@ -10,8 +10,8 @@ background, so a slow handler never delays the answer.
 Bounded work: at most ``max_handlers`` handlers run at once. An event that finds them all busy
 waits up to ``slot_wait`` seconds for one to finish (holding OK's request open); if none does,
 it is answered ``503`` and not remembered, so OK, which redelivers anything not answered 200
-(docs/protocol.md §11.10), brings it again later. Memory stays bounded by the server's own
-connection limit, and no event is dropped.
+(docs/protocol.md §11.10), brings it again later. So the app keeps no queue of its own: a
+waiting event is only its open request, held for at most ``slot_wait``, and no event is dropped.
 
 Background work: when the server runs the ASGI lifespan protocol (uvicorn and hypercorn do by
 default) the app keeps a task group for the server's lifetime (a trio nursery, or a set of
