@@ -97,11 +97,10 @@ class _Waiter:
     """One request waiting for a handler slot. ``granted`` is the truth: a finishing handler
     hands its slot over by setting it (and waking the request), in the loop's own thread."""
 
-    __slots__ = ("gone", "granted", "wake")
+    __slots__ = ("granted", "wake")
 
     def __init__(self, wake: Callable[[], None]) -> None:
         self.granted = False
-        self.gone = False
         self.wake = wake
 
 
@@ -124,13 +123,12 @@ class _Slots:
         return False
 
     def release(self) -> None:
-        while self.waiters:
+        if self.waiters:  # only live waiters are queued: one that gives up leaves at once
             waiter = self.waiters.popleft()
-            if not waiter.gone:
-                waiter.granted = True  # the slot changes hands: ``running`` stays the same
-                waiter.wake()
-                return
-        self.running -= 1
+            waiter.granted = True  # the slot changes hands: ``running`` stays the same
+            waiter.wake()
+        else:
+            self.running -= 1
 
 
 async def _wait_for_slot(slots: _Slots, timeout: float) -> bool:
@@ -164,23 +162,18 @@ async def _wait_for_slot(slots: _Slots, timeout: float) -> bool:
     slots.waiters.append(waiter)
     try:
         await wait()
-    except BaseException:
-        # Cancelled (the server is stopping) just after a slot was handed over: give it back.
+    except BaseException:  # cancelled (the server is stopping)
         if waiter.granted:
-            waiter.granted = False
-            slots.release()
+            slots.release()  # just after a slot was handed over: give it back
+        else:
+            slots.waiters.remove(waiter)
         raise
     finally:
         if timer is not None:
             timer.cancel()
-        waiter.gone = True
-        if not waiter.granted:
-            try:
-                slots.waiters.remove(waiter)  # a gone waiter left in the queue would block take()
-            except ValueError:
-                pass
-    # A timeout that raced a hand-over keeps the slot: ``granted`` is the truth.
-    return waiter.granted
+    if not waiter.granted:  # timed out: leave the queue (a stale waiter would block take())
+        slots.waiters.remove(waiter)
+    return waiter.granted  # a timeout that raced a hand-over keeps the slot
 
 
 class WebhookApp:

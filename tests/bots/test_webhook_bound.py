@@ -6,6 +6,7 @@ remembered, and is handled when it comes again. The app is driven directly as an
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import logging
@@ -356,3 +357,21 @@ def test_under_uvicorn_busy_is_503_then_redelivery_and_in_time_slots_are_200() -
         thread.join(WAIT)
         assert sorted(got.get(timeout=WAIT) for _ in range(2)) == [4, 5]
     assert app.stats["busy"] == 0 and app.stats["dispatched"] == 2
+
+
+def test_a_slot_handed_to_a_request_cancelled_at_that_moment_comes_back() -> None:
+    from okru_proto._webhook_app import _Slots, _wait_for_slot
+
+    async def main() -> None:
+        slots = _Slots(1)
+        assert slots.take()
+        waiting = asyncio.create_task(_wait_for_slot(slots, 4.9))
+        await asyncio.sleep(0)  # one loop turn: the request is now queued for the slot
+        assert len(slots.waiters) == 1
+        slots.release()  # the handler ends: the slot is handed to the request...
+        waiting.cancel()  # ...which the server cancels before it resumes
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert slots.running == 0 and not slots.waiters and slots.take()
+
+    asyncio.run(main())
