@@ -68,7 +68,6 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
     from okru_proto.bots import MessageCreated, webhook_app
 
     token, endpoints = _token(args), _endpoints(args)
-    bot = BotSession(token, endpoints=endpoints, timeout=args.timeout)
 
     async def handler(event: Any) -> None:
         print(dump_json({"type": event.type, "event": dict(event.raw)}, indent=None), flush=True)
@@ -82,7 +81,10 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
         from okru_proto.bots import OK_WEBHOOK_NETWORKS
 
         allowed = list(OK_WEBHOOK_NETWORKS)
-    app = webhook_app(handler, allowed_networks=allowed, trusted_proxies=args.trusted_proxy or ())
+    # Built before the session, so a bad --max-handlers / --slot-wait leaves nothing open.
+    app = webhook_app(handler, allowed_networks=allowed, trusted_proxies=args.trusted_proxy or (),
+                      max_handlers=args.max_handlers, slot_wait=args.slot_wait)
+    bot = BotSession(token, endpoints=endpoints, timeout=args.timeout)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -93,7 +95,8 @@ def cmd_bot_serve(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     print(f"http://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
     print(f"webhook receiver on port {port} (Ctrl-C stops it); accepting from "
-          f"{'any address' if allowed is None else ', '.join(allowed)}", file=sys.stderr, flush=True)
+          f"{'any address' if allowed is None else ', '.join(allowed)}; up to {app.max_handlers} handlers "
+          "at once", file=sys.stderr, flush=True)
     # uvicorn's own proxy-header handling would rewrite the client address from X-Forwarded-For
     # for 127.0.0.1 peers before webhook_app sees it; webhook_app's trusted_proxies decide instead.
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
@@ -146,5 +149,10 @@ def add_bot_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--any-source", action="store_true", help="accept from any address (testing only)")
     p.add_argument("--trusted-proxy", action="append", metavar="NETWORK",
                    help="believe X-Forwarded-For from this reverse proxy (repeatable)")
+    p.add_argument("--max-handlers", type=int, default=64, metavar="N",
+                   help="handlers running at once (default 64); an event finding all busy waits "
+                   "--slot-wait seconds, then is answered 503 and OK delivers it again")
+    p.add_argument("--slot-wait", type=float, default=2.0, metavar="SECONDS",
+                   help="how long an event waits for a free handler, 0 to 5 (default 2)")
     common(p)
     p.set_defaults(func=cmd_bot_serve)

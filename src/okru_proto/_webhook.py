@@ -262,5 +262,10 @@ class DedupWindow:
             keys.popitem(last=False)
         return False
 
+    def __contains__(self, key: object) -> bool:
+        """True if ``key`` was seen, without remembering it (the webhook app looks before it
+        has a handler slot, and remembers only an event it accepted)."""
+        return key is not None and key in self._keys
+
     def __len__(self) -> int:
         return len(self._keys)

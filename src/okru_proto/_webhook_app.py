@@ -7,6 +7,12 @@ within 5 seconds and retries otherwise, docs/protocol.md §11.10), drops a repea
 already seen (OK's retries), and only then hands the event to the user's handler, in the
 background, so a slow handler never delays the answer.
 
+Bounded work: at most ``max_handlers`` handlers run at once. An event that finds them all busy
+waits up to ``slot_wait`` seconds for one to finish (holding OK's request open); if none does,
+it is answered ``503`` and not remembered, so OK, which redelivers anything not answered 200
+(docs/protocol.md §11.10), brings it again later. So the app keeps no queue of its own: a
+waiting event is only its open request, held for at most ``slot_wait``, and no event is dropped.
+
 Background work: when the server runs the ASGI lifespan protocol (uvicorn and hypercorn do by
 default) the app keeps a task group for the server's lifetime (a trio nursery, or a set of
 asyncio tasks) and waits for running handlers on shutdown. Without lifespan it falls back to
@@ -18,7 +24,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import sys
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -33,6 +41,13 @@ log = logging.getLogger("okru.webhook")
 OK_WEBHOOK_NETWORKS = ("217.20.145.192/28", "217.20.151.160/28", "217.20.153.48/28")
 #: A webhook body larger than this is refused with 413 (OK's events are small JSON objects).
 MAX_BODY = 1 << 20
+#: Handlers running at once by default.
+MAX_HANDLERS = 64
+#: Seconds an event waits for a free handler slot by default before it is answered 503. OK wants
+#: its answer within 5 seconds (docs/protocol.md §11.10); 2 leaves room for the network and the body.
+SLOT_WAIT = 2.0
+#: The status for "no handler slot freed in time": OK redelivers on any status but 200.
+BUSY_STATUS = 503
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -78,12 +93,97 @@ def _running_library() -> str:
     raise UsageError("webhook_app runs under an ASGI server on asyncio or trio")
 
 
+class _Waiter:
+    """One request waiting for a handler slot. ``granted`` is the truth: a finishing handler
+    hands its slot over by setting it (and waking the request), in the loop's own thread."""
+
+    __slots__ = ("granted", "wake")
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.granted = False
+        self.wake = wake
+
+
+class _Slots:
+    """A counting limit that works on asyncio and trio alike (the waiting is done by the
+    caller with its library's primitives). A freed slot goes to the oldest waiter, so a burst
+    cannot starve an early event."""
+
+    __slots__ = ("limit", "running", "waiters")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0
+        self.waiters: deque[_Waiter] = deque()
+
+    def take(self) -> bool:
+        if self.running < self.limit and not self.waiters:
+            self.running += 1
+            return True
+        return False
+
+    def release(self) -> None:
+        if self.waiters:  # only live waiters are queued: one that gives up leaves at once
+            waiter = self.waiters.popleft()
+            waiter.granted = True  # the slot changes hands: ``running`` stays the same
+            waiter.wake()
+        else:
+            self.running -= 1
+
+
+async def _wait_for_slot(slots: _Slots, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for a slot; True if the caller now holds one."""
+    if slots.take():
+        return True
+    if timeout <= 0:
+        return False
+    timer: Any = None
+    if _running_library() == "trio":
+        trio = sys.modules["trio"]
+        event = trio.Event()
+        waiter = _Waiter(event.set)
+
+        async def wait() -> None:
+            with trio.move_on_after(timeout):
+                await event.wait()
+    else:
+        loop = sys.modules["asyncio"].get_running_loop()
+        future = loop.create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        waiter = _Waiter(wake)
+        timer = loop.call_later(timeout, wake)
+
+        async def wait() -> None:
+            await future
+    slots.waiters.append(waiter)
+    try:
+        await wait()
+    except BaseException:  # cancelled (the server is stopping)
+        if waiter.granted:
+            slots.release()  # just after a slot was handed over: give it back
+        else:
+            slots.waiters.remove(waiter)
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if not waiter.granted:  # timed out: leave the queue (a stale waiter would block take())
+        slots.waiters.remove(waiter)
+    return waiter.granted  # a timeout that raced a hand-over keeps the slot
+
+
 class WebhookApp:
     """The ASGI app :func:`webhook_app` returns. ``stats`` counts what it did (received,
-    dispatched, duplicates, refused, invalid, handler_errors)."""
+    dispatched, duplicates, refused, invalid, busy, handler_errors); ``running`` is the number
+    of handlers running now."""
 
     def __init__(self, handler: Handler, *, allowed_networks: Iterable[str | Network] | None,
-                 trusted_proxies: Iterable[str | Network], dedup_window: int, max_body: int) -> None:
+                 trusted_proxies: Iterable[str | Network], dedup_window: int, max_body: int,
+                 max_handlers: int = MAX_HANDLERS, slot_wait: float = SLOT_WAIT) -> None:
         if not callable(handler):
             raise UsageError("webhook_app needs a handler: async def handler(event): ...")
         self.handler = handler
@@ -93,10 +193,24 @@ class WebhookApp:
         if type(max_body) is not int or max_body < 1:
             raise UsageError("max_body is a number of bytes >= 1")
         self.max_body = max_body
+        if type(max_handlers) is not int or max_handlers < 1:
+            raise UsageError(f"max_handlers is a number of handlers running at once >= 1, not {max_handlers!r}")
+        if (type(slot_wait) not in (int, float) or not math.isfinite(slot_wait)
+                or not 0 <= slot_wait < 5):
+            raise UsageError(f"slot_wait is seconds in [0, 5) (OK wants its answer within 5 seconds), "
+                             f"not {slot_wait!r}")
+        self.max_handlers = max_handlers
+        self.slot_wait = float(slot_wait)
+        self._slots = _Slots(max_handlers)
         self.stats = dict.fromkeys(("received", "dispatched", "duplicates", "refused", "invalid",
-                                    "handler_errors"), 0)
+                                    "busy", "handler_errors"), 0)
         self._spawn: Callable[[Callable[[], Awaitable[None]]], None] | None = None
         self._tasks: set[Any] = set()
+
+    @property
+    def running(self) -> int:
+        """Handlers running now (never more than ``max_handlers``)."""
+        return self._slots.running
 
     # -- source address ------------------------------------------------------------------
     def _trusted(self, address: Any) -> bool:
@@ -177,11 +291,33 @@ class WebhookApp:
             stats["invalid"] += 1
             await self._answer(send, 400)
             return
-        duplicate = self.dedup.seen(event_key(event))
-        stats["duplicates" if duplicate else "dispatched"] += 1
-        await self._answer(send, 200)
-        if not duplicate:
+        key = event_key(event)
+        if key in self.dedup:
+            stats["duplicates"] += 1
+            await self._answer(send, 200)
+            return
+        # Wait for a handler slot before answering: holding the request open is the backpressure
+        # OK sees; a 503 makes it deliver again later (any status but 200 is retried, §11.10).
+        # The event is remembered only once accepted, so that redelivery is not taken for a repeat.
+        if not await _wait_for_slot(self._slots, self.slot_wait):
+            stats["busy"] += 1
+            log.warning("webhook: no handler slot freed within %.1f s (max_handlers=%d); a %s event "
+                        "answered %d so OK delivers it again", self.slot_wait, self.max_handlers,
+                        event.type or "untyped", BUSY_STATUS)
+            await self._answer(send, BUSY_STATUS)
+            return
+        if self.dedup.seen(key):  # the same event accepted by a concurrent request while this one waited
+            self._slots.release()
+            stats["duplicates"] += 1
+            await self._answer(send, 200)
+            return
+        stats["dispatched"] += 1
+        try:
             self.spawn(self._handle, event)
+        except BaseException:
+            self._slots.release()
+            raise
+        await self._answer(send, 200)
 
     async def _handle(self, event: WebhookEvent) -> None:
         try:
@@ -195,9 +331,15 @@ class WebhookApp:
 
     # -- background work -----------------------------------------------------------------
     def spawn(self, func: Callable[[WebhookEvent], Awaitable[None]], event: WebhookEvent) -> None:
-        """Run ``func(event)`` in the background on the server's loop."""
+        """Run ``func(event)`` in the background on the server's loop; it holds a handler slot
+        the caller took, and gives it back when it ends, however it ends."""
+        slots = self._slots
+
         async def job() -> None:
-            await func(event)
+            try:
+                await func(event)
+            finally:
+                slots.release()
 
         if self._spawn is not None:
             self._spawn(job)
@@ -240,13 +382,17 @@ class WebhookApp:
 
 def webhook_app(handler: Handler, *, allowed_networks: Iterable[str | Network] | None = OK_WEBHOOK_NETWORKS,
                 trusted_proxies: Iterable[str | Network] = (), dedup_window: int = 10_000,
-                max_body: int = MAX_BODY) -> WebhookApp:
+                max_body: int = MAX_BODY, max_handlers: int = MAX_HANDLERS,
+                slot_wait: float = SLOT_WAIT) -> WebhookApp:
     """An ASGI app that receives OK's webhooks and calls ``await handler(event)`` for each.
 
     ``allowed_networks``: source addresses accepted (default: OK's three published ranges;
     ``None`` accepts any, e.g. when a proxy you trust already checked). ``trusted_proxies``:
     peers whose ``X-Forwarded-For`` is believed (your reverse proxy). ``dedup_window``: how many
-    recent event ids are remembered to drop OK's retries (0 turns it off).
+    recent event ids are remembered to drop OK's retries (0 turns it off). ``max_handlers``: how
+    many handlers run at once; an event that finds them all busy waits up to ``slot_wait``
+    seconds (0 to 5, default 2) for one to finish, else it is answered 503 and OK delivers it again.
     """
     return WebhookApp(handler, allowed_networks=allowed_networks, trusted_proxies=trusted_proxies,
-                      dedup_window=dedup_window, max_body=max_body)
+                      dedup_window=dedup_window, max_body=max_body, max_handlers=max_handlers,
+                      slot_wait=slot_wait)

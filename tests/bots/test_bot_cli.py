@@ -59,7 +59,8 @@ def test_serve_echo(emulator: tuple[FakeOK, str]) -> None:
     fake, url = emulator
     env = {**os.environ, "OKRU_BOT_TOKEN": fake.bots.access_token, "PYTHONUTF8": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "okru", "bot", "serve", "--echo", "--allow", "127.0.0.0/8", "--api-url", url],
+        [sys.executable, "-m", "okru", "bot", "serve", "--echo", "--allow", "127.0.0.0/8", "--api-url", url,
+         "--max-handlers", "3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: queue.Queue[str | None] = queue.Queue()
@@ -82,8 +83,17 @@ def test_serve_echo(emulator: tuple[FakeOK, str]) -> None:
         assert event["type"] == "MESSAGE_CREATED" and event["event"]["message"]["text"] == "эхо"
         proc.send_signal(signal.SIGINT)  # graceful: the lifespan shutdown waits for the echo
         assert proc.wait(WAIT) == 0
+        assert proc.stderr is not None and "up to 3 handlers at once" in proc.stderr.read()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(WAIT)
     assert [m["message"]["text"] for m in fake.bots.sent(fake.bots.chat_id)] == ["эхо"]
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--max-handlers", "0"), ("--slot-wait", "7")])
+def test_serve_rejects_a_bad_bound(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["bot", "serve", "--any-source", "--access-token", "tkn1demoBOT:CQABPOJKAKEKEKEKE", flag, value])
+    err = capsys.readouterr().err
+    assert code == 2 and flag.lstrip("-").replace("-", "_") in err, err
+    assert "CQABPOJKAKEKEKEKE" not in err
