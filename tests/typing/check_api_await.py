@@ -8,7 +8,7 @@ from typing import Any
 import okru_httpx
 import okru_httpx.sync
 import okru_trio
-from okru_proto.adapter import API
+from okru_httpx import API  # the same API every adapter exports (okru_trio.API is it too)
 
 
 async def missing_await_httpx(session: okru_httpx.ClientSession) -> None:
