@@ -219,18 +219,24 @@ class SessionCore:
                              "or call its authorize() first")
         if pass_error is None:
             pass_error = self.pass_error
-        refreshed = False
+        # Refreshes this call may ask for: one, as OK's 102 rule wants (docs/protocol.md §5). With
+        # a shared store, two: the first may only adopt the fleet's newest token, which has
+        # expired too when this worker sat idle past its lifetime; the second then refreshes it
+        # (still one token.do per expiry across the fleet, docs/workers.md).
+        refreshes_left = 1 if self.store is None else 2
+        refreshed_at = -1  # the generation whose token the last refresh replaced
         if self.refresh_before is not None and self.can_refresh:
             token = self.token
             if token is not None and token.expired(self.clock(), self.refresh_before):
-                refreshed = True
+                refreshes_left -= 1
+                refreshed_at = self.generation
                 yield RefreshNeeded(self, self.generation)
         # The error payload behind the last failed attempt: returned as-is with pass_error once
         # the retry policy gives up on it.
         passed: tuple[Error, Any] | None = None
 
         def attempt() -> Flow[Any]:
-            nonlocal refreshed, passed
+            nonlocal refreshes_left, refreshed_at, passed
             passed = None
             while True:
                 generation = self.generation
@@ -256,10 +262,12 @@ class SessionCore:
                     return result
                 result = _scrub_value(result, secret_forms(self.secret_values()))
                 error = api_error_from_payload(result, method)
-                if error.needs_refresh and not refreshed and self.can_refresh:
-                    # 102: one refresh (shared by concurrent callers), then the same call again;
-                    # not counted as a retry (docs/protocol.md §5).
-                    refreshed = True
+                if (error.needs_refresh and refreshes_left and generation != refreshed_at
+                        and self.can_refresh):
+                    # 102: a refresh (shared by concurrent callers), then the same call again;
+                    # not counted as a retry (docs/protocol.md §5). Never twice for one token.
+                    refreshes_left -= 1
+                    refreshed_at = generation
                     yield RefreshNeeded(self, generation)
                     continue
                 passed = (error, result)

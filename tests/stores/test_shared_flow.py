@@ -11,7 +11,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from okru_proto import Secret, StoreError, Token
+from okru_proto import Secret, SessionExpiredError, StoreError, Token
 from okru_proto._flow import Callback, RefreshNeeded, Sleep
 from okru_proto.adapter import Request, SessionCore, StoreCall
 from okru_proto.testing import FakeOK
@@ -143,7 +143,65 @@ class SharedRefresh(RuleBasedStateMachine):
 
 
 TestSharedRefresh = SharedRefresh.TestCase
-TestSharedRefresh.settings = settings(max_examples=40, stateful_step_count=40, deadline=None)
+TestSharedRefresh.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_a_worker_idle_past_two_expiries_adopts_then_refreshes_in_one_call() -> None:
+    # Worker 0 refreshes after the first expiry; the fleet's token then expires again while
+    # worker 1 still holds the boot token. Worker 1's call adopts worker 0's token (newer than
+    # its own), gets 102 with it too, and refreshes that one: the call succeeds, with exactly
+    # one token.do per expiry. (Found by the state machine: the call used to end in 102.)
+    machine = SharedRefresh()
+    machine.expire()
+    machine.call(0)
+    while machine.procs[0].flow is not None:
+        machine.step(0)
+    machine.expire()
+    machine.call(1)
+    machine.teardown()
+    assert isinstance(machine.procs[1].results[0], dict) and "uid" in machine.procs[1].results[0]
+    assert token_dos(machine.fake) == 2 == machine.expiries
+    assert [len(p.saw) for p in machine.procs[:2]] == [1, 1]
+
+
+def test_a_token_refused_right_after_its_refresh_is_refreshed_once_only() -> None:
+    # Without a store a call refreshes once (OK's 102 rule); with one, at most twice, and never
+    # twice for the same token: a server that refuses every token ends the call with the 102.
+    fake = FakeOK()
+    issued = fake.issue_token()
+    boot = Token(access_token=Secret(issued["access_token"]), refresh_token=Secret(issued["refresh_token"]))
+    for store, most in ((None, 1), (MemoryTokenStore(), 2)):
+        core = SessionCore(app_id=fake.app_id, app_key=fake.app_key, app_secret_key=fake.app_secret_key,
+                           token=boot, clock=lambda: fake.now, store=store)
+        refreshes = 0
+        flow = core.call_flow("users.getCurrentUser")
+        effect = next(flow)
+        with pytest.raises(SessionExpiredError):
+            while True:
+                if isinstance(effect, Request):
+                    fake.expire_access_tokens()  # every token is refused by the time it is used
+                    reply: Any = fake.handle(effect)
+                elif isinstance(effect, StoreCall):
+                    reply = getattr(effect.store, effect.method)(*effect.args)
+                elif isinstance(effect, RefreshNeeded):
+                    refreshes += 1
+                    inner = core.refresh_flow()
+                    step = next(inner)
+                    try:
+                        while True:
+                            if isinstance(step, Request):
+                                step = inner.send(fake.handle(step))
+                            elif isinstance(step, StoreCall):
+                                step = inner.send(getattr(step.store, step.method)(*step.args))
+                            else:
+                                step = inner.send(None)
+                    except StopIteration:
+                        pass
+                    reply = None
+                else:
+                    reply = None
+                effect = flow.send(reply)
+        assert refreshes == most
 
 
 def _core(store: Any, **kw: Any) -> SessionCore:
