@@ -7,7 +7,7 @@ import json
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from okru_proto import Endpoints, Secret, UsageError, sign
@@ -199,6 +199,7 @@ def _encodable(params):
 
 @given(st.dictionaries(keys, values, max_size=6).filter(_encodable), st.text(min_size=1, max_size=16).filter(
     lambda s: s == s.encode("utf-8", "ignore").decode()), st.sampled_from(["POST", "GET"]))
+@example({"\ue000": "", "\U00010000": ""}, "0", "POST")  # Java order differs from code-point order
 def test_server_view_verifies(params, secret, http_method):
     request = prepare_call("group.method", params, app_key="APPKEY", endpoints=Endpoints(),
                            secret=secret, access_token="tok", http_method=http_method)
@@ -212,8 +213,9 @@ def test_server_view_verifies(params, secret, http_method):
     assert len(server) == len(received), "a parameter was sent twice"
     sig = server.pop("sig")
     assert server.pop("access_token") == "tok"
-    # The server re-signs exactly what it decoded, with the same secret.
-    text = "".join(f"{k}={server[k]}" for k in sorted(server))
+    # The server re-signs exactly what it decoded, with the same secret, sorting names as Java's
+    # String.compareTo does: by UTF-16 code unit (docs/protocol.md §2.1).
+    text = "".join(f"{k}={server[k]}" for k in sorted(server, key=lambda k: k.encode("utf-16-be", "surrogatepass")))
     assert hashlib.md5((text + secret).encode()).hexdigest() == sig
     assert sign(server, secret) == sig
     assert server["method"] == "group.method" and server["format"] == "json"
