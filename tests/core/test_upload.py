@@ -25,6 +25,7 @@ from okru_proto import (
     UsageError,
     photo_media,
 )
+from okru_proto._photo_body import PhotoFile, multipart_body
 from okru_proto.adapter import (
     Request,
     Response,
@@ -41,7 +42,6 @@ from okru_proto.adapter import (
     run_sync,
     upload_photos_flow,
 )
-from okru_proto._photo_body import PhotoFile, multipart_body
 from okru_proto.testing import FakeOK
 
 JPEG = b"\xff\xd8\xff\xe0rest-of-a-jpeg"
