@@ -23,8 +23,9 @@ __all__ = ["Photo", "PhotoFile", "multipart_body", "sniff_content_type"]
 # RFC 2046 §5.1.1: 1..70 characters from this set (we leave out space, which needs quoting).
 _BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=?]{1,70}")
 
-# Magic numbers of the formats OK accepts; the part's Content-Type is sniffed from the bytes
-# because guessing from a file name needs the mimetypes database (I/O the core does not do).
+# Magic numbers of the formats OK accepts; a Photo's Content-Type is sniffed from its bytes (the
+# mimetypes database would be I/O the core does not do). A PhotoFile, whose bytes the core never
+# sees, goes by its extension in the table of these same formats below.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
