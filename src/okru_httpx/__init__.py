@@ -12,7 +12,6 @@ only sends its :class:`~okru_proto.adapter.Request` values with httpx. The block
 from __future__ import annotations
 
 import contextlib
-import os
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -46,7 +45,7 @@ from ._base import (
 from ._body import BodyReader, reply_headers
 from ._bot import AsyncBot
 from ._deadline import DEADLINE, Deadline
-from ._errors import build_error, close_error, file_error, send_error
+from ._errors import build_error, close_error, send_error
 from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
 from ._response import httpx_url, make_response
 from ._stream import aiter_body, source_size_async, stream_headers
@@ -112,11 +111,6 @@ class HttpxSession(SessionBase, AsyncSessionBase):
                                           headers=stream_headers(request.headers, body),
                                           content=aiter_body(body), timeout=self._timeout)
 
-    async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
-        try:
-            return await anyio.Path(path).read_bytes()
-        except (OSError, ValueError) as exc:
-            raise file_error(exc, path) from exc
 
     async def _send(self, request: Request) -> Response:
         client = self._client

@@ -3,7 +3,7 @@
 Nothing from httpx, httpcore, h11, anyio, ssl or the OS escapes untyped: :func:`send_error`
 maps whatever a send raised (a deadline, a per-phase timeout naming its limit, a redirect httpx
 cannot parse, a body that does not decode, a closed client, TLS and socket failures), and
-:func:`build_error`, :func:`close_error` and :func:`file_error` the failures around a send. The
+:func:`build_error` and :func:`close_error` the failures around a send. The
 caller raises the result ``from`` the original. Messages name the host only; an httpx error
 kept as ``__cause__`` has the URL query of its ``.request`` masked, because in GET mode it holds
 the access token and an upload URL its apiToken.
@@ -21,7 +21,7 @@ from okru_proto.adapter import Request, mask_query
 
 from ._deadline import Deadline
 
-__all__ = ["build_error", "close_error", "closed_client_error", "file_error", "send_error", "transport_error"]
+__all__ = ["build_error", "close_error", "closed_client_error", "send_error", "transport_error"]
 
 _QUERY = re.compile(r"\?\S*")
 
@@ -54,13 +54,6 @@ def send_error(exc: Exception, request: Request, deadline: Deadline | None, tota
     # httpx.StreamError, a RuntimeError of a broken client, anything else httpx, httpcore, h11,
     # anyio or ssl may raise: still ours, with the original as __cause__.
     return TransportError(f"could not talk to {host} ({type(exc).__name__}: {_clean(str(exc))})")
-
-
-def file_error(exc: OSError | ValueError, path: object) -> UsageError:
-    """A photo path that cannot be read (missing, a directory, no permission, a NUL in it): the
-    caller's input, named in the message (a local path, never a secret)."""
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return UsageError(f"cannot read the photo file {str(path)!r}: {reason}")
 
 
 def build_error(exc: Exception, request: Request) -> UsageError:

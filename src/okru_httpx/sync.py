@@ -12,10 +12,8 @@ is ``okru_proto``'s.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 
@@ -48,7 +46,7 @@ from ._base import (
 from ._body import BodyReader, reply_headers
 from ._bot import SyncBot
 from ._deadline import DEADLINE, Deadline
-from ._errors import build_error, close_error, file_error, send_error
+from ._errors import build_error, close_error, send_error
 from ._logfilter import install_log_filter, log_filter_installed, remove_log_filter
 from ._response import httpx_url, make_response
 from ._stream import iter_body, source_size, stream_headers
@@ -113,11 +111,6 @@ class HttpxSession(SessionBase, SyncSessionBase):
                                           headers=stream_headers(request.headers, body),
                                           content=iter_body(body), timeout=self._timeout)
 
-    def _read_file(self, path: str | os.PathLike[str]) -> bytes:
-        try:
-            return Path(path).read_bytes()
-        except (OSError, ValueError) as exc:
-            raise file_error(exc, path) from exc
 
     def _send(self, request: Request) -> Response:
         client = self._client

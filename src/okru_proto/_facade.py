@@ -2,7 +2,8 @@
 
 An adapter's session base mixes in :class:`SyncSessionBase` or :class:`AsyncSessionBase` and
 provides four things: ``_send`` (its transport: ``Request -> Response``), ``_sleep`` (for retry
-backoff), ``_lock`` (one refresh for all concurrent callers) and ``_read_file`` (photo paths).
+backoff), ``_lock`` (one refresh for all concurrent callers) and ``_source_size`` (measures a
+video source or a photo file; both are streamed, never read whole).
 The methods here only drive core flows with them; nothing here does I/O itself, and the async
 methods only await what the adapter gave, so they run under asyncio, trio or any other loop.
 """
@@ -20,7 +21,7 @@ from ._paging import DEFAULT_MAX_PAGES, Page, Pager
 from ._spec import SessionSpec
 from ._token import Token
 from ._types import Request, Response
-from ._upload import Photo, PhotoSource, UploadedPhoto, upload_photos_flow
+from ._upload import Photo, PhotoFile, PhotoSource, UploadedPhoto, upload_photos_flow
 from ._video_session import AsyncVideoMixin, SyncVideoMixin
 
 __all__ = ["AsyncSessionBase", "SyncSessionBase"]
@@ -33,7 +34,7 @@ def _is_path(item: PhotoSource) -> bool:
 class SyncSessionBase(SyncVideoMixin, SessionSpec):
     """The blocking half: ``call``, ``authorize``, ``refresh``, ``upload_photos``, ``pages``,
     ``items``. The adapter sets ``_send``, ``_sleep``, ``_lock`` (a ``threading.Lock``) and
-    ``_read_file``."""
+    ``_source_size``."""
 
     _send: Callable[[Request], Response]
     _sleep: Callable[[float], object]
@@ -41,9 +42,6 @@ class SyncSessionBase(SyncVideoMixin, SessionSpec):
     # An async on_token is refused when the session is made (and an awaitable it returns, when
     # it runs): the blocking driver has no loop to await it on.
     _blocking = True
-
-    def _read_file(self, path: str | os.PathLike[str]) -> bytes:  # pragma: no cover - adapters
-        raise NotImplementedError
 
     def _run(self, flow: Flow[T]) -> T:
         return run_sync(flow, self._send, self._sleep, self._lock)
@@ -65,7 +63,9 @@ class SyncSessionBase(SyncVideoMixin, SessionSpec):
                       params: Mapping[str, object] | None = None) -> tuple[UploadedPhoto, ...]:
         """Upload photos (bytes, :class:`~okru_proto.Photo` or file paths) to the user's album,
         album ``aid`` or group ``gid``; one :class:`~okru_proto.UploadedPhoto` per file."""
-        photos = [Photo.from_path(f, self._read_file(f)) if _is_path(f) else Photo.coerce(f)  # type: ignore[arg-type]
+        # A path is measured (a stat: a missing or unreadable file fails here, before any request)
+        # and streamed by the adapter while the POST is sent; it is never read whole.
+        photos = [PhotoFile(f, self._source_size(f)) if _is_path(f) else Photo.coerce(f)  # type: ignore[arg-type]
                   for f in files]
         return self._run(upload_photos_flow(self._core, photos, boundary=secrets.token_hex(16), aid=aid,
                                             gid=gid, commit=commit, params=params))
@@ -97,14 +97,11 @@ class SyncSessionBase(SyncVideoMixin, SessionSpec):
 class AsyncSessionBase(AsyncVideoMixin, SessionSpec):
     """The async twin of :class:`SyncSessionBase` (same methods, awaited). The adapter sets
     ``_send`` and ``_sleep`` (async callables), ``_lock`` (an async lock of its loop) and
-    ``_read_file`` (async)."""
+    ``_source_size`` (async)."""
 
     _send: Callable[[Request], Awaitable[Response]]
     _sleep: Callable[[float], Awaitable[object]]
     _lock: AbstractAsyncContextManager[Any]
-
-    async def _read_file(self, path: str | os.PathLike[str]) -> bytes:  # pragma: no cover - adapters
-        raise NotImplementedError
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._send, self._sleep, self._lock)
@@ -126,7 +123,7 @@ class AsyncSessionBase(AsyncVideoMixin, SessionSpec):
                             params: Mapping[str, object] | None = None) -> tuple[UploadedPhoto, ...]:
         """Upload photos (bytes, :class:`~okru_proto.Photo` or file paths) to the user's album,
         album ``aid`` or group ``gid``; one :class:`~okru_proto.UploadedPhoto` per file."""
-        photos = [Photo.from_path(f, await self._read_file(f)) if _is_path(f) else Photo.coerce(f)  # type: ignore[arg-type]
+        photos = [PhotoFile(f, await self._source_size(f)) if _is_path(f) else Photo.coerce(f)  # type: ignore[arg-type]
                   for f in files]
         return await self._run(upload_photos_flow(self._core, photos, boundary=secrets.token_hex(16), aid=aid,
                                                   gid=gid, commit=commit, params=params))

@@ -1,4 +1,4 @@
-"""Reading an upload's sources: everything about turning a user's video source into bytes lives here.
+"""Reading an upload's sources: everything about turning a user's video source or photo file into bytes lives here.
 
 The core plans a streamed body (:mod:`._body`: preamble, byte ranges of the user's source,
 epilogue); an adapter sends it. Between the two sits one blocking job both adapters share:
@@ -32,7 +32,7 @@ def describe_source(source: object) -> str:
 
 def _unreadable(source: object, exc: OSError | ValueError) -> UsageError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return UsageError(f"cannot read video source {describe_source(source)}: {reason}")
+    return UsageError(f"cannot read upload source {describe_source(source)}: {reason}")
 
 
 def source_size(source: Any) -> int:
@@ -47,14 +47,16 @@ def source_size(source: Any) -> int:
         if isinstance(source, (str, os.PathLike)):
             size = os.stat(source).st_size  # first: a missing file says so, not "not a regular file"
             if not os.path.isfile(source):
-                raise UsageError(f"video source {describe_source(source)} is not a regular file")
+                raise UsageError(f"upload source {describe_source(source)} is not a regular file")
             return size
         position = source.tell()
         end = source.seek(0, os.SEEK_END)
         source.seek(position)
         if position:
-            raise UsageError("a video file object must be at position 0 (okru reads it from the start)")
+            raise UsageError("a file object to upload must be at position 0 (okru reads it from the start)")
         return int(end)
+    except UsageError:
+        raise  # already says what to fix (UsageError is a ValueError: not wrapped twice)
     except (OSError, ValueError) as exc:
         raise _unreadable(source, exc) from exc
 
@@ -84,7 +86,7 @@ class SourceReader:
         except (OSError, ValueError) as exc:
             raise _unreadable(source, exc) from exc
         if not isinstance(data, bytes) or len(data) != part.length:
-            raise UsageError(f"video source {describe_source(source)} ended early (it changed during the upload)")
+            raise UsageError(f"upload source {describe_source(source)} ended early (it changed during the upload)")
         return data
 
     def close(self) -> None:

@@ -2,15 +2,15 @@
 
 docs/protocol.md §7.2. The REST steps go through :meth:`SessionCore.call_flow`, so signing, refresh
 on 102 and the retry policy apply to them; the upload POST itself is unsigned (the ``apiToken``
-in ``upload_url`` authorizes it) and is sent once. Adapters only read files and pass a random
-multipart boundary in (the core reads no file, no clock, no randomness).
+in ``upload_url`` authorizes it) and is sent once. What it sends (photos, the multipart body) is
+:mod:`._photo_body`. Adapters only measure and stream photo files and pass a random multipart
+boundary in (the core reads no file, no clock, no randomness).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from ._errors import APIError, Error, ProtocolError, UsageError
 from ._flow import Flow, guarded
+from ._photo_body import Photo, PhotoFile, multipart_body, sniff_content_type
 from ._rest import describe_body, parse_call_response
 from ._types import Request, Response, _is_loopback
 
@@ -28,6 +29,7 @@ __all__ = [
     "PHOTO_IDS_PLACEHOLDER",
     "UPLOAD_STEPS",
     "Photo",
+    "PhotoFile",
     "PhotoSource",
     "UploadError",
     "UploadedPhoto",
@@ -39,38 +41,12 @@ __all__ = [
     "parse_upload_url",
     "photo_media",
     "prepare_upload",
+    "sniff_content_type",
     "upload_photos_flow",
 ]
 
 #: The three steps of an upload, as :attr:`UploadError.step` names them.
 UPLOAD_STEPS = ("getUploadUrl", "upload", "commit")
-
-# RFC 2046 §5.1.1: 1..70 characters from this set (we leave out space, which needs quoting).
-_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=?]{1,70}")
-
-# Magic numbers of the formats OK accepts; the part's Content-Type is sniffed from the bytes
-# because guessing from a file name needs the mimetypes database (I/O the core does not do).
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-)
-_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/bmp": "bmp",
-               "image/webp": "webp"}
-
-
-def sniff_content_type(data: bytes) -> str:
-    """``image/jpeg``, ``image/png``, ``image/gif``, ``image/webp``, ``image/bmp`` from the first
-    bytes, else ``application/octet-stream`` (OK then decides; it answers 503 for non-images)."""
-    for magic, ctype in _MAGIC:
-        if data.startswith(magic):
-            return ctype
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
-
 
 class UploadError(Error):
     """One step of a photo upload failed in a way OK's error codes do not cover.
@@ -94,52 +70,8 @@ class UploadError(Error):
         self.response = response
 
 
-@dataclass(frozen=True, slots=True)
-class Photo:
-    """One file to upload: its bytes, an optional file name and content type.
-
-    ``content_type`` defaults to what the bytes look like (JPEG, PNG, GIF, WebP, BMP).
-    """
-
-    data: bytes
-    filename: str | None = None
-    content_type: str | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.data, (bytearray, memoryview)):
-            object.__setattr__(self, "data", bytes(self.data))
-        if not isinstance(self.data, bytes):
-            raise UsageError(f"Photo data must be bytes, not {type(self.data).__name__}")
-        if not self.data:
-            raise UsageError("Photo data is empty (OK.ru would answer 505 PHOTO_NO_IMAGE)")
-        if self.filename is not None and not isinstance(self.filename, str):
-            raise UsageError("Photo filename must be a str")
-        if self.content_type is None:
-            object.__setattr__(self, "content_type", sniff_content_type(self.data))
-        elif not isinstance(self.content_type, str) or not re.fullmatch(r"[\w.+-]+/[\w.+-]+", self.content_type):
-            raise UsageError(f"Photo content_type must look like 'image/jpeg', got {self.content_type!r}")
-
-    @classmethod
-    def coerce(cls, item: Photo | bytes | bytearray | memoryview) -> Photo:
-        """A :class:`Photo` from a Photo or raw bytes (paths are the adapters' job: they read them)."""
-        if isinstance(item, Photo):
-            return item
-        if isinstance(item, (bytes, bytearray, memoryview)):
-            return cls(bytes(item))
-        raise UsageError(f"a photo is bytes, a Photo or a file path, not {type(item).__name__}")
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str], data: bytes) -> Photo:
-        """A :class:`Photo` of ``data`` read by an adapter from ``path`` (its base name becomes
-        the file name). Pure: the core never opens the file itself."""
-        return cls(data, os.path.basename(os.fspath(path)) or None)
-
-    def __repr__(self) -> str:
-        return f"Photo(<{len(self.data)} bytes>, filename={self.filename!r}, content_type={self.content_type!r})"
-
-
 #: What ``upload_photos(*files)`` takes in every adapter: raw bytes, a :class:`Photo`, or a file
-#: path (``str`` or ``os.PathLike``) that the adapter reads.
+#: path (``str`` or ``os.PathLike``) that the adapter measures and streams (a :class:`PhotoFile`).
 PhotoSource = Photo | bytes | bytearray | memoryview | str | os.PathLike[str]
 
 
@@ -169,36 +101,12 @@ def photo_media(photos: Iterable[UploadedPhoto]) -> dict[str, Any]:
     return {"type": "photo", "list": items}
 
 
-def _quote_name(name: str) -> str:
-    # HTML's multipart/form-data encoding of names (WHATWG): escape ", CR and LF; other text,
-    # Cyrillic included, goes as UTF-8, as browsers send it.
-    return name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str, bytes]:
-    """``(content_type, body)`` of a ``multipart/form-data`` body with one part per photo,
-    named ``pic1``, ``pic2``... as OK's upload form does (docs/protocol.md §7.2 step 2).
-
-    ``boundary`` comes from the caller (adapters use ``secrets.token_hex(16)``): the core takes no
-    randomness. It must be 1-70 boundary characters and must not occur in any photo's bytes.
-    """
-    if not isinstance(boundary, str) or not _BOUNDARY.fullmatch(boundary):
-        raise UsageError("the multipart boundary must be 1-70 characters from [0-9A-Za-z'()+_,-./:=?]")
-    items = [Photo.coerce(p) for p in photos]
-    if not items:
-        raise UsageError("upload at least one photo")
-    delimiter = b"--" + boundary.encode("ascii")
-    chunks: list[bytes] = []
-    for number, photo in enumerate(items, 1):
-        if delimiter in photo.data:
-            raise UsageError(f"the multipart boundary occurs in photo {number}'s bytes; pass another one")
-        ctype = photo.content_type or "application/octet-stream"
-        filename = photo.filename or f"pic{number}.{_EXTENSIONS.get(ctype, 'bin')}"
-        head = (f'Content-Disposition: form-data; name="pic{number}"; filename="{_quote_name(filename)}"\r\n'
-                f"Content-Type: {ctype}\r\n\r\n")
-        chunks += [delimiter, b"\r\n", head.encode("utf-8", "replace"), photo.data, b"\r\n"]
-    chunks += [delimiter, b"--\r\n"]
-    return f"multipart/form-data; boundary={boundary}", b"".join(chunks)
+    """``(content_type, body)`` of the multipart body of in-memory photos, as bytes: what
+    :func:`multipart_body` writes (one part per photo, ``pic1``, ``pic2``..., docs/protocol.md
+    §7.2 step 2), joined. ``boundary`` must be 1-70 boundary characters not in any photo's bytes."""
+    content_type, body = multipart_body([Photo.coerce(p) for p in photos], boundary)
+    return content_type, body.to_bytes()
 
 
 def check_upload_url(url: object, what: str, error: Callable[[str, str], UploadError] = UploadError) -> str:
@@ -270,11 +178,17 @@ def parse_upload_url(result: object, count: int) -> tuple[tuple[str, ...], str]:
     return tuple(ids), _check_upload_url(url)
 
 
-def prepare_upload(upload_url: str, photos: Iterable[Photo | bytes], boundary: str) -> Request:
+def _coerce(item: Photo | PhotoFile | bytes) -> Photo | PhotoFile:
+    return item if isinstance(item, PhotoFile) else Photo.coerce(item)
+
+
+def prepare_upload(upload_url: str, photos: Iterable[Photo | PhotoFile | bytes], boundary: str) -> Request:
     """The multipart POST of the photos to ``upload_url`` (unsigned: the URL's apiToken is the
-    credential; docs/protocol.md §7.2 step 2)."""
-    content_type, body = build_multipart(photos, boundary)
-    return Request("POST", _check_upload_url(upload_url), (("content-type", content_type),), body)
+    credential; docs/protocol.md §7.2 step 2). The body is bytes when every photo is in memory,
+    else a :class:`~okru_proto.adapter.StreamedBody` the adapter streams (its files unread)."""
+    content_type, body = multipart_body([_coerce(p) for p in photos], boundary)
+    return Request("POST", _check_upload_url(upload_url), (("content-type", content_type),),
+                   body.to_bytes() if body.in_memory else body)
 
 
 def parse_upload_reply(response: Response, photo_ids: Iterable[str]) -> tuple[UploadedPhoto, ...]:
@@ -346,7 +260,7 @@ def parse_commit(result: object, photos: Iterable[UploadedPhoto]) -> tuple[Uploa
 
 def upload_photos_flow(
     core: SessionCore,
-    photos: Iterable[Photo | bytes],
+    photos: Iterable[Photo | PhotoFile | bytes],
     *,
     boundary: str,
     aid: str | int | None = None,
@@ -369,7 +283,7 @@ def upload_photos_flow(
 
 def _upload_photos_flow(
     core: SessionCore,
-    photos: Iterable[Photo | bytes],
+    photos: Iterable[Photo | PhotoFile | bytes],
     *,
     boundary: str,
     aid: str | int | None,
@@ -377,10 +291,10 @@ def _upload_photos_flow(
     commit: bool | None,
     params: Mapping[str, object] | None,
 ) -> Flow[tuple[UploadedPhoto, ...]]:
-    items = tuple(Photo.coerce(p) for p in photos)
+    items = tuple(_coerce(p) for p in photos)
     if not items:
         raise UsageError("upload_photos needs at least one photo")
-    build_multipart(items, boundary)  # refuse a bad boundary before any request is made
+    multipart_body(items, boundary)  # refuse a bad boundary before any request is made
     if commit is None:
         commit = not (gid is not None and aid is None)
     call: dict[str, object] = dict(params or {})

@@ -3,7 +3,6 @@ with ``trio.Path`` (an unreadable path is a UsageError), and closing the transpo
 
 from __future__ import annotations
 
-import os
 import ssl
 import time
 from types import TracebackType
@@ -92,14 +91,6 @@ class TrioSession(AsyncSessionBase):
     async def _source_size(self, source: Any) -> int:
         return await source_size_async(source)
 
-    async def _read_file(self, path: str | os.PathLike[str]) -> bytes:
-        # A photo path is the caller's input: a missing file, a directory, no permission or a
-        # NUL in the name is a UsageError naming the path (a local path, never a secret).
-        try:
-            return await trio.Path(path).read_bytes()
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise UsageError(f"cannot read photo file {os.fspath(path)!r}: {reason}") from exc
 
     def _clock(self) -> float:
         return time.time()

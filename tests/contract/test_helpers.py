@@ -11,7 +11,7 @@ import anyio.to_thread
 import pytest
 
 from okru_proto import Photo, RetryPolicy, UploadedPhoto, UploadError, UsageError, photo_media
-from okru_proto.adapter import Page
+from okru_proto.adapter import Page, Request, SourceRange, StreamedBody
 
 from ._harness import Env
 
@@ -119,6 +119,64 @@ async def test_upload_usage_errors_before_any_request(env: Env) -> None:
         with pytest.raises(UsageError):
             await _upload(env, session, 42)
         assert len(env.fake.requests) == before
+
+
+def _watch_uploads(env: Env, session: Any, before_upload: Callable[[], None]) -> list[Request]:
+    """Record the upload POSTs the facade hands the adapter's ``_send`` (running
+    ``before_upload`` just before each goes out); other requests pass through unrecorded."""
+    seen: list[Request] = []
+    send = session._send
+
+    def note(request: Request) -> None:
+        if "/uploadImage" in request.url:
+            seen.append(request)
+            before_upload()
+
+    if env.adapter.blocking:
+        def sync_send(request: Request) -> Any:
+            note(request)
+            return send(request)
+        session._send = sync_send
+    else:
+        async def async_send(request: Request) -> Any:
+            note(request)
+            return await send(request)
+        session._send = async_send
+    return seen
+
+
+async def test_a_photo_path_is_streamed_from_the_file_never_read_whole(env: Env, tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    path.write_bytes(JPEG * 40)
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        seen = _watch_uploads(env, session, lambda: None)
+        uploaded, _ = await _upload(env, session, path, JPEG)
+        (request,) = seen
+        # The adapter is handed a streamed body whose file part is the whole file by path (it
+        # reads it block by block while sending); the in-memory photo stays a bytes part.
+        assert isinstance(request.body, StreamedBody)
+        ranges = [p for p in request.body.parts if isinstance(p, SourceRange)]
+        assert [(r.source, r.offset, r.length) for r in ranges] == [(path, 0, len(JPEG) * 40)]
+        assert JPEG in [p for p in request.body.parts if type(p) is bytes]
+        stored = env.fake.photos[uploaded.photo_id]
+        assert stored.data == JPEG * 40 and stored.filename == "big.jpg"
+
+
+async def test_a_photo_file_that_shrinks_after_measuring_is_a_usage_error(env: Env, tmp_path: Path) -> None:
+    path = tmp_path / "shrinks.jpg"
+    path.write_bytes(JPEG * 40)
+    session = _server_session(env)
+    async with env.adapter.entered(session):
+        # Measured at the full size, cut to a tenth just before the POST goes out: the body
+        # would be short, so the adapter stops with okru's error instead of sending it.
+        seen = _watch_uploads(env, session, lambda: path.write_bytes(JPEG * 4))
+        photos_before = dict(env.fake.photos)
+        with pytest.raises(UsageError, match=r"upload source '.*shrinks.jpg' ended early") as caught:
+            await _upload(env, session, path)
+        assert len(seen) == 1
+        assert env.fake.photos == photos_before  # nothing was stored from a short body
+        assert "access_token" not in str(caught.value)
 
 
 # -- paging ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def test_sizes_of_every_kind_of_source(tmp_path: Path) -> None:
 
 
 def test_unusable_sources_say_what_to_fix(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"cannot read video source '.*missing.mp4': No such file"):
+    with pytest.raises(UsageError, match=r"cannot read upload source '.*missing.mp4': No such file"):
         source_size(tmp_path / "missing.mp4")
     with pytest.raises(UsageError, match="is not a regular file"):
         source_size(tmp_path)
@@ -38,7 +38,7 @@ def test_unusable_sources_say_what_to_fix(tmp_path: Path) -> None:
     assert handle.tell() == 4  # left where the caller had it
     closed = io.BytesIO(b"x")
     closed.close()
-    with pytest.raises(UsageError, match="cannot read video source the BytesIO source") as raised:
+    with pytest.raises(UsageError, match="cannot read upload source the BytesIO source") as raised:
         source_size(closed)
     assert isinstance(raised.value.__cause__, ValueError)
 

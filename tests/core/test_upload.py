@@ -25,10 +25,13 @@ from okru_proto import (
     UsageError,
     photo_media,
 )
+from okru_proto._photo_body import PhotoFile, multipart_body
 from okru_proto.adapter import (
     Request,
     Response,
     SessionCore,
+    SourceRange,
+    StreamedBody,
     build_multipart,
     commit_params,
     fill_photo_ids,
@@ -141,6 +144,38 @@ def test_multipart_round_trips_through_a_real_parser(files: list[tuple[bytes, st
 
 
 # -- the steps ----------------------------------------------------------------------------------
+
+def test_a_photo_file_is_a_range_of_the_same_multipart_format() -> None:
+    # One writer for both kinds: a file's part is its path's range; put the file's bytes in its
+    # place and the body is byte for byte what the in-memory photo gives.
+    data = JPEG * 3
+    ctype, body = multipart_body([Photo(b"GIF89a.."), PhotoFile("/photos/cat.JPG", len(data))], "b" * 32)
+    ranges = [p for p in body.parts if isinstance(p, SourceRange)]
+    assert [(r.source, r.offset, r.length) for r in ranges] == [("/photos/cat.JPG", 0, len(data))]
+    joined = b"".join(data if isinstance(p, SourceRange) else p for p in body.parts)
+    assert not body.in_memory and len(body) == len(joined)
+    assert (ctype, joined) == build_multipart([Photo(b"GIF89a.."), Photo(data, "cat.JPG")], "b" * 32)
+    with pytest.raises(UsageError, match="only an adapter can send it"):
+        body.to_bytes()
+    request = prepare_upload(UPLOAD_URL, [PhotoFile("/photos/cat.JPG", len(data))], "b" * 32)
+    assert isinstance(request.body, StreamedBody)
+    # In-memory photos only: a plain bytes body, as before.
+    assert type(prepare_upload(UPLOAD_URL, [JPEG], "b" * 32).body) is bytes
+
+
+def test_photo_file_values() -> None:
+    assert PhotoFile("a/b.png", 5).content_type == "image/png"
+    assert PhotoFile("a/b.jpeg", 5).filename == "b.jpeg"
+    assert PhotoFile("a/b", 5).content_type == "application/octet-stream"
+    assert PhotoFile("a/b.png", 5, "x.gif", "image/gif").content_type == "image/gif"
+    assert repr(PhotoFile("/secret/dir/b.png", 5)) == "PhotoFile(<5 bytes>, filename='b.png', content_type='image/png')"
+    with pytest.raises(UsageError, match=r"photo file 'a/e.jpg' is empty .*505"):
+        PhotoFile("a/e.jpg", 0)
+    with pytest.raises(UsageError, match="size must be an int"):
+        PhotoFile("a/e.jpg", -1)
+    with pytest.raises(UsageError, match="a Photo or a PhotoFile"):
+        multipart_body(["a.jpg"], "b" * 32)  # type: ignore[list-item]
+
 
 def test_parse_upload_url() -> None:
     ids, url = parse_upload_url({"photo_ids": ["a", "b"], "upload_url": UPLOAD_URL, "expires_ms": 1}, 2)
