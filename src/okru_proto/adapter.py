@@ -22,7 +22,8 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   :func:`wire_params`), OAuth and the login dialog (:func:`code_flow`, :func:`implicit_flow`,
   :func:`parse_callback`...), paging (:class:`Pager`, :class:`Page`), photo and video upload
   (:func:`upload_photos_flow`, :func:`upload_video_flow`, :class:`StreamedBody`,
-  :class:`SourceRange`, :func:`plan_blocks`, and :class:`SourceReader` / :func:`source_size`,
+  :class:`SourceRange`, :func:`plan_blocks`, :class:`PhotoFile` / :func:`multipart_body` (a
+  photo streamed from a path), and :class:`SourceReader` / :func:`source_size`,
   the blocking source reads an adapter runs), the Bot API graph calls, and their constants;
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
@@ -76,6 +77,7 @@ from ._oauth import (
     refresh_flow,
 )
 from ._paging import DEFAULT_MAX_PAGES, Page, Pager
+from ._photo_body import PhotoFile, multipart_body
 from ._rest import (
     FORM_CONTENT_TYPE,
     RESERVED_PARAMS,
@@ -190,6 +192,7 @@ __all__ = [
     "Pager",
     "PasswordGrant",
     "PasswordSessionSpec",
+    "PhotoFile",
     "PhotoSource",
     "PublicSessionSpec",
     "RefreshGrant",
@@ -226,6 +229,7 @@ __all__ = [
     "join_scope",
     "mask_query",
     "mask_upload_url",
+    "multipart_body",
     "parse_call_response",
     "parse_callback",
     "parse_commit",
