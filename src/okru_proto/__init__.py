@@ -9,7 +9,8 @@ Four namespaces (docs/embedding.md), each for one kind of reader:
   :class:`Endpoints`, :class:`RetryPolicy`, :func:`sign`, :func:`authorize_url` and
   :func:`parse_callback` (a web app's own code grant), :class:`Page` (what ``pages()`` yields),
   the photo and video upload values, token stores (and their JSON form, for your own store), and
-  the base classes of the error tree;
+  the base classes of the error tree, and a bot's way in, :func:`webhook_app` and
+  :func:`parse_webhook`;
 * :mod:`okru_proto.errors`: every error class (leaves included) and OK.ru's error-code table;
 * :mod:`okru_proto.bots`: the Bot API and webhook vocabulary, for applications writing a bot;
 * :mod:`okru_proto.adapter`: the sans-I/O machinery, for adapter authors (sessions' specs and
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
     from ._types import Endpoints, Secret
     from ._upload import Photo, PhotoSource, UploadedPhoto, UploadError, photo_media
     from ._video import ResumeState, UploadedVideo, VideoSource, video_media
+    from ._webhook import parse_webhook
+    from ._webhook_app import webhook_app
 
 #: Each public name's private submodule (the same as the imports above, for the lazy loader).
 _SUBMODULES: dict[str, tuple[str, ...]] = {
@@ -70,6 +73,8 @@ _SUBMODULES: dict[str, tuple[str, ...]] = {
     "_types": ("Endpoints", "Secret"),
     "_upload": ("Photo", "PhotoSource", "UploadError", "UploadedPhoto", "photo_media"),
     "_video": ("ResumeState", "UploadedVideo", "VideoSource", "video_media"),
+    "_webhook": ("parse_webhook",),
+    "_webhook_app": ("webhook_app",),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
 
@@ -102,11 +107,13 @@ __all__ = [
     "VideoSource",
     "authorize_url",
     "parse_callback",
+    "parse_webhook",
     "photo_media",
     "sign",
     "token_from_json",
     "token_to_json",
     "video_media",
+    "webhook_app",
 ]
 
 #: Where the names that left the top level went, searched in this order (an error that is also

@@ -7,16 +7,16 @@ import okru_proto
 from okru_proto import APIError, Token, sign
 from okru_proto import prepare_call as old_prepare_call  # type: ignore[attr-defined]
 from okru_proto.adapter import prepare_call
-from okru_proto.bots import parse_webhook
+from okru_proto.bots import keyboard
 from okru_proto.errors import PermissionDeniedError
 
 
 def new_homes(token: Token, secret: str) -> str:
     assert issubclass(PermissionDeniedError, APIError)
-    parse_webhook(b"{}")
+    keyboard([])
     old_prepare_call
     return sign({"method": "users.getCurrentUser", "token": token.access_token}, secret) + str(prepare_call)
 
 
 def old_attribute() -> object:
-    return okru_proto.parse_webhook  # type: ignore[attr-defined]
+    return okru_proto.keyboard  # type: ignore[attr-defined]
