@@ -19,17 +19,14 @@ bomb, a broken gzip body, closing after reading the request, raw bytes.
 from __future__ import annotations
 
 import functools
-import importlib
 import socket
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import anyio
-import anyio.to_thread
+from drivers import Adapter
 
 from okru_proto import Endpoints
 
@@ -337,43 +334,13 @@ def close_after_request() -> Script:
 # -- driving any adapter from an async test --------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Driver:
-    """One adapter as an anyio test drives it (a blocking one from a worker thread)."""
-
-    name: str
-    backend: str
-    module_name: str
-    blocking: bool = False
-
-    @property
-    def module(self) -> Any:
-        return importlib.import_module(self.module_name)
+class Driver(Adapter):
+    """One adapter as an anyio test drives it: the security suites' :class:`Adapter`, plus a
+    client of the user's own for the httpx adapters."""
 
     @property
     def is_httpx(self) -> bool:
         return self.module_name.startswith("okru_httpx")
-
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.blocking:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
-        return await fn(*args, **kwargs)
-
-    async def enter(self, session: Any) -> Any:
-        if self.blocking:
-            return await anyio.to_thread.run_sync(session.__enter__)
-        return await session.__aenter__()
-
-    async def close(self, session: Any) -> None:
-        if self.blocking:
-            await anyio.to_thread.run_sync(session.close)
-        else:
-            await session.aclose()
-
-    async def collect(self, iterator: Any) -> list[Any]:
-        if self.blocking:
-            return await anyio.to_thread.run_sync(list, iterator)
-        return [item async for item in iterator]
 
     def user_client(self, **options: Any) -> Any:
         """A client of the user's own for an httpx adapter (sync or async as the adapter needs)."""
