@@ -185,37 +185,10 @@ def bench_uvicorn(total: int, kind: str, threads: int = 4) -> float:
 # -- send path ---------------------------------------------------------------------------------------
 
 def stub_server() -> None:
-    response = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
-                % (len(REPLY), REPLY))
+    # The same keep-alive stub as the main benchmark's, answering every request with REPLY.
+    from run import serve
 
-    class Stub(asyncio.Protocol):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            self.transport: Any = transport
-            self.buffer = b""
-
-        def data_received(self, data: bytes) -> None:
-            buffer = self.buffer + data
-            replies = 0
-            while True:
-                end = buffer.find(b"\r\n\r\n")
-                if end < 0:
-                    break
-                at = buffer.lower().find(b"content-length:", 0, end)
-                length = int(buffer[at + 15:buffer.find(b"\r\n", at, end + 2)]) if at >= 0 else 0
-                if len(buffer) < end + 4 + length:
-                    break
-                buffer = buffer[end + 4 + length:]
-                replies += 1
-            self.buffer = buffer
-            if replies:
-                self.transport.write(response * replies)
-
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(Stub, "127.0.0.1", 0, backlog=256)
-        print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+    serve(0, REPLY)
 
 
 def floor_body() -> bytes:

@@ -104,11 +104,12 @@ def check(result: Any) -> None:
 # -- the stub (subprocess, CPU 0) ------------------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    """Keep-alive HTTP/1.1 stub: one canned JSON reply per request (GET, or POST with a body)."""
+def serve(port: int, body: bytes = BODY) -> None:
+    """Keep-alive HTTP/1.1 stub: one canned JSON reply (``body``) per request (GET, or POST with a
+    body). benchmarks/bots.py serves its send-path reply with it too."""
     response = (
         b"HTTP/1.1 200 OK\r\nServer: okstub\r\nContent-Type: application/json;charset=utf-8\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
     )
 
     class Stub(asyncio.Protocol):
