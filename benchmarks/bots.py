@@ -133,7 +133,7 @@ def uvicorn_server(kind: str) -> None:
 
     import uvicorn
 
-    from okru_proto.bots import webhook_app
+    from okru_asgi import webhook_app
 
     async def noop(event: Any) -> None:
         return None

@@ -58,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from ._demo.command import run_demo
 
     return run_demo(verbose=args.verbose, faults=args.fault or [])
 
@@ -66,11 +66,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- the parser ------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _call_cli as call_cli
-    from . import _fake_server_cli as fake_server_cli
-    from . import _login_cmd as login_cmd
-    from . import _video_cli as video_cli
-    from ._bot_cli import add_bot_parser
+    from . import _call as call_cli
+    from . import _fake_server as fake_server_cli
+    from . import _upload_video as video_cli
+    from ._bot import add_bot_parser
+    from ._login import command as login_cmd
 
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,

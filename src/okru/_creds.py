@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from okru_proto import Endpoints, Token
     from okru_proto.adapter import Circuit
 
-    from ._login import StoredLogin
+    from ._login.stored import StoredLogin
 
 __all__ = ["ENV", "Credentials", "add_credentials", "add_endpoints", "from_flags_or_env", "open_session",
            "resolve_credentials"]
@@ -100,7 +100,7 @@ def resolve_credentials(args: argparse.Namespace, *, use_stored: bool = True) ->
                         session_secret_key=get(args, "session_secret_key"), api_url=get(args, "api_url"),
                         connect_url=get(args, "connect_url"))
     if use_stored and not any(getattr(creds, name) for name in _CREDENTIAL_FIELDS):
-        from ._login import load_login
+        from ._login.stored import load_login
 
         stored = load_login()
         if stored is not None:

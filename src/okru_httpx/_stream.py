@@ -4,27 +4,21 @@ The core describes a file upload's body (preamble, a byte range of the user's so
 epilogue); here it becomes httpx request content, read in blocks of at most
 :data:`~okru_proto.adapter.DEFAULT_BLOCK_SIZE` (the blocking client gets an iterator, the async one an
 async iterator whose file reads run in a worker thread). Measuring and reading the sources is
-the core's :class:`~okru_proto.adapter.SourceReader` and
-:func:`~okru_proto.adapter.source_size`, shared with okru_trio.
+the core's :class:`okru_io.SourceReader` and
+:func:`okru_io.source_size`, shared with okru_trio.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from okru_proto.adapter import DEFAULT_BLOCK_SIZE, SourceReader, StreamedBody, plan_blocks, source_size
+from okru_io import SourceReader
+from okru_proto.adapter import DEFAULT_BLOCK_SIZE, StreamedBody, plan_blocks
 
-__all__ = ["aiter_body", "iter_body", "source_size", "source_size_async"]
-
-
-async def source_size_async(source: Any) -> int:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return source_size(source)
-    return await anyio.to_thread.run_sync(source_size, source)
+__all__ = ["aiter_body", "iter_body"]
 
 
 def iter_body(body: StreamedBody, block_size: int = DEFAULT_BLOCK_SIZE) -> Iterator[bytes]:

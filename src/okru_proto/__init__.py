@@ -9,8 +9,8 @@ Four namespaces (docs/embedding.md), each for one kind of reader:
   :class:`Endpoints`, :class:`RetryPolicy`, :func:`sign`, :func:`authorize_url` and
   :func:`parse_callback` (a web app's own code grant), :class:`Page` (what ``pages()`` yields),
   the photo and video upload values, token stores (and their JSON form, for your own store), and
-  the base classes of the error tree, and a bot's way in, :func:`webhook_app` and
-  :func:`parse_webhook`;
+  the base classes of the error tree, and a bot's way in, :func:`parse_webhook` (the ASGI
+  app that receives webhooks is :func:`okru_asgi.webhook_app`);
 * :mod:`okru_proto.errors`: every error class (leaves included) and OK.ru's error-code table;
 * :mod:`okru_proto.bots`: the Bot API and webhook vocabulary, for applications writing a bot;
 * :mod:`okru_proto.adapter`: the sans-I/O machinery, for adapter authors (sessions' specs and
@@ -45,17 +45,15 @@ if TYPE_CHECKING:
         TransportTimeout,
         UsageError,
     )
-    from ._oauth import authorize_url, parse_callback
+    from ._flow import RetryPolicy
     from ._paging import Page
-    from ._retry import RetryPolicy
-    from ._sign import sign
+    from ._photos import Photo, PhotoSource, UploadedPhoto, UploadError, photo_media
     from ._store import StoredToken, StoreError, TokenStore, token_from_json, token_to_json
-    from ._token import Token
-    from ._types import Endpoints, Secret
-    from ._upload import Photo, PhotoSource, UploadedPhoto, UploadError, photo_media
+    from ._values import Endpoints, Secret, Token
     from ._video import ResumeState, UploadedVideo, VideoSource, video_media
-    from ._webhook import parse_webhook
-    from ._webhook_app import webhook_app
+    from ._wire.oauth import authorize_url, parse_callback
+    from ._wire.sign import sign
+    from .bots._webhook import parse_webhook
 
 #: Each public name's private submodule (the same as the imports above, for the lazy loader).
 _SUBMODULES: dict[str, tuple[str, ...]] = {
@@ -64,17 +62,15 @@ _SUBMODULES: dict[str, tuple[str, ...]] = {
         "ReloginRequiredError", "RetryLaterError", "SessionExpiredError", "TransportError",
         "TransportTimeout", "UsageError",
     ),
-    "_oauth": ("authorize_url", "parse_callback"),
+    "_flow": ("RetryPolicy",),
     "_paging": ("Page",),
-    "_retry": ("RetryPolicy",),
-    "_sign": ("sign",),
+    "_photos": ("Photo", "PhotoSource", "UploadError", "UploadedPhoto", "photo_media"),
     "_store": ("StoreError", "StoredToken", "TokenStore", "token_from_json", "token_to_json"),
-    "_token": ("Token",),
-    "_types": ("Endpoints", "Secret"),
-    "_upload": ("Photo", "PhotoSource", "UploadError", "UploadedPhoto", "photo_media"),
+    "_values": ("Endpoints", "Secret", "Token"),
     "_video": ("ResumeState", "UploadedVideo", "VideoSource", "video_media"),
-    "_webhook": ("parse_webhook",),
-    "_webhook_app": ("webhook_app",),
+    "_wire.oauth": ("authorize_url", "parse_callback"),
+    "_wire.sign": ("sign",),
+    "bots._webhook": ("parse_webhook",),
 }
 _WHERE = {name: module for module, names in _SUBMODULES.items() for name in names}
 
@@ -113,9 +109,10 @@ __all__ = [
     "token_from_json",
     "token_to_json",
     "video_media",
-    "webhook_app",
 ]
 
+#: Names that left for another package (okru 0.2): the server-side apps live in okru_asgi.
+_ELSEWHERE = {"webhook_app": "okru_asgi", "WebhookApp": "okru_asgi"}
 #: Where the names that left the top level went, searched in this order (an error that is also
 #: bot vocabulary is announced under ``errors``, the home of every error class).
 _NAMESPACES = ("errors", "bots", "adapter")
@@ -152,24 +149,17 @@ if not TYPE_CHECKING:
             value = getattr(importlib.import_module(f".{module}", __name__), name)
             globals()[name] = value  # later lookups skip this function
             return value
+        if name in _ELSEWHERE:
+            from ._deprecation import moved
+
+            return moved(__name__, name, _ELSEWHERE[name])
         namespace = None if name.startswith("__") else _moved_names().get(name)
         if namespace is None:
             raise AttributeError(f"module 'okru_proto' has no attribute {name!r}")
-        import sys
-        import warnings
+        from ._deprecation import moved
 
-        new = f"okru_proto.{namespace}"
-        caller = sys._getframe(1).f_code
-        # ``from okru_proto import x`` looks ``x`` up twice: importlib's _handle_fromlist probes
-        # it with hasattr (this package has a __path__), then the import statement reads it.
-        # Only the statement's own lookup warns, so one use gives one warning.
-        if caller.co_name != "_handle_fromlist" or "importlib" not in caller.co_filename:
-            # Not cached in globals(): every access warns, at the caller's line (stacklevel=2).
-            warnings.warn(
-                f"okru_proto.{name} moved to {new}.{name}; the old name will be removed in okru 0.3",
-                DeprecationWarning, stacklevel=2,
-            )
-        return getattr(importlib.import_module(new), name)
+        # Not cached in globals(): every access warns, at the caller's line.
+        return moved(__name__, name, f"okru_proto.{namespace}")
 
     def __dir__() -> list[str]:
         return sorted({*globals(), *__all__})

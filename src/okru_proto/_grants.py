@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ._flow import Flow
-from ._oauth import DEFAULT_IMPLICIT_REDIRECT_URI, code_flow, password_flow, refresh_flow
-from ._token import Token
-from ._types import Endpoints, Secret, reveal
+from ._values import Endpoints, Secret, Token, reveal
+from ._wire.oauth import DEFAULT_IMPLICIT_REDIRECT_URI, code_flow, password_flow, refresh_flow
 
 __all__ = ["CodeGrant", "Grant", "GrantContext", "ImplicitGrant", "PasswordGrant", "RefreshGrant"]
 
@@ -72,7 +71,7 @@ class ImplicitGrant(Grant):
     def flow(self, core: GrantContext, now: float) -> Flow[Token]:
         # Imported here: the dialog parser (html.parser, datetime) serves this grant only, and
         # ``import okru_proto`` stays fast.
-        from ._dialog import implicit_flow
+        from ._wire.dialog import implicit_flow
 
         return implicit_flow(core.require_app_id(), self.login, self.password, scope=self.scope,
                              redirect_uri=self.redirect_uri, state=self.state, layout=self.layout,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ProtocolError, UsageError
 from ._flow import Flow, guarded
-from ._rest import check_method_name
+from ._wire.rest import check_method_name
 
 if TYPE_CHECKING:
     from ._session import SessionCore

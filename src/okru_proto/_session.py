@@ -15,24 +15,28 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from ._circuit import Circuit, circuit_for, signing_secret
 from ._errors import Error, UsageError, api_error_from_payload
-from ._flow import Callback, Flow, RefreshNeeded, guarded
+from ._flow import Callback, Flow, RefreshNeeded, RetryPolicy, guarded, retrying
 from ._grants import Grant
-from ._oauth import _client_id, refresh_flow
-from ._rest import parse_call_response, prepare_call
-from ._retry import RetryPolicy, retrying
 from ._scrub import _scrub_value, scrub_error, secret_forms
 from ._shared_refresh import authorize_with_store, check_store, shared_refresh  # okru issue 16
 from ._store import TokenStore  # okru issue 16
-from ._token import Token
-from ._types import Endpoints, Secret, reveal
+from ._values import Endpoints, Secret, Token, reveal
+from ._wire.oauth import _client_id, refresh_flow
+from ._wire.rest import parse_call_response, prepare_call
+from ._wire.sign import Circuit, circuit_for, signing_secret
+
+__all__ = [
+    "CORE_OPTIONS",
+    "OnToken",
+    "SessionCore",
+]
+
 
 #: The ``okru`` logger: one DEBUG line per call (method, status, duration, circuit), never a
 #: secret. Every adapter gets it from here.
 log = logging.getLogger("okru")
 
-__all__ = ["CORE_OPTIONS", "OnToken", "SessionCore"]
 
 
 #: ``on_token=``: a plain callable, or an async one (a coroutine function, or any callable that

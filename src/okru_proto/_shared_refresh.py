@@ -31,17 +31,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import Error, UsageError
-from ._flow import Callback, Flow, Sleep, StoreCall
+from ._flow import Callback, Flow, Sleep, StoreCall, retrying
 from ._grants import GrantContext
-from ._oauth import refresh_flow
-from ._retry import retrying
 from ._store import StoredToken, StoreError, TokenStore
-from ._token import Token
-from ._types import reveal
+from ._values import Token, reveal
+from ._wire.oauth import refresh_flow
 
 if TYPE_CHECKING:
+    from ._flow import RetryPolicy
     from ._grants import Grant
-    from ._retry import RetryPolicy
 
 
 class StoreContext(GrantContext, Protocol):

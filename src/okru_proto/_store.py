@@ -19,8 +19,7 @@ import json
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import Error
-from ._token import Token
-from ._types import Secret, reveal
+from ._values import Secret, Token, reveal
 
 __all__ = [
     "TOKEN_FORMAT",

@@ -13,14 +13,15 @@ The classes live with the code that raises them (``_errors``, ``_upload``, ``_vi
 
 from __future__ import annotations
 
-from ._error_codes import ERROR_CODES, ErrorCode
 from ._errors import (
+    ERROR_CODES,
     APIError,
     AuthLoginError,
     BadCredentialsError,
     CaptchaRequiredError,
     DialogError,
     Error,
+    ErrorCode,
     FloodBlockedError,
     HTTPStatusError,
     HumanCheckRequiredError,
@@ -44,11 +45,11 @@ from ._errors import (
     UsageError,
     api_error_from_payload,
 )
-from ._graph import BotTokenError, ChatNotFoundError
+from ._photos import UploadError
 from ._store import StoreError
-from ._upload import UploadError
 from ._video import VideoUploadError
-from ._webhook import WebhookError
+from .bots._graph import BotTokenError, ChatNotFoundError
+from .bots._webhook import WebhookError
 
 __all__ = [
     "ERROR_CODES",

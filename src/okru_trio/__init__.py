@@ -16,9 +16,9 @@ from okru_proto.adapter import (
     DEFAULT_TIMEOUT,
 )
 
-from ._bot import BotSession
-from ._session import (
+from ._sessions import (
     AppSession,
+    BotSession,
     ClientSession,
     CodeSession,
     ImplicitSession,

@@ -4,34 +4,21 @@ The core describes a file upload's body (preamble, a byte range of the user's so
 epilogue); :func:`send_streamed` writes it as h11 ``Data`` events of at most
 :data:`~okru_proto.adapter.DEFAULT_BLOCK_SIZE` bytes, reading each block from the source in a worker
 thread just before it is sent, so memory holds one block, never the file. Measuring and reading
-the sources is the core's :class:`~okru_proto.adapter.SourceReader` and
-:func:`~okru_proto.adapter.source_size`, shared with okru_httpx.
+the sources is :class:`okru_io.SourceReader` and :func:`okru_io.source_size`, shared with
+okru_httpx.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import h11
 import trio
 
-from okru_proto.adapter import (
-    DEFAULT_BLOCK_SIZE,
-    SourceRange,
-    SourceReader,
-    StreamedBody,
-    plan_blocks,
-    source_size,
-)
+from okru_io import SourceReader
+from okru_proto.adapter import DEFAULT_BLOCK_SIZE, SourceRange, StreamedBody, plan_blocks
 
-__all__ = ["send_streamed", "source_size", "source_size_async"]
-
-
-async def source_size_async(source: Any) -> int:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return source_size(source)
-    return await trio.to_thread.run_sync(source_size, source)
+__all__ = ["send_streamed"]
 
 
 async def send_streamed(h: h11.Connection, head: bytes, body: StreamedBody,

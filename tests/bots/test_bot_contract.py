@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from okru_asgi import webhook_app
 from okru_proto import RetryPolicy, UsageError
-from okru_proto.bots import Attachment, Button, webhook_app
+from okru_proto.bots import Attachment, Button
 from okru_proto.errors import BotTokenError, ChatNotFoundError, ParamError
 from okru_proto.testing import FakeOK
 

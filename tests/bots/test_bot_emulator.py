@@ -11,8 +11,9 @@ from typing import Any
 
 import trio
 
+from okru_asgi import webhook_app
 from okru_proto.adapter import Request
-from okru_proto.bots import MessageCreated, UnknownEvent, webhook_app
+from okru_proto.bots import MessageCreated, UnknownEvent
 from okru_proto.testing import FakeOK
 
 BASE = "https://api.ok.ru/graph"
@@ -157,7 +158,7 @@ def test_app_without_lifespan_on_trio() -> None:
 
 
 def test_core_import_loads_no_event_loop() -> None:
-    code = ("import sys, okru_proto; from okru_proto.bots import webhook_app, parse_webhook; "
+    code = ("import sys, okru_proto; from okru_proto.bots import parse_webhook, DedupWindow; "
             "from okru_proto.adapter import BotCore; "
             "bad = {'asyncio', 'trio', 'anyio', 'httpx', 'socket'} & set(sys.modules); print(sorted(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -27,8 +27,9 @@ from anyio.abc import TaskGroup
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from okru_asgi import WebhookApp, webhook_app
 from okru_proto import UsageError
-from okru_proto.bots import MessageCreated, WebhookApp, webhook_app
+from okru_proto.bots import MessageCreated
 
 from ._servers import WAIT, post, run_uvicorn
 
@@ -360,7 +361,7 @@ def test_under_uvicorn_busy_is_503_then_redelivery_and_in_time_slots_are_200() -
 
 
 def test_a_slot_handed_to_a_request_cancelled_at_that_moment_comes_back() -> None:
-    from okru_proto._webhook_app import _Slots, _wait_for_slot
+    from okru_asgi._webhook import _Slots, _wait_for_slot
 
     async def main() -> None:
         slots = _Slots(1)

@@ -18,8 +18,9 @@ import httpx
 import pytest
 import trio
 
+from okru_asgi import WebhookApp, webhook_app
 from okru_proto import Endpoints
-from okru_proto.bots import CallbackPressed, MessageCreated, WebhookApp, webhook_app
+from okru_proto.bots import CallbackPressed, MessageCreated
 from okru_proto.testing import FakeOK
 
 from ._servers import WAIT, deliver_due, post, run_hypercorn_trio, run_uvicorn

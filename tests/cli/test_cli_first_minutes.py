@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from okru._fake_server_cli import usable_url
+from okru._fake_server import usable_url
 from okru._output import WaitNotice, can_encode, describe_error, prepare_stdout
 from okru_proto.testing import FakeOK
 
@@ -201,12 +201,12 @@ def test_stream_helpers() -> None:
 # -- start-up: what `import okru_proto` and `okru --help` do not load ---------------------------------
 
 #: Loaded only by the call paths that need them (the login dialogs, sessions, adapters, logins).
-LAZY = ("okru_proto._dialog", "okru_proto._session", "okru_proto._facade", "okru_proto._oauth",
-        "okru_proto._upload", "okru_proto._paging", "okru_proto._rest", "okru_proto._types",
+LAZY = ("okru_proto._wire.dialog", "okru_proto._session", "okru_proto.adapter", "okru_proto._wire.oauth",
+        "okru_proto._photos", "okru_proto._paging", "okru_proto._wire.rest", "okru_proto._values",
         "html.parser", "datetime", "dataclasses", "json", "logging", "typing")
 #: On top of that, `okru --help` loads neither the core, nor an adapter, nor the login machinery.
-LAZY_FOR_HELP = ("okru_proto", "okru_httpx", "okru_trio", "httpx", "trio", "okru._login", "okru._demo",
-                 "okru._callback", "okru._demo_show", "okru._demo_steps",
+LAZY_FOR_HELP = ("okru_proto", "okru_httpx", "okru_trio", "httpx", "trio", "okru._login.stored", "okru._demo.command",
+                 "okru._login.callback", "okru._demo.show", "okru._demo.steps",
                  "http.server", "ssl", "webbrowser", "dataclasses", "typing", "json", "shlex")
 
 
@@ -226,8 +226,8 @@ def test_import_okru_proto_loads_no_submodule() -> None:
 def test_public_names_still_load_on_use() -> None:
     loaded = _loaded_after("from okru_proto import sign, Endpoints; import okru_proto; "
                            "assert okru_proto.APIError.__name__ == 'APIError'")
-    assert {"okru_proto._sign", "okru_proto._types", "okru_proto._errors"} <= loaded
-    assert "okru_proto._dialog" not in loaded and "html.parser" not in loaded
+    assert {"okru_proto._wire.sign", "okru_proto._values", "okru_proto._errors"} <= loaded
+    assert "okru_proto._wire.dialog" not in loaded and "html.parser" not in loaded
     import okru_proto
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
@@ -238,5 +238,5 @@ def test_public_names_still_load_on_use() -> None:
 def test_okru_help_loads_neither_the_core_nor_an_adapter() -> None:
     loaded = _loaded_after("import contextlib, io\nfrom okru.__main__ import main\n"
                            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--help'])")
-    assert {"okru._cli", "okru._output", "okru._creds", "okru._call_cli", "okru._login_cmd"} <= loaded
+    assert {"okru._cli", "okru._output", "okru._creds", "okru._call", "okru._login.command"} <= loaded
     assert not {m for m in LAZY_FOR_HELP if m in loaded}, sorted(m for m in LAZY_FOR_HELP if m in loaded)

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import pytest
 
-from okru._callback import CallbackListener
-from okru._login import StoredLogin
+from okru._login.callback import CallbackListener
+from okru._login.stored import StoredLogin
 from okru._output import CLIError, describe_error
 from okru_proto.adapter import parse_forms
 from okru_proto.errors import StateMismatchError
@@ -423,7 +423,7 @@ def test_login_password_wrong_or_missing(okru: Runner, server: Server) -> None:
 
 def test_fake_server_clock_options() -> None:
     from okru._cli import build_parser
-    from okru._fake_server_cli import _emulator_clock
+    from okru._fake_server import _emulator_clock
 
     def clock(*args: str) -> tuple[object, str]:
         return _emulator_clock(build_parser().parse_args(["fake-server", *args]))
@@ -465,7 +465,7 @@ class _Terminal(io.StringIO):
 
 
 def test_password_prompt_on_a_terminal_and_one_line_from_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
-    from okru import _login_cmd
+    from okru._login import command as _login_cmd
 
     prompts: list[str] = []
 

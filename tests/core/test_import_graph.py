@@ -1,4 +1,4 @@
-"""The shape of ``src/``: no import cycle between our modules, and no module over 400 lines.
+"""The shape of ``src/``: no import cycle between our modules.
 
 Cycles: every ``*.py`` under ``src/`` is parsed with :mod:`ast` (nothing is imported), and each
 ``import``/``from ... import`` that names one of our modules is an edge, at module level or
@@ -6,10 +6,8 @@ inside a function or class body alike: an import moved into a function to dodge 
 makes one. Only imports under ``if TYPE_CHECKING:`` are left out (they never run). ``from pkg
 import name`` is an edge to ``pkg.name`` when that is a module of ours, else to ``pkg`` itself.
 
-Size: a module over :data:`MAX_LINES` lines must say why in its docstring, with the phrase
-:data:`OVERSIZE_MARKER` followed by the reason, e.g. ``"... over 400 lines because the
-table of ... reads best in one place"``. Modules being split in issue 12 are listed in
-:data:`OVERSIZE_ALLOWED` so the list can only shrink.
+Size is not checked: a module is split by concept, never by length (a long file that owns one
+thing reads better than two that share it).
 """
 
 from __future__ import annotations
@@ -20,15 +18,6 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-MAX_LINES = 400
-#: The phrase a module's docstring carries to be allowed over MAX_LINES (the reason follows it).
-OVERSIZE_MARKER = "over 400 lines because"
-
-#: Modules over MAX_LINES on the day this test was written, being split in issue 12 by other
-#: engineers: delete an entry when its split lands (the test then holds that module to 400).
-OVERSIZE_ALLOWED: dict[str, str] = {
-}
 
 #: Import cycles known on the day this test was written, outside the emulator, each as the
 #: sorted tuple of the modules of one strongly connected component. Being split in issue 12.
@@ -163,10 +152,6 @@ def one_cycle(graph: dict[str, set[str]], component: list[str]) -> list[str]:
     raise AssertionError(f"{component} is not strongly connected")
 
 
-def _docstring(path: Path) -> str:
-    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-
-
 # -- the checks ------------------------------------------------------------------------------------
 
 def test_no_import_cycle_under_src() -> None:
@@ -180,30 +165,6 @@ def test_allowed_cycles_still_exist() -> None:
     # An allow-list entry whose cycle is gone must go too, so the list only shrinks.
     components = {tuple(c) for c in strongly_connected(import_graph())}
     assert set(CYCLES_ALLOWED) <= components, set(CYCLES_ALLOWED) - components
-
-
-def test_no_module_over_400_lines_without_a_reason() -> None:
-    too_long = []
-    for path in sorted(SRC.rglob("*.py")):
-        rel = path.relative_to(SRC).as_posix()
-        lines = len(path.read_text(encoding="utf-8").splitlines())
-        if lines <= MAX_LINES or rel in OVERSIZE_ALLOWED:
-            continue
-        if OVERSIZE_MARKER not in " ".join(_docstring(path).split()):
-            too_long.append(f"  {rel}: {lines} lines")
-    assert not too_long, (
-        f"modules over {MAX_LINES} lines; split them, or say why in the module docstring with "
-        f"{OVERSIZE_MARKER!r}:\n" + "\n".join(too_long)
-    )
-
-
-def test_oversize_allow_list_is_current() -> None:
-    # A module split below the limit leaves the allow-list, so the list only shrinks.
-    for rel in OVERSIZE_ALLOWED:
-        path = SRC / rel
-        assert path.exists(), f"{rel} is in OVERSIZE_ALLOWED but does not exist: remove the entry"
-        lines = len(path.read_text(encoding="utf-8").splitlines())
-        assert lines > MAX_LINES, f"{rel} has {lines} lines now: remove it from OVERSIZE_ALLOWED"
 
 
 # -- the checker checks itself on small trees ------------------------------------------------------

@@ -318,7 +318,7 @@ def test_ascii_names_keep_plain_sort(names):
     lambda s: s == s.encode("utf-8", "ignore").decode()))
 def test_one_signer_for_sign_and_prepare_call(params, secret):
     # Signing lives once (issue 12): sign(), sign_pairs() and prepare_call's sig agree on every input.
-    from okru_proto._sign import java_key_order, sign_pairs
+    from okru_proto._wire.sign import java_key_order, sign_pairs
 
     assert sign_pairs(java_key_order(wire_params(params)), secret) == sign(params, secret)
     request = prepare_call("group.method", params, app_key="APPKEY", endpoints=Endpoints(), secret=secret)

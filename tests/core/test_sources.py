@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from okru_io import SourceReader, describe_source, source_size
 from okru_proto import UsageError
-from okru_proto.adapter import SourceRange, SourceReader, describe_source, source_size
+from okru_proto.adapter import SourceRange
 
 
 def test_sizes_of_every_kind_of_source(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from okru_proto import (
     UsageError,
     photo_media,
 )
-from okru_proto._photo_body import PhotoFile, multipart_body
+from okru_proto._photos import PhotoFile, multipart_body
 from okru_proto.adapter import (
     Request,
     Response,

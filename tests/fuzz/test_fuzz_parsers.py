@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import okru_proto
 from okru_proto import Endpoints, RetryPolicy, Token
 from okru_proto import Secret as S
-from okru_proto._upload import UploadedPhoto
+from okru_proto._photos import UploadedPhoto
 from okru_proto.adapter import (
     MAX_DIALOG_STEPS,
     CookieJar,

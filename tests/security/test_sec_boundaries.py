@@ -307,7 +307,7 @@ async def test_sec_dialog_cookies_and_password_stay_with_the_host_that_asked(
 # -- the stored login ----------------------------------------------------------------------------
 
 def test_sec_stored_login_is_0600_in_a_0700_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    login_module = importlib.import_module("okru._login")
+    login_module = importlib.import_module("okru._login.stored")
     config = tmp_path / "config"
     monkeypatch.setenv("OKRU_CONFIG_DIR", str(config))
     old = os.umask(0)  # a permissive umask must not loosen the file

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .._types import Response
+from .._values import Response
 from ._http import api_error, json_response
 
 __all__ = ["ApiFail", "answer", "permission_denied"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .._errors import UsageError
-from .._types import Request, Response
+from .._values import Request, Response
 from ._bots import FakeBots, bots_of
 from ._clock import Clock
 from ._faults import PLAIN, Action, FaultPlan, fault_response

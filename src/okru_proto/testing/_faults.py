@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from .._errors import UsageError
-from .._types import Response
+from .._values import Response
 from ._http import api_error, html_page, html_response
 
 __all__ = ["FAULTS", "PLAIN", "Action", "Fault", "FaultPlan", "ScriptedFault", "fault_response"]

@@ -16,7 +16,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from .._types import Response
+from .._values import Response
 from ._bots import FakeBots, Upload, bots_of
 from ._http import Incoming, api_error, json_response
 from ._store import Store

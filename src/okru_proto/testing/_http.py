@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from html import escape
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .._error_codes import ERROR_CODES
-from .._types import Request, Response
+from .._errors import ERROR_CODES
+from .._values import Request, Response
 
 __all__ = [
     "HTML_TYPE",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote, urlencode, urlsplit
 
-from .._types import Response, _is_loopback
+from .._values import Response, _is_loopback
 from ._http import (
     Incoming,
     html_page,

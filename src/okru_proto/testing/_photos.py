@@ -12,8 +12,8 @@ import base64
 import json
 from urllib.parse import quote
 
-from .._types import Response
-from .._upload import PHOTO_IDS_PLACEHOLDER
+from .._photos import PHOTO_IDS_PLACEHOLDER
+from .._values import Response
 from ._api_errors import ApiFail
 from ._call import CallContext, csv
 from ._http import Incoming, api_error, json_response, parse_multipart

@@ -10,8 +10,8 @@ come here: ``/fb.do?method=group.name`` and ``/api/group/name`` (§1.1).
 from __future__ import annotations
 
 from .._errors import UsageError
-from .._sign import canonical_string, server_secret, sign
-from .._types import Response
+from .._values import Response
+from .._wire.sign import canonical_string, server_secret, sign
 from ._api_errors import ApiFail, answer, permission_denied
 from ._call import CallContext
 from ._http import Incoming, api_error

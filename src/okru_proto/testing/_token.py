@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hashlib import md5
 
-from .._types import Response
+from .._values import Response
 from ._api_errors import ApiFail
 from ._http import Incoming, html_response, oauth_error, plain_json, tomcat_error
 from ._model import App, normalize_scope

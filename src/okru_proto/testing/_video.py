@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from .._types import Request, Response
+from .._values import Request, Response
 from ._api_errors import ApiFail
 from ._call import CallContext
 from ._faults import PLAIN, Action
