@@ -29,13 +29,22 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
 * reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
   :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
-  body, stacked codings included).
+  body, stacked codings included);
+* what a shared store is beyond tokens (the stores are okru_stores'): :class:`OnceStore` (claim a
+  key, do the work once, record its :class:`Claim`'s outcome) and :class:`ValueStore` (small
+  values with an expiry), for code that takes ``store=``.
 
 Nothing here does I/O. This module owns only the list; each name lives with its code.
 """
 
 from __future__ import annotations
 
+from .._defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
+    DEFAULT_TIMEOUT,
+)
 from .._flow import (
     Callback,
     Effect,
@@ -67,7 +76,7 @@ from .._photos import (
 )
 from .._scrub import scrub_error
 from .._session import CORE_OPTIONS, OnToken, SessionCore
-from .._store import token_from_json, token_to_json
+from .._store import Claim, OnceStore, ValueStore, token_from_json, token_to_json
 from .._values import (
     DEFAULT_BLOCK_SIZE,
     SECRET_PARAM_NAMES,
@@ -137,12 +146,6 @@ from ..bots._flows import BotCore
 from ..bots._graph import GRAPH_CONTENT_TYPE, parse_graph_response, prepare_graph
 from ..bots._sessions import BOT_OPTIONS, AsyncBotBase, BotSessionSpec, SyncBotBase
 from ._api import API
-from ._defaults import (
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_READ_TIMEOUT,
-    DEFAULT_TIMEOUT,
-)
 from ._sessions import AsyncSessionBase, SyncSessionBase
 from ._spec import (
     AppSessionSpec,
@@ -192,6 +195,7 @@ __all__ = [
     "BotSessionSpec",
     "Callback",
     "Circuit",
+    "Claim",
     "ClientSessionSpec",
     "CodeGrant",
     "CodeSessionSpec",
@@ -205,6 +209,7 @@ __all__ = [
     "ImplicitSessionSpec",
     "Inflater",
     "OnToken",
+    "OnceStore",
     "Page",
     "Pager",
     "PasswordGrant",
@@ -227,6 +232,7 @@ __all__ = [
     "SyncBotBase",
     "SyncSessionBase",
     "UploadStatus",
+    "ValueStore",
     "build_multipart",
     "canonical_string",
     "check_base_url",
