@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 
-from . import __version__
 from ._output import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
@@ -29,7 +28,7 @@ from ._output import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 # Start-up time matters for a command (`okru --help` should feel instant): this module and the
 # subcommand modules it registers import only argparse and the output helpers at load time; the
@@ -57,6 +56,21 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(message, f"see `{self.prog} --help`", EXIT_USAGE)
 
 
+class _Version(argparse.Action):
+    """``--version``: okru's version (okru_proto's), imported only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        from okru_proto import __version__
+
+        print(f"okru {__version__}")
+        parser.exit()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run_demo
 
@@ -78,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="okru", description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt,
                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"okru {__version__}")
+    parser.add_argument("--version", action=_Version, help="show okru's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     p = sub.add_parser("demo", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,

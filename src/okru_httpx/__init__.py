@@ -19,6 +19,7 @@ import anyio
 import httpx
 
 from okru_proto import Endpoints, Error, RetryPolicy, Token
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto.adapter import (
     API,
     AppSessionSpec,

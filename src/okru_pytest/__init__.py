@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from okru_proto import Endpoints, UsageError
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto.testing import FakeOK
 
 if TYPE_CHECKING:

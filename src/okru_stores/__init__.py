@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto._store import StoreError, TokenStore, token_from_json, token_to_json
 
 from ._memory import MemoryTokenStore
