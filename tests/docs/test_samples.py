@@ -149,9 +149,12 @@ def _run_pytest_block(code: str, where: str) -> None:
         path.write_text(code, encoding="utf-8")
         done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp,
                                str(path)], cwd=tmp, capture_output=True, text=True, timeout=240, check=False)
-    tests = len(re.findall(r"^def test_", code, re.MULTILINE))
-    if done.returncode != 0 or f"{tests} passed" not in done.stdout:
-        raise AssertionError(f"pytest sample {where}: expected {tests} passed:\n{done.stdout}{done.stderr}")
+    tests = len(re.findall(r"^(?:async )?def test_", code, re.MULTILINE))
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    passed = re.match(r"(\d+) passed(?:, \d+ warnings?)? in ", summary)  # nothing failed, skipped, xfailed, errored
+    if done.returncode != 0 or not passed or int(passed.group(1)) < tests:
+        raise AssertionError(f"pytest sample {where}: expected all of its {tests} tests (with their "
+                             f"parameters) to pass, and nothing else:\n{done.stdout}{done.stderr}")
 
 
 def _run_block(code: str, namespace: dict[str, Any], where: str) -> None:
