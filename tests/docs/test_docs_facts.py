@@ -57,6 +57,13 @@ def test_every_package_has_the_one_version_pyproject_builds() -> None:
         assert importlib.import_module(name).__version__ == installed, name
 
 
+def test_the_readme_wheel_name_has_the_version() -> None:
+    import okru_proto
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"dist/okru-([\w.]+)-py3-none-any\.whl", text)) == {okru_proto.__version__}
+
+
 def test_the_deprecation_promise_matches_the_version() -> None:
     # "Before okru 0.2 the top level held every name ... removed in okru 0.3": true of 0.2.x only.
     import okru_proto

@@ -115,6 +115,7 @@ CHECK = textwrap.dedent("""\
 
 
 @pytest.mark.network
+@pytest.mark.timeout(INSTALL_TIMEOUT + 4 * RUN_TIMEOUT)  # building the venv is part of this test's setup
 def test_readme_runs_as_it_tells_a_reader(reader_venv: Path, tmp_path: Path) -> None:
     python = reader_venv / "bin" / "python"
     # Only what was installed: no test-only package is there to make a sample pass by accident.
