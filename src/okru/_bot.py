@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from ._args import port_number
 from ._output import EXIT_OK, EXIT_USAGE, CLIError, dump_json
 
 TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the core loads on use
@@ -145,7 +146,7 @@ def add_bot_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
                             "published addresses are accepted unless --allow/--any-source says otherwise.")
     p.add_argument("--echo", action="store_true", help="reply to every new message with its text")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="default 0: an ephemeral port")
+    p.add_argument("--port", type=port_number, default=0, help="default 0: an ephemeral port")
     p.add_argument("--allow", action="append", metavar="NETWORK", help="accept from this network (repeatable)")
     p.add_argument("--any-source", action="store_true", help="accept from any address (testing only)")
     p.add_argument("--trusted-proxy", action="append", metavar="NETWORK",

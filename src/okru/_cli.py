@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 
-from . import __version__
 from ._output import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
@@ -29,7 +28,7 @@ from ._output import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 # Start-up time matters for a command (`okru --help` should feel instant): this module and the
 # subcommand modules it registers import only argparse and the output helpers at load time; the
@@ -57,6 +56,21 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(message, f"see `{self.prog} --help`", EXIT_USAGE)
 
 
+class _Version(argparse.Action):
+    """``--version``: okru's version (okru_proto's), imported only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
+        from okru_proto import __version__
+
+        print(f"okru {__version__}")
+        parser.exit()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from ._demo.command import run_demo
 
@@ -78,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="okru", description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt,
                      parents=[common])
-    parser.add_argument("--version", action="version", version=f"okru {__version__}")
+    parser.add_argument("--version", action=_Version, help="show okru's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     p = sub.add_parser("demo", parents=[common], formatter_class=fmt, epilog=EXIT_CODES_HELP,
@@ -97,7 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     fake_server_cli.register(sub, common)
     add_bot_parser(sub, [common])
     video_cli.register(sub, common)
+    _name_commands(sub)
     return parser
+
+
+def _name_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    """Give every runnable subcommand its full name (``okru bot send``) as ``args.command_name``,
+    for messages that point at its ``--help``."""
+    for parser in sub.choices.values():
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            _name_commands(nested[0])
+        else:
+            parser.set_defaults(command_name=parser.prog)
 
 
 def _setup_debug() -> None:
@@ -114,11 +140,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand: the exit code (errors are one line on stderr)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    command = "okru"
     prepare_stdout()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         debug = bool(getattr(args, "debug", False))
+        command = getattr(args, "command_name", command)
         if debug:
             _setup_debug()
         func: Callable[[argparse.Namespace], int] = args.func
@@ -127,7 +155,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     except BrokenPipeError as exc:
         if not stdout_is_closed():
-            return _report(exc, debug)
+            return _report(exc, debug, command)
         # The reader went away (`okru demo | head -3`): stop quietly, like cat or yes killed by
         # SIGPIPE, with the shell's 128 + 13. Further writes (the final flush) go nowhere.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -135,15 +163,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         os.close(devnull)
         return EXIT_BROKEN_PIPE
     except (Exception, KeyboardInterrupt) as exc:
-        return _report(exc, debug)
+        return _report(exc, debug, command)
 
 
-def _report(exc: BaseException, debug: bool) -> int:
+def _report(exc: BaseException, debug: bool, command: str) -> int:
     """Print ``exc`` as one ``okru: error:`` line (its traceback too with --debug); the exit code."""
     if debug:
         import traceback
 
         traceback.print_exception(exc)
-    code, line = describe_error(exc, debug_hint=not debug)
+    code, line = describe_error(exc, debug_hint=not debug, command=command)
     print(line, file=sys.stderr, flush=True)
     return code

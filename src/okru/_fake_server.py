@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ._args import port_number
 from ._output import EXIT_INTERRUPTED, EXIT_OK, CLIError
 
 TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the emulator loads on use
@@ -144,7 +145,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        description="Run the OK.ru emulator (okru_proto.testing.FakeOK). The first "
                        "output line is its base URL; then the demo app and user.")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="default 0: an ephemeral port")
+    p.add_argument("--port", type=port_number, default=0, help="default 0: an ephemeral port")
     p.add_argument("--tls-cert", help="PEM certificate chain (serves https)")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
     p.add_argument("--seed", type=int, default=0, help="seed for the emulator's tokens and ids")

@@ -233,8 +233,9 @@ def _thread_timer(delay: float, callback: Callable[[], None]) -> Callable[[], No
     return timer.cancel
 
 
-def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int, str]:
-    """(exit code, ``okru: error: <what> — <what to do>``) for any exception."""
+def describe_error(exc: BaseException, *, debug_hint: bool = True, command: str = "okru") -> tuple[int, str]:
+    """(exit code, ``okru: error: <what> — <what to do>``) for any exception; ``command`` is the
+    command line's subcommand (``okru upload-video``), named where the fix is in its ``--help``."""
     from okru_proto import (
         APIError,
         Error,
@@ -277,7 +278,7 @@ def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int,
         code, what = EXIT_AUTH, f"OAuth: {exc}"
         todo = "check the app id, app secret key and redirect URI, then run `okru login` again"
     elif isinstance(exc, UsageError):
-        code, what, todo = EXIT_USAGE, str(exc), "see `okru COMMAND --help`"
+        code, what, todo = EXIT_USAGE, str(exc), f"see `{command} --help`"
     elif isinstance(exc, TransportTimeout):
         code, what = EXIT_TRANSPORT, f"timed out: {exc}"
         todo = "check the network or --api-url, or raise --timeout"
@@ -291,7 +292,8 @@ def describe_error(exc: BaseException, *, debug_hint: bool = True) -> tuple[int,
         code, what, todo = EXIT_API, str(exc), "see the message"
     elif isinstance(exc, ModuleNotFoundError) and exc.name in ("httpx", "anyio", "trio", "h11"):
         code, what = EXIT_USAGE, f"the okru command needs {exc.name}, which is not installed"
-        todo = "pip install 'okru[all]'"
+        # okru is not on PyPI yet: the extras come from the checkout it was installed from.
+        todo = "install okru with its adapters: `python3 -m pip install '.[httpx,trio]'` in the okru checkout"
     elif isinstance(exc, KeyboardInterrupt):
         code, what, todo = EXIT_INTERRUPTED, "interrupted", "run the command again when ready"
     elif isinstance(exc, OSError):

@@ -14,7 +14,7 @@ import sys
 import time
 
 from ._creds import add_credentials, add_endpoints, open_session, resolve_credentials
-from ._output import EXIT_CODES_HELP, EXIT_OK, CLIError
+from ._output import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, CLIError
 
 # `okru --help` imports this module to register the subcommand: json, shlex and typing load
 # only when an upload runs.
@@ -59,19 +59,35 @@ def _save_state(path: str, state: Any) -> None:
         handle.write(state.to_json())
 
 
+#: A resume state is a few hundred bytes of JSON; a file much larger is something else.
+_MAX_RESUME_BYTES = 64 * 1024
+
+
+def _read_resume(path: str) -> Any:
+    """The :class:`ResumeState` saved in ``path``; any other file is a usage error naming it."""
+    from okru_proto import ResumeState, UsageError
+
+    hint = "pass the file okru saved when the upload stopped (it printed the command to continue)"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_RESUME_BYTES + 1)
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}", hint) from exc
+    try:
+        if len(data) > _MAX_RESUME_BYTES:
+            raise UsageError(f"not a video resume state (larger than {_MAX_RESUME_BYTES // 1024} KiB)")
+        return ResumeState.from_json(data)
+    except UsageError as exc:
+        raise CLIError(f"--resume {path}: {exc}", hint) from exc
+
+
 def cmd_upload_video(args: argparse.Namespace) -> int:
     import json
 
-    from okru_proto import ResumeState, UsageError, video_media
+    from okru_proto import UsageError, video_media
     from okru_proto.adapter import API
 
-    resume = None
-    if args.resume:
-        try:
-            with open(args.resume) as handle:
-                resume = ResumeState.from_json(handle.read())
-        except OSError as exc:
-            raise CLIError(f"cannot read {args.resume}: {exc.strerror}", "pass the file okru saved") from exc
+    resume = _read_resume(args.resume) if args.resume else None
     state_file = args.state_file or (args.resume or f"{args.file}.okru-resume.json")
     creds = resolve_credentials(args)
     creds.endpoints()
@@ -87,14 +103,20 @@ def cmd_upload_video(args: argparse.Namespace) -> int:
                 chunk_size=args.chunk_size * 2**20 if args.chunk_size else None,
                 checkpoint=lambda state: latest.__setitem__(0, state))
         except KeyboardInterrupt:
-            _interrupted(args, latest[0], state_file)
-            raise
+            if progress is not None:
+                sys.stderr.write("\n")  # end the progress bar's line
+            saved = _interrupted(args, latest[0], state_file)
+            if saved is None:
+                raise
+            # One instruction, the command that continues (not also "run the command again").
+            raise CLIError(f"interrupted: {saved[0]}", f"continue with: {saved[1]}", EXIT_INTERRUPTED) from None
         except UsageError:
             raise
         except Exception as exc:
             state = getattr(exc, "resume_state", None) or latest[0]
             if state is not None:
-                _interrupted(args, state, state_file)
+                where, again = _interrupted(args, state, state_file) or ("", "")
+                print(f"\nokru: {where}; continue with:\n  {again}", file=sys.stderr, flush=True)
             raise
         result: dict[str, object] = {"video_id": video.video_id, "size": video.size}
         if args.post is not None:
@@ -110,19 +132,20 @@ def cmd_upload_video(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _interrupted(args: argparse.Namespace, state: Any, path: str) -> None:
+def _interrupted(args: argparse.Namespace, state: Any, path: str) -> tuple[str, str] | None:
+    """Save ``state`` to ``path``: (where the upload stopped and where it was saved, the command
+    that continues it); None when there is nothing to resume."""
     import shlex
 
     if state is None:
         print("okru: the upload had not started; nothing to resume", file=sys.stderr)
-        return
+        return None
     _save_state(path, state)
     again = ["okru", "upload-video", args.file, "--resume", path]
     if args.title:
         again += ["--title", args.title]
-    print(f"\nokru: upload stopped at {state.confirmed} of {state.size} bytes; resume state saved to {path} "
-          f"(keep it private: it holds the upload URL). Continue with:\n  {shlex.join(again)}",
-          file=sys.stderr, flush=True)
+    return (f"upload stopped at {state.confirmed} of {state.size} bytes; resume state saved to {path} "
+            "(keep it private: it holds the upload URL)", shlex.join(again))
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -11,6 +11,8 @@ Install with the ``asgi`` extra (``pip install 'okru[asgi]'``: anyio).
 
 from __future__ import annotations
 
+from okru_proto import __version__ as __version__  # one version for every okru package
+
 from ._webhook import WebhookApp, webhook_app
 
 __all__ = ["WebhookApp", "webhook_app"]

@@ -13,6 +13,7 @@ sessions, async and blocking side by side, are in ``_sessions.py``.
 from __future__ import annotations
 
 from okru_proto import Endpoints, Error, RetryPolicy, Token
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto.adapter import API
 
 from ._base import (

@@ -12,6 +12,8 @@ For adapter authors; applications never call it.
 
 from __future__ import annotations
 
+from okru_proto import __version__ as __version__  # one version for every okru package
+
 from ._sources import SourceReader, describe_source, source_size, source_size_async
 
 __all__ = ["SourceReader", "describe_source", "source_size", "source_size_async"]

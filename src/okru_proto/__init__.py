@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import importlib
 
+#: The version of okru (all six packages), and the one pyproject.toml reads ([tool.hatch.version]).
+__version__ = "0.2.0"
+
 # Not typing.TYPE_CHECKING: importing typing alone would cost more than this whole module
 # (mypy treats any constant of this name as true).
 TYPE_CHECKING = False

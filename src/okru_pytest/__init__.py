@@ -14,6 +14,10 @@ point ``okru``), so the fixtures need no import and no ``conftest.py``:
   (:class:`OKTestServer`: ``.url``, ``.endpoints``, ``.fake``), for ``okru_trio`` and for code
   that builds its own HTTP client.
 
+``async def`` tests run under anyio's marker (``@pytest.mark.anyio``; anyio and its pytest plugin come
+with ``okru[pytest]``) on asyncio and trio. One that uses these fixtures and that no async plugin
+ran fails with how to mark it, instead of pytest's generic "not natively supported".
+
 This module imports only pytest and the pure core at load time, so it is harmless where httpx or
 trio are not installed: the fixtures that need them import them when they are used.
 """
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from okru_proto import Endpoints, UsageError
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto.testing import FakeOK
 
 if TYPE_CHECKING:
@@ -154,3 +159,28 @@ def fake_ok_server(fake_ok: FakeOK) -> Iterator[OKTestServer]:
 
     with run_fake_server(fake_ok) as url:
         yield OKTestServer(fake=fake_ok, url=url, endpoints=Endpoints(api=url, connect=url))
+
+
+#: The fixtures above: an ``async def`` test using one of them is a test of okru code.
+OKRU_FIXTURES = frozenset({"fake_ok", "ok_app", "ok_token", "ok_transport", "ok_client", "ok_async_client",
+                           "ok_session_factory", "ok_session", "fake_ok_server"})
+
+ASYNC_HOWTO = (
+    "{name} is an async def test using okru's fixtures, and no plugin ran it. Mark it "
+    "@pytest.mark.anyio (or the module: pytestmark = pytest.mark.anyio): anyio's pytest plugin comes "
+    "with okru[pytest] and runs it on asyncio and trio; an `anyio_backend` fixture returning "
+    "'asyncio' or 'trio' picks one (docs/emulator.md, 'Async tests'). pytest-asyncio and pytest-trio "
+    "work too."
+)
+
+
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """An ``async def`` test that reaches this hook was claimed by no async plugin (anyio's runs
+    it in a tryfirst hook; pytest-asyncio and pytest-trio hand pytest a sync wrapper instead).
+    pytest's own (trylast) hook would fail it with "async def functions are not natively
+    supported"; for a test of okru code, this one says how to run it instead."""
+    import inspect
+
+    if inspect.iscoroutinefunction(pyfuncitem.obj) and OKRU_FIXTURES & set(pyfuncitem.fixturenames):
+        pytest.fail(ASYNC_HOWTO.format(name=pyfuncitem.name), pytrace=False)
+    return None

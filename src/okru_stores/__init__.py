@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto._store import (
     Claim,
     OnceStore,

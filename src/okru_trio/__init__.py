@@ -8,6 +8,7 @@ async with okru_trio.CodeSession(app_id, app_key, app_secret_key, code, redirect
 """
 
 from okru_proto import Endpoints, Error, RetryPolicy, Token
+from okru_proto import __version__ as __version__  # one version for every okru package
 from okru_proto.adapter import (
     API,
     DEFAULT_CONNECT_TIMEOUT,

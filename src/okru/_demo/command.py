@@ -63,8 +63,13 @@ class Demo(Steps):
 
 def run_demo(*, verbose: bool = False, faults: list[str] | None = None, out: TextIO | None = None) -> int:
     """Start the emulator on an ephemeral loopback port and run every step; the exit code."""
+    import importlib
+
     from okru_trio.testing import run_fake_server
 
+    # Every step calls through okru_httpx.sync: without httpx, one error up front (with the
+    # install hint), not 13 failed steps.
+    importlib.import_module("okru_httpx.sync")
     fake = FakeOK()
     for spec in faults or []:
         method, sep, fault = spec.rpartition("=")

@@ -11,6 +11,7 @@ import argparse
 import re
 import sys
 
+from .._args import port_number
 from .._creds import add_credentials, add_endpoints, resolve_credentials
 from .._output import EXIT_CODES_HELP, EXIT_OK, CLIError, describe_error, mask
 
@@ -193,7 +194,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add_endpoints(p)
     p.add_argument("--scope", action="append", metavar="SCOPE",
                    help="permission(s) to ask for, e.g. VALUABLE_ACCESS;PHOTO_CONTENT (default VALUABLE_ACCESS)")
-    p.add_argument("--port", type=int, default=0, help="loopback port for the callback (default 0: any free port)")
+    p.add_argument("--port", type=port_number, default=0, help="loopback port for the callback (default 0: any free port)")
     p.add_argument("--redirect-uri", help="the loopback redirect URI registered for your app")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser (default 300)")
