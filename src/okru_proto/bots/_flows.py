@@ -8,8 +8,10 @@ file upload as one flow. An adapter's ``BotSession`` only drives them with
 
 Where OK publishes nothing, the choice is made here once and listed in docs/bots.md: a send's
 reply is accepted in any shape that is not an error; the upload POSTs the file's bytes as the
-body with the file's MIME type (the fileUploadUrl page's wording); messages are paged back by
-time.
+body (multipart for IMAGE, see :data:`DEFAULT_UPLOAD_ENCODING`); messages are paged back by
+time; long polling (:class:`UpdatesPoller`) asks OK to hold each poll ``timeout`` seconds,
+follows the reply's ``marker``, subscribes when OK says there is no long-polling subscription,
+and backs off (capped, through :class:`Sleep`) on failures and on empty replies OK did not hold.
 """
 
 from __future__ import annotations
@@ -18,11 +20,31 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .._errors import Error, ProtocolError, UsageError
+import math
+from dataclasses import dataclass
+
+from .._errors import APIError, Error, ProtocolError, TransportError, UsageError
 from .._flow import Flow, RetryPolicy, Sleep, retrying
+from .._multipart import FormFile, form_data_body
 from .._values import Endpoints, Request, Response, Secret, reveal
 from .._wire.rest import form_encode
-from ._graph import EDIT_PATH, FILE_TYPES, UPLOAD_SETTLE_SECONDS, _build, _segment, parse_graph_response
+from ._graph import (
+    ACTION_FIELD,
+    ACTION_PATH,
+    ACTIONS,
+    EDIT_PATH,
+    EVENT_TYPES,
+    FILE_TYPES,
+    MESSAGES_PATH,
+    NOT_SUBSCRIBED,
+    UPDATES_PATH,
+    UPLOAD_ENCODINGS,
+    UPLOAD_FIELD,
+    UPLOAD_SETTLE_SECONDS,
+    _build,
+    _segment,
+    parse_graph_response,
+)
 from ._values import (
     Attachment,
     BotInfo,
@@ -36,8 +58,31 @@ from ._values import (
     as_id,
     build_message,
 )
+from ._webhook import DedupWindow, Updates, WebhookEvent, event_key, parse_updates
 
-__all__ = ["BotCore", "HistoryPager"]
+__all__ = [
+    "DEFAULT_POLL_TIMEOUT",
+    "DEFAULT_UPLOAD_ENCODING",
+    "BotCore",
+    "HistoryPager",
+    "PollSettings",
+    "UpdatesPoller",
+]
+
+#: Seconds okru asks OK to hold a long poll open when nothing happens (okru's choice: OK
+#: publishes no limit). It stays under the sessions' default read timeout (30 s) so a held poll
+#: is never cut by the client.
+DEFAULT_POLL_TIMEOUT = 20
+#: The most a caller may ask for: a poll held longer than this is better made shorter.
+MAX_POLL_TIMEOUT = 300
+#: Step two's encoding per file type (okru's choice, docs/protocol.md §11.6): IMAGE as multipart,
+#: where two of three sources point (the English page's photo-upload step, two public clients);
+#: the others as the raw body, as the Russian page says and OK answers them with the step-one token.
+DEFAULT_UPLOAD_ENCODING = {"IMAGE": "multipart"}
+#: Long polling's backoff: 1 s doubling to 30 s, with jitter.
+POLL_BACKOFF = RetryPolicy(attempts=0, base=1.0, cap=30.0)
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+               "audio/mpeg": ".mp3", "audio/ogg": ".ogg", "video/mp4": ".mp4"}
 
 log = logging.getLogger("okru")
 
@@ -122,11 +167,15 @@ class BotCore:
         return url
 
     def messages_flow(self, chat_id: str, *, count: int | None = None, from_ms: int | None = None,
-                      to_ms: int | None = None) -> Flow[tuple[ChatMessage, ...]]:
-        """A chat's messages, newest first; ``from_ms`` (newest wanted) > ``to_ms`` (oldest)."""
-        query = {"count": count, "from": from_ms, "to": to_ms}
-        value = yield from self.request_flow("GET", f"{_segment(chat_id, 'chat_id')}/messages", "chat messages",
-                                             query=query)
+                      to_ms: int | None = None, include_deleted: bool | None = None
+                      ) -> Flow[tuple[ChatMessage, ...]]:
+        """A chat's messages, newest first; ``from_ms`` (newest wanted) > ``to_ms`` (oldest);
+        ``include_deleted`` lists deleted ones too (OK enables it per group on request)."""
+        if include_deleted is not None and type(include_deleted) is not bool:
+            raise UsageError(f"include_deleted is True or False, got {include_deleted!r}")
+        query = {"count": count, "from": from_ms, "to": to_ms, "include_deleted": include_deleted}
+        path = MESSAGES_PATH.format(chat_id=_segment(chat_id, "chat_id"))
+        value = yield from self.request_flow("GET", path, "chat messages", query=query)
         listed = value.get("messages") if isinstance(value, dict) else None
         return tuple(ChatMessage.from_json(m) for m in listed) if isinstance(listed, list) else ()
 
@@ -163,9 +212,17 @@ class BotCore:
                                              query={"callbackId": callback_id}, body=body))
 
     def edit_flow(self, message_id: str, text: str | None = None, attachments: Sequence[Attachment] = ()) -> Flow[Any]:
-        """Replace a message's whole content (path chosen by okru: OK's is not published)."""
+        """Replace a message's whole content (``POST <message_id>/edit``)."""
         path = EDIT_PATH.format(message_id=_segment(message_id, "message_id"))
         return (yield from self.request_flow("POST", path, "edit", body={"message": build_message(text, attachments)}))
+
+    def action_flow(self, chat_id: str, action: str) -> Flow[None]:
+        """Show chat members what the bot is doing (``TYPING_ON``...) or mark all read
+        (``MARK_SEEN``): ``POST <chat_id>/action``. Any reply that is not an error is success."""
+        if action not in ACTIONS:
+            raise UsageError(f"a chat action is one of {', '.join(ACTIONS)}, got {action!r}")
+        path = ACTION_PATH.format(chat_id=_segment(chat_id, "chat_id"))
+        yield from self.request_flow("POST", path, "action", body={ACTION_FIELD: action})
 
     def upload_target_flow(self, type: str = "FILE") -> Flow[UploadTarget]:
         if type not in FILE_TYPES:
@@ -179,33 +236,74 @@ class BotCore:
         return UploadTarget(type, url, token if isinstance(token, str) and token else None,
                             as_id(value.get("file_id")), value)
 
-    def upload_flow(self, data: bytes, type: str = "FILE", content_type: str | None = None) -> Flow[Attachment]:
+    def upload_flow(self, data: bytes, type: str = "FILE", content_type: str | None = None, *,
+                    encoding: str | None = None, boundary: str | None = None,
+                    file_name: str | None = None) -> Flow[Attachment]:
         """The three-step upload's first two steps: an upload URL, then the file POSTed to it.
-        Returns the :class:`Attachment` to send (step three)."""
+        Returns the :class:`Attachment` to send (step three).
+
+        ``encoding``: ``"raw"`` (the bytes as the body, typed ``content_type``) or
+        ``"multipart"`` (one part named :data:`UPLOAD_FIELD`, which needs ``boundary``);
+        default :data:`DEFAULT_UPLOAD_ENCODING` (multipart for IMAGE, raw for the rest)."""
         if isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
         if not isinstance(data, bytes) or not data:
             raise UsageError("upload data must be non-empty bytes")
+        if encoding is None:
+            encoding = DEFAULT_UPLOAD_ENCODING.get(type, "raw")
+        if encoding not in UPLOAD_ENCODINGS:
+            raise UsageError(f"upload encoding is one of {', '.join(UPLOAD_ENCODINGS)}, got {encoding!r}")
         if content_type is None:
             if type in ("IMAGE", "AUDIO"):
                 # OK: "при загрузке файлов типа AUDIO и IMAGE ... необходимо указывать корректный MIME-type".
                 raise UsageError(f"uploading {type} needs content_type= (e.g. 'image/jpeg'), as OK.ru requires")
             content_type = "application/octet-stream"
+        if not isinstance(content_type, str) or not content_type or any(c in content_type for c in "\r\n\x00"):
+            raise UsageError(f"content_type must be a MIME type such as 'image/jpeg', got {content_type!r}")
+        if encoding == "multipart":
+            if boundary is None:
+                raise UsageError("a multipart upload needs boundary= (e.g. secrets.token_hex(16))")
+            name = file_name or "file" + _EXTENSIONS.get(content_type.split(";", 1)[0].strip().lower(), "")
+            ctype, streamed = form_data_body([FormFile(UPLOAD_FIELD, name, content_type, data)], boundary)
+            # Every part is in memory: one flat body, which every transport sends as is.
+            headers: tuple[tuple[str, str], ...] = (("content-type", ctype),)
+            body = b"".join(p for p in streamed.parts if isinstance(p, bytes))
+        else:
+            headers, body = (("content-type", content_type),), data
         target = yield from self.upload_target_flow(type)
-        response = yield Request("POST", target.url, (("content-type", content_type),), data)
+        response = yield Request("POST", target.url, headers, body)
         token = _upload_token(response, target)
         return Attachment(type, {"token": token})
 
     def send_file_flow(self, chat_id: str, data: bytes, type: str = "FILE", *, content_type: str | None = None,
-                       text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS) -> Flow[SentMessage]:
+                       text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS, encoding: str | None = None,
+                       boundary: str | None = None) -> Flow[SentMessage]:
         """All three steps: upload, wait ``settle`` seconds for OK to process it, send."""
-        attachment = yield from self.upload_flow(data, type, content_type)
+        attachment = yield from self.upload_flow(data, type, content_type, encoding=encoding, boundary=boundary)
         if settle:
             yield Sleep(settle)
         return (yield from self.send_flow(chat_id, text, [attachment]))
 
-    def subscribe_flow(self, url: str) -> Flow[bool]:
-        value = yield from self.request_flow("POST", "me/subscribe", "subscribe", body={"url": _hook(url)})
+    def subscribe_flow(self, url: str | None = None, *, types: Sequence[str] | None = None,
+                       long_polling: bool = False) -> Flow[bool]:
+        """Subscribe to chat events, with one of the two bodies graph.user.subscribe documents:
+        a webhook, ``{"url": ...}`` (plus ``"types"`` when given), or long polling,
+        ``{"types": [...], "longPolling": true}`` (every event type unless ``types`` says)."""
+        if type(long_polling) is not bool:
+            raise UsageError(f"long_polling is True or False, got {long_polling!r}")
+        listed = _event_types(types)
+        body: dict[str, Any]
+        if long_polling:
+            if url is not None:
+                raise UsageError("subscribe takes a webhook url or long_polling=True, not both")
+            body = {"types": list(listed or EVENT_TYPES), "longPolling": True}
+        else:
+            if url is None:
+                raise UsageError("subscribe needs a webhook url (http: or https:), or long_polling=True")
+            body = {"url": _hook(url)}
+            if listed is not None:
+                body["types"] = list(listed)
+        value = yield from self.request_flow("POST", "me/subscribe", "subscribe", body=body)
         return _success(value, "subscribe")
 
     def unsubscribe_flow(self, url: str) -> Flow[bool]:
@@ -215,13 +313,12 @@ class BotCore:
     def subscriptions_flow(self) -> Flow[tuple[Subscription, ...]]:
         value = yield from self.request_flow("GET", "me/subscriptions", "subscriptions")
         listed = value.get("subscriptions") if isinstance(value, dict) else None
-        return tuple(Subscription(s.get("url") if isinstance(s.get("url"), str) else None,
-                                  s.get("time") if type(s.get("time")) is int else None, s)
-                     for s in (listed if isinstance(listed, list) else []) if isinstance(s, dict))
+        return tuple(Subscription.from_json(s) for s in (listed if isinstance(listed, list) else [])
+                     if isinstance(s, dict))
 
 
 class HistoryPager:
-    """Walks a chat's messages from the newest back (``GET <chat>/messages`` has no marker).
+    """Walks a chat's messages from the newest back (``GET me/messages/<chat>`` has no marker).
 
     Each page asks for messages no newer than the oldest one seen (``from`` = its timestamp,
     inclusive, since OK does not say whether ``from`` is inclusive), drops those already
@@ -229,14 +326,17 @@ class HistoryPager:
     More than ``count`` messages within one millisecond would end the walk early.
     """
 
-    def __init__(self, chat_id: str, count: int | None = None, max_pages: int = 1000) -> None:
+    def __init__(self, chat_id: str, count: int | None = None, max_pages: int = 1000,
+                 include_deleted: bool | None = None) -> None:
         self.chat_id, self.count, self.pages_left = chat_id, count, max_pages
+        self.include_deleted = include_deleted
         self.from_ms: int | None = None
         self.seen: set[str] = set()
         self.done = max_pages <= 0
 
     def page_flow(self, core: BotCore) -> Flow[tuple[ChatMessage, ...]]:
-        page = yield from core.messages_flow(self.chat_id, count=self.count, from_ms=self.from_ms)
+        page = yield from core.messages_flow(self.chat_id, count=self.count, from_ms=self.from_ms,
+                                             include_deleted=self.include_deleted)
         self.pages_left -= 1
         fresh = tuple(m for m in page if m.mid is None or m.mid not in self.seen)
         self.seen.update(m.mid for m in fresh if m.mid is not None)
@@ -246,6 +346,126 @@ class HistoryPager:
         else:
             self.from_ms = min(stamps)
         return fresh
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    """How one ``updates()`` loop polls: the event ``types`` it wants (None: all; others are
+    dropped), the ``timeout`` OK is asked to hold each poll (seconds), whether to ``subscribe``
+    for long polling when OK says there is no subscription, the ``backoff`` between failed or
+    unheld polls, and the ``clock`` (seconds, passed in) that tells a held poll from one answered
+    at once (None: no such check)."""
+
+    types: tuple[str, ...] | None = None
+    timeout: float = DEFAULT_POLL_TIMEOUT
+    subscribe: bool = True
+    backoff: RetryPolicy = POLL_BACKOFF
+    clock: Callable[[], float] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", _event_types(self.types))
+        timeout = self.timeout
+        if type(timeout) not in (int, float) or not math.isfinite(timeout) or not 0 < timeout <= MAX_POLL_TIMEOUT:
+            raise UsageError(f"timeout is the seconds OK may hold a poll, 0 < timeout <= {MAX_POLL_TIMEOUT}, "
+                             f"got {timeout!r}")
+        if type(self.subscribe) is not bool:
+            raise UsageError(f"subscribe is True or False, got {self.subscribe!r}")
+        if not isinstance(self.backoff, RetryPolicy):
+            raise UsageError("backoff must be an okru_proto.RetryPolicy")
+
+    @property
+    def held(self) -> float:
+        """An empty reply sooner than this many seconds was not held by the server."""
+        return min(1.0, self.timeout / 2)
+
+
+class UpdatesPoller:
+    """One bot's long-polling position (``GET me/updates``): the ``marker`` to send next and the
+    ids of the events already handed out, so each event is given once across polls, lost
+    replies and a consumer that stops in the middle of a batch.
+
+    A driver loops: ``batch = poll_flow(...)``; each event for which :meth:`fresh` is True is
+    handed out; then :meth:`commit` (the batch's marker, sent only once the whole batch is out).
+    """
+
+    def __init__(self, dedup_window: int = 10_000) -> None:
+        self.marker: str | None = None
+        self._seen = DedupWindow(dedup_window)
+        self._failures = 0
+        self._unheld = 0
+
+    def fresh(self, event: WebhookEvent) -> bool:
+        """True the first time an event is handed out (events without an id: always)."""
+        return not self._seen.seen(event_key(event))
+
+    def commit(self, marker: str | None) -> None:
+        if marker is not None:
+            self.marker = marker
+
+    def poll_flow(self, core: BotCore, settings: PollSettings) -> Flow[Updates]:
+        """One long poll, retried until OK answers: a failure that may pass (transport, 5xx,
+        an unreadable reply, flood/service errors) waits the backoff and polls again; "not
+        subscribed" subscribes once, then polls again; any other error is raised. Returns the
+        reply's events of the wanted types, in OK's order, and its marker."""
+        resubscribed = False
+        while True:
+            started = settings.clock() if settings.clock is not None else None
+            try:
+                value = yield from core.request_flow("GET", UPDATES_PATH, "updates",
+                                                     query={"marker": self.marker, "timeout": _wire_seconds(settings.timeout)})
+            except APIError as exc:
+                if exc.code == NOT_SUBSCRIBED and settings.subscribe and not resubscribed:
+                    log.info("updates: no long-polling subscription; subscribing")
+                    resubscribed = True
+                    yield from core.subscribe_flow(types=settings.types, long_polling=True)
+                    continue
+                if not exc.retryable:
+                    raise
+                yield from self._pause(settings, exc)
+                continue
+            except (TransportError, ProtocolError) as exc:
+                if not getattr(exc, "retryable", False) and not _unreadable(exc):
+                    raise
+                yield from self._pause(settings, exc)
+                continue
+            self._failures = 0
+            updates = parse_updates(value)
+            if not updates.events and started is not None and settings.clock is not None \
+                    and settings.clock() - started < settings.held:
+                # OK answered an empty poll at once instead of holding it: wait before the next
+                # one (growing, capped), so a server that does not hold polls is not hammered.
+                self._unheld += 1
+                yield Sleep(settings.backoff.delay(self._unheld - 1))
+            else:
+                self._unheld = 0
+            if settings.types is None:
+                return updates
+            wanted = settings.types
+            return Updates(tuple(e for e in updates.events if e.webhook_type in wanted), updates.marker)
+
+    def _pause(self, settings: PollSettings, exc: Error) -> Flow[None]:
+        self._failures += 1
+        delay = settings.backoff.delay(self._failures - 1)
+        log.warning("updates: %s; polling again in %.1f s", type(exc).__name__, delay)
+        yield Sleep(delay)
+
+
+def _wire_seconds(seconds: float) -> int | str:
+    return int(seconds) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+def _unreadable(exc: Error) -> bool:
+    # HTML or garbage instead of JSON ("technical works" pages): worth another poll later.
+    return type(exc) is ProtocolError
+
+
+def _event_types(types: Sequence[str] | None) -> tuple[str, ...] | None:
+    if types is None:
+        return None
+    listed = (types,) if isinstance(types, str) else tuple(types)
+    if not listed or any(t not in EVENT_TYPES for t in listed):
+        raise UsageError(f"types are one or more of {', '.join(EVENT_TYPES)}, got {types!r}")
+    return listed
 
 
 def _hook(url: str) -> str:

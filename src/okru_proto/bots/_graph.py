@@ -3,11 +3,11 @@
 How a call to ``https://api.ok.ru/graph/...`` looks: paths, the group token as the
 ``access_token`` query parameter (also on POST: every OK example sends it in the URL), JSON bodies
 sent as ``application/json;charset=utf-8`` (OK requires that header on every Graph POST), and how
-a reply or an error is read. The flows built on these are :mod:`._bot_core`'s.
+a reply or an error is read. The flows built on these are :mod:`._flows`'.
 
 Where OK publishes nothing, the choice is made here once and listed in docs/bots.md: errors are
-recognised by an ``error_code`` field whatever the HTTP status; the edit path is
-``<message_id>/edit``.
+recognised by an ``error_code`` field whatever the HTTP status; the field naming a chat action;
+the error that means "no long-polling subscription"; how a file is POSTed to the upload host.
 """
 
 from __future__ import annotations
@@ -30,9 +30,18 @@ from .._values import Endpoints, Request, Response, Secret, reveal
 from .._wire.rest import _scrub, describe_body, form_encode, parse_json_body
 
 __all__ = [
+    "ACTIONS",
+    "ACTION_FIELD",
+    "ACTION_PATH",
     "EDIT_PATH",
+    "EVENT_TYPES",
     "FILE_TYPES",
     "GRAPH_CONTENT_TYPE",
+    "MESSAGES_PATH",
+    "NOT_SUBSCRIBED",
+    "UPDATES_PATH",
+    "UPLOAD_ENCODINGS",
+    "UPLOAD_FIELD",
     "UPLOAD_SETTLE_SECONDS",
     "BotTokenError",
     "ChatNotFoundError",
@@ -46,8 +55,34 @@ GRAPH_CONTENT_TYPE = "application/json;charset=utf-8"
 _JSON_HEADERS = (("content-type", GRAPH_CONTENT_TYPE),)
 #: ``type`` values of ``GET me/fileUploadUrl`` (default FILE).
 FILE_TYPES = ("FILE", "VIDEO", "AUDIO", "IMAGE")
-#: okru's choice, OK publishes no path for graph.message.edit (docs/protocol.md §11.8).
+#: graph.message.edit: the message id in the path, as the page's example URL has it
+#: (``https://api.ok.ru/graph/MID:1234567890/edit``, docs/protocol.md §11.8).
 EDIT_PATH = "{message_id}/edit"
+#: graph.user.messages/get: "GET /graph/me/messages/<chat_id>", the only documented form for
+#: reading a chat's messages (docs/protocol.md §11.4).
+MESSAGES_PATH = "me/messages/{chat_id}"
+#: graph.chat.action: ``POST /graph/<chat_id>/action`` (docs/protocol.md §11.8).
+ACTION_PATH = "{chat_id}/action"
+#: The actions graph.chat.action lists: typing, sending a photo/video/audio, all read.
+ACTIONS = ("TYPING_ON", "SENDING_PHOTO", "SENDING_VIDEO", "SENDING_AUDIO", "MARK_SEEN")
+#: okru's choice: the stored page does not show the body's field name. ``action`` is the name in
+#: TamTam's Bot API, the Graph API's sibling (OK's v1 used ``sender_action`` in lower case).
+ACTION_FIELD = "action"
+#: The event types a subscription may filter on (graph.user.subscribe/post, WebhookType).
+EVENT_TYPES = ("MESSAGE_CREATED", "MESSAGE_CALLBACK", "CHAT_SYSTEM")
+#: graph.user.updates: long polling (its page is not published; the path is the one a public
+#: client calls, ``GET /graph/me/updates``).
+UPDATES_PATH = "me/updates"
+#: okru's choice: the error that means "this bot has no long-polling subscription". OK does not
+#: publish it; a public client subscribes again when ``me/updates`` answers error_code 5000.
+NOT_SUBSCRIBED = 5000
+#: How the file goes to the upload host in step two: the raw bytes as the body (the Russian
+#: fileUploadUrl page: "в теле запроса необходимо передавать файл") or one multipart part (the
+#: English page sends IMAGE to the photo upload step, which is multipart; two public clients
+#: send multipart).
+UPLOAD_ENCODINGS = ("raw", "multipart")
+#: The multipart field name (okru's choice: a public client's ``file``; another uses ``image``).
+UPLOAD_FIELD = "file"
 #: Seconds to wait between an upload and the send that uses it: OK asks for "a small delay"
 #: (seconds) while it processes the file, without a number; okru's default.
 UPLOAD_SETTLE_SECONDS = 1.0

@@ -4,20 +4,26 @@ An adapter's ``BotSession`` mixes in :class:`SyncBotBase` or :class:`AsyncBotBas
 :meth:`BotSessionSpec._setup_bot` with its own unsigned ``PublicSession`` class: that session
 is the transport (its ``_send``/``_sleep`` and options: client, timeouts...), so no HTTP code is
 written twice. Every method here only drives a core flow; the async twins only await what the
-adapter gave, so they run under asyncio and trio alike.
+adapter gave, so they run under asyncio and trio alike. Long polling (``updates``) keeps its
+position on the session (:class:`UpdatesPoller`), so a second ``updates()`` loop on the same
+session carries on where the first stopped; ``run_polling`` feeds a :class:`Router` from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+import logging
+import secrets
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from typing import Any
 
 from .._errors import UsageError
-from .._flow import Flow, T, run_async, run_sync
+from .._flow import Flow, RetryPolicy, T, run_async, run_sync
 from .._paging import DEFAULT_MAX_PAGES
 from .._values import Request, Response
-from ._flows import BotCore, HistoryPager
+from ._flows import DEFAULT_POLL_TIMEOUT, POLL_BACKOFF, BotCore, HistoryPager, PollSettings, UpdatesPoller
 from ._graph import UPLOAD_SETTLE_SECONDS
+from ._router import Router
 from ._values import (
     Attachment,
     BotInfo,
@@ -30,8 +36,11 @@ from ._values import (
     Subscription,
     keyboard,
 )
+from ._webhook import WebhookEvent
 
 __all__ = ["BOT_OPTIONS", "AsyncBotBase", "BotSessionSpec", "SyncBotBase"]
+
+log = logging.getLogger("okru.bots")
 
 #: Options the bot core takes; the rest (client, timeout, transport...) go to the adapter.
 BOT_OPTIONS = frozenset({"endpoints", "retry"})
@@ -52,6 +61,7 @@ class BotSessionSpec:
 
     _core: BotCore
     _http: Any
+    _poller: UpdatesPoller | None = None
 
     def _setup_bot(self, access_token: str, options: dict[str, Any], transport: Callable[..., Any]) -> None:
         refused = sorted(options.keys() & _REST_ONLY)
@@ -69,6 +79,17 @@ class BotSessionSpec:
     @property
     def core(self) -> BotCore:
         return self._core
+
+    def _polling(self, types: Sequence[str] | None, timeout: float, subscribe: bool,
+                 backoff: RetryPolicy | None) -> tuple[UpdatesPoller, PollSettings]:
+        # The clock that tells a held poll from one answered at once: the core's if given, else
+        # the transport's (the adapters pass time in; the core reads no clock of its own).
+        clock = self._core.clock or getattr(self._http, "_clock", None)
+        settings = PollSettings(None if types is None else tuple(types) if not isinstance(types, str) else (types,),
+                                timeout, subscribe, POLL_BACKOFF if backoff is None else backoff, clock)
+        if self._poller is None:
+            self._poller = UpdatesPoller()
+        return self._poller, settings
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api={self._core.endpoints.api!r})"
@@ -111,16 +132,30 @@ class SyncBotBase(BotSessionSpec):
         return self._run(self._core.chat_url_flow(chat_id))
 
     def messages(self, chat_id: str, *, count: int | None = None, from_ms: int | None = None,
-                 to_ms: int | None = None) -> tuple[ChatMessage, ...]:
+                 to_ms: int | None = None, include_deleted: bool | None = None) -> tuple[ChatMessage, ...]:
         """A chat's messages, newest first (``from_ms`` newest, ``to_ms`` oldest, epoch ms)."""
-        return self._run(self._core.messages_flow(chat_id, count=count, from_ms=from_ms, to_ms=to_ms))
+        return self._run(self._core.messages_flow(chat_id, count=count, from_ms=from_ms, to_ms=to_ms,
+                                                  include_deleted=include_deleted))
 
-    def history(self, chat_id: str, count: int | None = None, *,
-                max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[ChatMessage]:
+    def history(self, chat_id: str, count: int | None = None, *, max_pages: int = DEFAULT_MAX_PAGES,
+                include_deleted: bool | None = None) -> Iterator[ChatMessage]:
         """Every message of a chat, newest first, fetched page by page as you iterate."""
-        pager = HistoryPager(chat_id, count, max_pages)
+        pager = HistoryPager(chat_id, count, max_pages, include_deleted)
         while not pager.done:
             yield from self._run(pager.page_flow(self._core))
+
+    def action(self, chat_id: str, action: str) -> None:
+        """Show the chat what the bot is doing: ``TYPING_ON``, ``SENDING_PHOTO``,
+        ``SENDING_VIDEO``, ``SENDING_AUDIO``; or ``MARK_SEEN`` (all messages read)."""
+        self._run(self._core.action_flow(chat_id, action))
+
+    def typing(self, chat_id: str) -> None:
+        """``action(chat_id, "TYPING_ON")``: "the bot is writing a message"."""
+        self._run(self._core.action_flow(chat_id, "TYPING_ON"))
+
+    def mark_seen(self, chat_id: str) -> None:
+        """``action(chat_id, "MARK_SEEN")``: mark the chat's messages read."""
+        self._run(self._core.action_flow(chat_id, "MARK_SEEN"))
 
     def send(self, chat_id: str, text: str | None = None, *, attachments: Sequence[Attachment] = (),
              keyboard: Iterable[Iterable[Button]] | Attachment | None = None,
@@ -141,25 +176,70 @@ class SyncBotBase(BotSessionSpec):
     def edit(self, message_id: str, text: str | None = None, *, attachments: Sequence[Attachment] = ()) -> Any:
         return self._run(self._core.edit_flow(message_id, text, attachments))
 
-    def upload(self, data: bytes, type: str = "FILE", *, content_type: str | None = None) -> Attachment:
-        """Upload a file (FILE, VIDEO, AUDIO, IMAGE); the attachment to send with it."""
-        return self._run(self._core.upload_flow(data, type, content_type))
+    def upload(self, data: bytes, type: str = "FILE", *, content_type: str | None = None,
+               encoding: str | None = None) -> Attachment:
+        """Upload a file (FILE, VIDEO, AUDIO, IMAGE); the attachment to send with it.
+        ``encoding``: ``"raw"`` or ``"multipart"`` (default: multipart for IMAGE, see docs/bots.md)."""
+        return self._run(self._core.upload_flow(data, type, content_type, encoding=encoding,
+                                                boundary=secrets.token_hex(16)))
 
     def send_file(self, chat_id: str, data: bytes, type: str = "FILE", *, content_type: str | None = None,
-                  text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS) -> SentMessage:
+                  text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS,
+                  encoding: str | None = None) -> SentMessage:
         """Upload, wait ``settle`` seconds (OK processes the file first), send."""
         return self._run(self._core.send_file_flow(chat_id, data, type, content_type=content_type, text=text,
-                                                   settle=settle))
+                                                   settle=settle, encoding=encoding,
+                                                   boundary=secrets.token_hex(16)))
 
-    def subscribe(self, url: str) -> bool:
-        """Have OK POST chat events to ``url`` (see ``okru_proto.bots.webhook_app``)."""
-        return self._run(self._core.subscribe_flow(url))
+    def subscribe(self, url: str | None = None, *, types: Sequence[str] | None = None,
+                  long_polling: bool = False) -> bool:
+        """Have OK POST chat events to ``url`` (``okru_asgi.webhook_app`` receives them), or keep
+        them for long polling (``long_polling=True``, read with :meth:`updates`); ``types``
+        limits the events (``MESSAGE_CREATED``, ``MESSAGE_CALLBACK``, ``CHAT_SYSTEM``)."""
+        return self._run(self._core.subscribe_flow(url, types=types, long_polling=long_polling))
 
     def unsubscribe(self, url: str) -> bool:
         return self._run(self._core.unsubscribe_flow(url))
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         return self._run(self._core.subscriptions_flow())
+
+    def updates(self, *, types: Sequence[str] | None = None, timeout: float = DEFAULT_POLL_TIMEOUT,
+                subscribe: bool = True, backoff: RetryPolicy | None = None) -> Generator[WebhookEvent, None, None]:
+        """Chat events by long polling (``GET me/updates``), forever: the same events as
+        ``parse_webhook`` returns, in order, each once. Each poll waits on OK up to ``timeout``
+        seconds (keep it under the session's read timeout); with no long-polling subscription
+        it subscribes (``subscribe=False``: it raises instead); failures back off (``backoff``,
+        1 s doubling to 30 s) and poll again. See docs/bots.md."""
+        poller, settings = self._polling(types, timeout, subscribe, backoff)
+        while True:
+            batch = self._run(poller.poll_flow(self._core, settings))
+            for event in batch.events:
+                if poller.fresh(event):
+                    yield event
+            poller.commit(batch.marker)
+
+    def run_polling(self, router: Router, *, types: Sequence[str] | None = None,
+                    timeout: float = DEFAULT_POLL_TIMEOUT, stop: threading.Event | None = None) -> None:
+        """Feed every long-polled event to ``router`` (``router.feed_sync``) in this thread, until
+        ``stop`` is set (checked between events and polls: within ``timeout`` seconds) or Ctrl-C.
+        ``types`` defaults to the kinds the router has handlers for."""
+        if not isinstance(router, Router):
+            raise UsageError(f"run_polling takes an okru_proto.bots.Router, got {type(router).__name__}")
+        if stop is not None and not callable(getattr(stop, "is_set", None)):
+            raise UsageError("stop must be a threading.Event (or anything with is_set())")
+        events = self.updates(types=router.event_types() if types is None else types, timeout=timeout)
+        try:
+            if stop is not None and stop.is_set():
+                return
+            for event in events:
+                router.feed_sync(event, self)
+                if stop is not None and stop.is_set():
+                    return
+        except KeyboardInterrupt:
+            log.info("run_polling: stopped by Ctrl-C")
+        finally:
+            events.close()
 
 
 class AsyncBotBase(BotSessionSpec):
@@ -200,17 +280,31 @@ class AsyncBotBase(BotSessionSpec):
         return await self._run(self._core.chat_url_flow(chat_id))
 
     async def messages(self, chat_id: str, *, count: int | None = None, from_ms: int | None = None,
-                       to_ms: int | None = None) -> tuple[ChatMessage, ...]:
+                       to_ms: int | None = None, include_deleted: bool | None = None) -> tuple[ChatMessage, ...]:
         """A chat's messages, newest first (``from_ms`` newest, ``to_ms`` oldest, epoch ms)."""
-        return await self._run(self._core.messages_flow(chat_id, count=count, from_ms=from_ms, to_ms=to_ms))
+        return await self._run(self._core.messages_flow(chat_id, count=count, from_ms=from_ms, to_ms=to_ms,
+                                                        include_deleted=include_deleted))
 
-    async def history(self, chat_id: str, count: int | None = None, *,
-                      max_pages: int = DEFAULT_MAX_PAGES) -> AsyncIterator[ChatMessage]:
+    async def history(self, chat_id: str, count: int | None = None, *, max_pages: int = DEFAULT_MAX_PAGES,
+                      include_deleted: bool | None = None) -> AsyncIterator[ChatMessage]:
         """Every message of a chat, newest first, fetched page by page as you iterate."""
-        pager = HistoryPager(chat_id, count, max_pages)
+        pager = HistoryPager(chat_id, count, max_pages, include_deleted)
         while not pager.done:
             for message in await self._run(pager.page_flow(self._core)):
                 yield message
+
+    async def action(self, chat_id: str, action: str) -> None:
+        """Show the chat what the bot is doing: ``TYPING_ON``, ``SENDING_PHOTO``,
+        ``SENDING_VIDEO``, ``SENDING_AUDIO``; or ``MARK_SEEN`` (all messages read)."""
+        await self._run(self._core.action_flow(chat_id, action))
+
+    async def typing(self, chat_id: str) -> None:
+        """``action(chat_id, "TYPING_ON")``: "the bot is writing a message"."""
+        await self._run(self._core.action_flow(chat_id, "TYPING_ON"))
+
+    async def mark_seen(self, chat_id: str) -> None:
+        """``action(chat_id, "MARK_SEEN")``: mark the chat's messages read."""
+        await self._run(self._core.action_flow(chat_id, "MARK_SEEN"))
 
     async def send(self, chat_id: str, text: str | None = None, *, attachments: Sequence[Attachment] = (),
                    keyboard: Iterable[Iterable[Button]] | Attachment | None = None,
@@ -234,22 +328,61 @@ class AsyncBotBase(BotSessionSpec):
                    attachments: Sequence[Attachment] = ()) -> Any:
         return await self._run(self._core.edit_flow(message_id, text, attachments))
 
-    async def upload(self, data: bytes, type: str = "FILE", *, content_type: str | None = None) -> Attachment:
-        """Upload a file (FILE, VIDEO, AUDIO, IMAGE); the attachment to send with it."""
-        return await self._run(self._core.upload_flow(data, type, content_type))
+    async def upload(self, data: bytes, type: str = "FILE", *, content_type: str | None = None,
+                     encoding: str | None = None) -> Attachment:
+        """Upload a file (FILE, VIDEO, AUDIO, IMAGE); the attachment to send with it.
+        ``encoding``: ``"raw"`` or ``"multipart"`` (default: multipart for IMAGE, see docs/bots.md)."""
+        return await self._run(self._core.upload_flow(data, type, content_type, encoding=encoding,
+                                                      boundary=secrets.token_hex(16)))
 
     async def send_file(self, chat_id: str, data: bytes, type: str = "FILE", *, content_type: str | None = None,
-                        text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS) -> SentMessage:
+                        text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS,
+                        encoding: str | None = None) -> SentMessage:
         """Upload, wait ``settle`` seconds (OK processes the file first), send."""
         return await self._run(self._core.send_file_flow(chat_id, data, type, content_type=content_type,
-                                                         text=text, settle=settle))
+                                                         text=text, settle=settle, encoding=encoding,
+                                                         boundary=secrets.token_hex(16)))
 
-    async def subscribe(self, url: str) -> bool:
-        """Have OK POST chat events to ``url`` (see ``okru_proto.bots.webhook_app``)."""
-        return await self._run(self._core.subscribe_flow(url))
+    async def subscribe(self, url: str | None = None, *, types: Sequence[str] | None = None,
+                        long_polling: bool = False) -> bool:
+        """Have OK POST chat events to ``url`` (``okru_asgi.webhook_app`` receives them), or keep
+        them for long polling (``long_polling=True``, read with :meth:`updates`); ``types``
+        limits the events (``MESSAGE_CREATED``, ``MESSAGE_CALLBACK``, ``CHAT_SYSTEM``)."""
+        return await self._run(self._core.subscribe_flow(url, types=types, long_polling=long_polling))
 
     async def unsubscribe(self, url: str) -> bool:
         return await self._run(self._core.unsubscribe_flow(url))
 
     async def subscriptions(self) -> tuple[Subscription, ...]:
         return await self._run(self._core.subscriptions_flow())
+
+    async def updates(self, *, types: Sequence[str] | None = None, timeout: float = DEFAULT_POLL_TIMEOUT,
+                      subscribe: bool = True, backoff: RetryPolicy | None = None
+                      ) -> AsyncGenerator[WebhookEvent, None]:
+        """Chat events by long polling (``GET me/updates``), forever: the same events as
+        ``parse_webhook`` returns, in order, each once. Each poll waits on OK up to ``timeout``
+        seconds (keep it under the session's read timeout); with no long-polling subscription
+        it subscribes (``subscribe=False``: it raises instead); failures back off (``backoff``,
+        1 s doubling to 30 s) and poll again. Cancel the task (or ``break``) to stop: the poll in
+        flight is abandoned and the next loop on this session carries on. See docs/bots.md."""
+        poller, settings = self._polling(types, timeout, subscribe, backoff)
+        while True:
+            batch = await self._run(poller.poll_flow(self._core, settings))
+            for event in batch.events:
+                if poller.fresh(event):
+                    yield event
+            poller.commit(batch.marker)
+
+    async def run_polling(self, router: Router, *, types: Sequence[str] | None = None,
+                          timeout: float = DEFAULT_POLL_TIMEOUT) -> None:
+        """Feed every long-polled event to ``router`` (``await router.feed(event, bot)``), one at
+        a time, in order, until the task is cancelled (the cancellation propagates after the
+        iterator is closed). ``types`` defaults to the kinds the router has handlers for."""
+        if not isinstance(router, Router):
+            raise UsageError(f"run_polling takes an okru_proto.bots.Router, got {type(router).__name__}")
+        events = self.updates(types=router.event_types() if types is None else types, timeout=timeout)
+        try:
+            async for event in events:
+                await router.feed(event, self)
+        finally:
+            await events.aclose()

@@ -284,11 +284,24 @@ class DirectSend:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """One webhook subscription (``GET me/subscriptions``): its ``url`` and ``time`` (epoch ms)."""
+    """One subscription (``GET me/subscriptions``, OK's ``bot.BotSubscriptionBean``): a webhook
+    ``url`` or ``long_polling``, since ``time`` (epoch ms), for the event ``types`` it lists
+    (empty: not stated), and the text ``filter`` (only messages containing it) if any."""
 
     url: str | None
     time: int | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    long_polling: bool = False
+    types: tuple[str, ...] = ()
+    filter: str | None = None
+
+    @classmethod
+    def from_json(cls, value: object) -> Subscription:
+        data = _dict(value)
+        listed = data.get("types")
+        types = tuple(t for t in listed if isinstance(t, str)) if isinstance(listed, list) else ()
+        return cls(_str(data.get("url")), _int(data.get("time")), data, data.get("longPolling") is True,
+                   types, _str(data.get("filter")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ is typed by it, a body without one but with a ``message`` object is a new messag
 else, including a known type whose fields are not where they should be, is an
 :class:`UnknownEvent` that keeps the raw JSON: a new event type from OK must not break a bot.
 Only bodies that are not a JSON object raise (:class:`WebhookError`).
+
+Long polling delivers the same events: :func:`parse_updates` is the one place that reads a
+``GET me/updates`` reply, whose format OK does not publish (docs/protocol.md §11.11).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ProtocolError, UsageError
 from ._values import ChatMessage, as_id
@@ -27,9 +31,11 @@ __all__ = [
     "DedupWindow",
     "MessageCreated",
     "UnknownEvent",
+    "Updates",
     "WebhookError",
     "WebhookEvent",
     "event_key",
+    "parse_updates",
     "parse_webhook",
 ]
 
@@ -46,10 +52,17 @@ class WebhookError(ProtocolError):
 
 class _Event:
     """Base of the typed events: ``raw`` is the whole JSON object; fields are read from it when
-    first asked for (a handler that only looks at the type pays for nothing else)."""
+    first asked for (a handler that only looks at the type pays for nothing else).
+
+    ``webhook_type`` is the kind of event (OK's ``webhookType``: ``MESSAGE_CREATED``...);
+    ``type`` is the same, except for a :class:`ChatSystemEvent`, whose ``type`` is the system
+    event's own (``CHAT_STARTED``...)."""
 
     __slots__ = ("raw",)
-    type: str | None
+    webhook_type: str | None
+    if TYPE_CHECKING:
+        @property
+        def type(self) -> str | None: ...
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self.raw = raw
@@ -74,7 +87,7 @@ class MessageCreated(_Event):
     """A member wrote in a chat (``MESSAGE_CREATED``, or OK's untyped message body)."""
 
     __slots__ = ("_message",)
-    type = "MESSAGE_CREATED"
+    type = webhook_type = "MESSAGE_CREATED"
 
     @property
     def message(self) -> ChatMessage:
@@ -95,6 +108,11 @@ class MessageCreated(_Event):
         return text if isinstance(text, str) else None
 
     @property
+    def message_id(self) -> str | None:
+        """The new message's ``mid`` (reply to it, edit it...)."""
+        return as_id(self.raw["message"].get("mid"))
+
+    @property
     def sender_id(self) -> str | None:
         return as_id(_dict(self.raw.get("sender")).get("user_id"))
 
@@ -108,7 +126,7 @@ class CallbackPressed(_Event):
     ``bot.answer(event.chat_id, event.callback_id, ...)``."""
 
     __slots__ = ("callback_id",)
-    type = "MESSAGE_CALLBACK"
+    type = webhook_type = "MESSAGE_CALLBACK"
 
     def __init__(self, raw: Mapping[str, Any], callback_id: str) -> None:
         self.raw = raw
@@ -134,21 +152,45 @@ class CallbackPressed(_Event):
         return name if isinstance(name, str) else None
 
     @property
+    def message_id(self) -> str | None:
+        """The id of the message whose button was pressed (edit it to change the keyboard).
+        OK publishes no callback body: okru reads ``message.mid`` (the message object public
+        clients type on every event), else a top-level ``mid``; None when neither is there."""
+        mid = as_id(_dict(self.raw.get("message")).get("mid"))
+        return mid if mid is not None else as_id(self.raw.get("mid"))
+
+    @property
     def timestamp(self) -> int | None:
         return self._stamp()
 
 
 class ChatSystemEvent(_Event):
-    """A system event in a chat (``CHAT_SYSTEM``: title/icon changed, members added or gone).
-    OK publishes no example body, so only ``chat_id`` and ``timestamp`` are read; the rest is in
-    ``raw``."""
+    """A system event in a chat (``CHAT_SYSTEM``: a chat opened by a special link, title/icon
+    changed, members added or gone). OK publishes no example body: ``type`` is its ``type``
+    field as public clients read it (e.g. ``CHAT_STARTED``: the chat was opened by a specially
+    generated link), None when absent; ``chat_id``, ``sender_id``, ``payload`` and ``timestamp``
+    are read where the other events have them; the rest is in ``raw``."""
 
     __slots__ = ()
-    type = "CHAT_SYSTEM"
+    webhook_type = "CHAT_SYSTEM"
+
+    @property
+    def type(self) -> str | None:
+        kind = self.raw.get("type")
+        return kind if isinstance(kind, str) and kind else None
 
     @property
     def chat_id(self) -> str | None:
         return self._chat()
+
+    @property
+    def sender_id(self) -> str | None:
+        return as_id(_dict(self.raw.get("sender")).get("user_id"))
+
+    @property
+    def payload(self) -> str | None:
+        payload = self.raw.get("payload")
+        return payload if isinstance(payload, str) else None
 
     @property
     def timestamp(self) -> int | None:
@@ -158,11 +200,19 @@ class ChatSystemEvent(_Event):
 class UnknownEvent(_Event):
     """Any other body: ``type`` is its ``webhookType`` (if a str), ``raw`` the whole object."""
 
-    __slots__ = ("type",)
+    __slots__ = ("_kind",)
 
     def __init__(self, kind: str | None, raw: Mapping[str, Any]) -> None:
         self.raw = raw
-        self.type = kind
+        self._kind = kind
+
+    @property
+    def type(self) -> str | None:
+        return self._kind
+
+    @property
+    def webhook_type(self) -> str | None:  # type: ignore[override]
+        return self._kind
 
 
 WebhookEvent = MessageCreated | CallbackPressed | ChatSystemEvent | UnknownEvent
@@ -212,6 +262,42 @@ def parse_webhook(body: bytes | str, headers: Mapping[str, str] | None = None) -
     if type(data) is not dict:
         raise WebhookError(f"webhook body is a JSON {type(data).__name__}, not an object", method="webhook")
     return _event(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Updates:
+    """One long-polling reply: its ``events`` in the order OK gave them, and the ``marker`` to
+    send with the next poll (None when the reply has none)."""
+
+    events: tuple[WebhookEvent, ...]
+    marker: str | None
+
+
+def parse_updates(value: object) -> Updates:
+    """The events in a ``GET me/updates`` reply, read tolerantly (okru's choice, docs/protocol.md
+    §11.11: OK publishes no reply format).
+
+    The reading a public client relies on: ``{"updates": [<event>, ...]}``, each event shaped as
+    a webhook body, so each becomes what :func:`parse_webhook` returns. Also taken: a bare list of
+    events; an event given as a JSON string (as REST's ``events.updates`` lists them); a
+    ``marker`` (str or number) to send back. An element that is not a JSON object is skipped;
+    a reply that is not an object or a list has no events. Nothing here raises.
+    """
+    listed: object = value
+    marker: str | None = None
+    if isinstance(value, dict):
+        listed = value.get("updates")
+        marker = as_id(value.get("marker"))
+    events: list[WebhookEvent] = []
+    for item in listed if isinstance(listed, list) else ():
+        if isinstance(item, str):
+            try:
+                item = json.loads(item)
+            except (ValueError, RecursionError):
+                continue
+        if type(item) is dict:
+            events.append(_event(item))
+    return Updates(tuple(events), marker)
 
 
 def _check_type(headers: Mapping[str, str]) -> None:
