@@ -5,7 +5,9 @@ the video upload host), whose body goes to the emulator block by block as it arr
 
 Keep-alive, many connections at once, optional server-side TLS, and the emulator's
 transport-level faults: "slow" (trio.sleep before answering), "reset" (RST, no response),
-"truncated" (full Content-Length announced, half the body sent, then close).
+"truncated" (full Content-Length announced, half the body sent, then close). A long poll with
+nothing to return yet is held open as OK holds it (``FakeOK.hold_for``), until the emulator has
+news or the poll's time is up.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ async def _serve_connection(stream: trio.abc.Stream, fake: FakeOK, scheme: str, 
                     response, delay, reset, truncate_at = (Response(400, (("content-type", "text/plain"),), b"Bad Request"),
                                                            0.0, False, None)
                 else:
+                    await _hold(fake, request)
                     response, action = fake.handle_ex(request)
                     delay, reset, truncate_at = action.delay, action.reset, action.truncate_at
             if delay:
@@ -156,6 +159,33 @@ async def _serve_connection(stream: trio.abc.Stream, fake: FakeOK, scheme: str, 
         return
     finally:
         await trio.aclose_forcefully(stream)
+
+
+async def _hold(fake: FakeOK, request: Request) -> None:
+    """Wait while the emulator says to hold ``request`` (a long poll with nothing new): until an
+    event is queued (the emulator calls back, from any thread) or the hold time is up."""
+    hold = fake.hold_for(request)
+    if not hold:
+        return
+    news = [trio.Event()]
+    token = trio.lowlevel.current_trio_token()
+
+    def wake() -> None:
+        try:
+            token.run_sync_soon(lambda: news[0].set())
+        except trio.RunFinishedError:
+            pass
+
+    stop = fake.bots.listen(wake)
+    try:
+        with trio.move_on_after(hold):
+            # Asked again after each change (and once now that no change can be missed): news
+            # for other subscribers leaves the poll waiting.
+            while fake.hold_for(request):
+                await news[0].wait()
+                news[0] = trio.Event()
+    finally:
+        stop()
 
 
 @asynccontextmanager

@@ -1,5 +1,5 @@
 """The emulator's group bot: one group with chats, members who write and press buttons, the
-bot's webhook subscriptions and the deliveries OK owes them.
+bot's subscriptions (webhooks and long polling) and the deliveries OK owes them.
 
 :class:`FakeBots` is the state and the test-scripting surface (``fake.bots``); the HTTP side is
 ``_graph_routes``. Webhook delivery needs I/O, so nothing here sends: events are queued as
@@ -8,12 +8,17 @@ the status back with :meth:`FakeBots.delivered`, which schedules OK's retries: a
 retried later, and a subscription that has not answered 200 for 8 hours is cancelled
 (docs/protocol.md §11.10; OK publishes no retry schedule, the emulator's is
 :data:`RETRY_DELAYS`).
+
+Long polling: with a long-polling subscription, events also go to :attr:`FakeBots.polled`, read
+with ``GET me/updates`` (its ``marker`` is a position in that log; a poll without one reads from
+where the last one stopped). Whoever serves the emulator over a socket may hold an empty poll
+open: :meth:`FakeBots.listen` calls back when news arrives (``FakeOK.hold_for`` says how long).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +27,8 @@ from .._errors import UsageError
 if TYPE_CHECKING:
     from ._store import Store
 
-__all__ = ["RETRY_DELAYS", "RETRY_FOR", "BotChat", "Delivery", "FakeBots", "bots_of"]
+__all__ = ["EVENT_TYPES", "POLL_LOG_SIZE", "RETRY_DELAYS", "RETRY_FOR", "BotChat", "Delivery", "FakeBots",
+           "LongPolling", "bots_of"]
 
 #: OK stops retrying (and may cancel the subscription) after 8 hours without a 200.
 RETRY_FOR = 8 * 3600
@@ -30,6 +36,19 @@ RETRY_FOR = 8 * 3600
 RETRY_DELAYS = (10, 60, 300, 1800, 3600)
 #: The demo group token (the shape of OK's examples; not a real token).
 DEMO_BOT_TOKEN = "tkn1demoBOT:CQABPOJKAKEKEKEKE"
+#: The event types a subscription filters on (graph.user.subscribe/post).
+EVENT_TYPES = ("MESSAGE_CREATED", "MESSAGE_CALLBACK", "CHAT_SYSTEM")
+#: The long-polling log keeps this many events; older ones are gone (a marker before them
+#: reads from the oldest kept).
+POLL_LOG_SIZE = 10_000
+
+
+@dataclass
+class LongPolling:
+    """The long-polling subscription: since ``time`` (ms), for these ``types``."""
+
+    time: int
+    types: tuple[str, ...]
 
 
 @dataclass
@@ -101,6 +120,17 @@ class FakeBots:
         self.source_address = "217.20.145.193"
         self.chats: dict[str, BotChat] = {}
         self.subscriptions: dict[str, int] = {}
+        #: A webhook subscription's event types (absent: every type).
+        self.hook_types: dict[str, tuple[str, ...]] = {}
+        self.long_polling: LongPolling | None = None
+        #: Events owed to long polling, in order; ``poll_base`` is the position of the first.
+        self.polled: list[dict[str, Any]] = []
+        self.poll_base = 0
+        #: Where a poll without a marker starts (after what the last poll returned).
+        self.poll_cursor = 0
+        #: Chat actions the bot sent: (chat_id, action), oldest first.
+        self.actions: list[tuple[str, str]] = []
+        self._listeners: list[Callable[[], None]] = []
         self.uploads: dict[str, Upload] = {}
         self.callbacks: dict[str, tuple[str, str]] = {}
         self.answers: list[dict[str, Any]] = []
@@ -183,12 +213,61 @@ class FakeBots:
         """The messages the bot sent to a chat, oldest first (OK's message JSON)."""
         return [m for m in self._chat(chat_id).messages if m["sender"].get("group_id") == self.group_id]
 
-    # -- webhook delivery ------------------------------------------------------------------
+    # -- delivery --------------------------------------------------------------------------
     def _event(self, body: dict[str, Any]) -> None:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         now = self.store.now
+        kind = body.get("webhookType")
         for url in self.subscriptions:
-            self.queue.append(Delivery(url, data, self.source_address, 0, now, now))
+            types = self.hook_types.get(url)
+            if types is None or kind in types:
+                self.queue.append(Delivery(url, data, self.source_address, 0, now, now))
+        if self.long_polling is not None and kind in self.long_polling.types:
+            self.polled.append(body)
+            if len(self.polled) > POLL_LOG_SIZE:
+                drop = len(self.polled) - POLL_LOG_SIZE
+                del self.polled[:drop]
+                self.poll_base += drop
+        self._notify()
+
+    @property
+    def poll_end(self) -> int:
+        """The position after the last event owed to long polling."""
+        return self.poll_base + len(self.polled)
+
+    def poll(self, start: int, count: int) -> tuple[list[dict[str, Any]], int]:
+        """Up to ``count`` long-polling events from position ``start`` and the position after
+        them; a poll without a marker moves :attr:`poll_cursor`."""
+        with self.store.lock:
+            first = max(start, self.poll_base)
+            events = self.polled[first - self.poll_base:first - self.poll_base + count]
+            return events, first + len(events)
+
+    def listen(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` (from whichever thread changes the emulator) whenever an event is
+        queued; returns the function that stops it. The callback must be quick and never raise
+        (e.g. ``trio_token.run_sync_soon(event.set)``)."""
+        with self.store.lock:
+            self._listeners.append(callback)
+
+        def stop() -> None:
+            with self.store.lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return stop
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:  # a listener's failure must not break the emulator
+                pass
+
+    def next_due(self) -> float | None:
+        """When the earliest queued delivery is due (emulator time), or None."""
+        with self.store.lock:
+            return min((d.due for d in self.queue), default=None)
 
     def due(self) -> list[Delivery]:
         """The deliveries due now, taken off the queue (report each with :meth:`delivered`)."""
@@ -208,6 +287,7 @@ class FakeBots:
             delay = RETRY_DELAYS[min(delivery.attempt, len(RETRY_DELAYS) - 1)]
             if now + delay - delivery.first_at > RETRY_FOR:
                 if self.subscriptions.pop(delivery.url, None) is not None:
+                    self.hook_types.pop(delivery.url, None)
                     self.cancelled.append(delivery.url)
                 self.queue = [d for d in self.queue if d.url != delivery.url]
                 return

@@ -16,7 +16,7 @@ from .._values import Request, Response
 from ._bots import FakeBots, bots_of
 from ._clock import Clock
 from ._faults import PLAIN, Action, FaultPlan, fault_response
-from ._graph_routes import file_upload, graph_endpoint
+from ._graph_routes import fake_control, file_upload, graph_endpoint, updates_hold
 from ._http import BadRequest, Incoming, html_page, html_response, parse_incoming, tomcat_error
 from ._model import KNOWN_SCOPES, AccessToken, App, ReceivedRequest, UploadedPhoto, User
 from ._oauth import authorize, dialog, redirect_allowed
@@ -48,6 +48,7 @@ ROUTES: dict[str, Handler] = {
     "/uploadImage": upload_image,
     "/graph/": graph_endpoint,  # a path ending in "/" routes everything under it (the Bot API)
     "/fu/upload.do": file_upload,
+    "/fake/": fake_control,  # the emulator's own controls (a member writes...), not OK's API
     "/uploadVideo": upload_video,
 }
 
@@ -322,6 +323,17 @@ class FakeOK(Store):
                 return None
             self.requests.append(ReceivedRequest(request, incoming.path, incoming.path, incoming.params, self.now))
             return opener(self, request)
+
+    def hold_for(self, request: Request) -> float:
+        """How long a transport that can wait may hold ``request`` before answering it, in
+        seconds (0: answer now). Only a long poll with nothing to return yet is held; hold it
+        until :meth:`FakeBots.listen <okru_proto.testing.FakeBots.listen>` calls back or the
+        time is up, then answer with :meth:`handle_ex`. In-process transports answer at once."""
+        try:
+            incoming = parse_incoming(request)
+        except BadRequest:
+            return 0.0
+        return updates_hold(self, incoming)
 
     def handle_ex(self, request: Request) -> tuple[Response, Action]:
         """The response plus what the transport should do with it (delay, reset, truncate)."""

@@ -1,4 +1,6 @@
-"""The emulator's Bot API endpoints: ``/graph/...`` and the file upload host (``/fu/upload.do``).
+"""The emulator's Bot API endpoints: ``/graph/...``, the file upload host (``/fu/upload.do``)
+and ``/fake/bots/...``, the emulator's own controls (a member writes, presses a button), which
+a shell or another process uses to script a running emulator.
 
 Documented behaviour (docs/protocol.md §11): the token as the ``access_token`` query parameter,
 POST bodies as ``application/json``, chats paged by ``marker`` (none on the last page, count
@@ -6,7 +8,10 @@ POST bodies as ``application/json``, chats paged by ``marker`` (none on the last
 needs the ``callbackId`` of a press, subscriptions by http(s) URL. Where OK publishes nothing
 the emulator chooses, as docs/bots.md lists: errors are OK's error object with HTTP 200; a
 send answers ``{"success": true, "message_id": ...}``; an unknown chat is 705 CHAT_NOT_FOUND;
-a bad body or parameter is 100 PARAM; an unknown or replaced token 103, an expired one 102.
+a bad body or parameter is 100 PARAM; an unknown or replaced token 103, an expired one 102;
+``me/updates`` without a long-polling subscription is 5000 (what a public client takes as "not
+subscribed"), and answers ``{"updates": [<webhook body>...], "marker": "..."}``; a chat action
+is ``{"action": "TYPING_ON"}``; a file upload is the raw body or one multipart part.
 """
 
 from __future__ import annotations
@@ -17,14 +22,18 @@ from typing import Any
 from urllib.parse import quote
 
 from .._values import Response
-from ._bots import FakeBots, Upload, bots_of
-from ._http import Incoming, api_error, json_response
+from ._bots import EVENT_TYPES, FakeBots, Upload, bots_of
+from ._http import Incoming, api_error, json_response, parse_multipart
 from ._store import Store
 
-__all__ = ["file_upload", "graph_endpoint"]
+__all__ = ["fake_control", "file_upload", "graph_endpoint", "updates_hold"]
 
 _FILE_TYPES = ("FILE", "VIDEO", "AUDIO", "IMAGE")
 _UPLOAD_TTL_MS = 24 * 3600 * 1000
+_ACTIONS = ("TYPING_ON", "SENDING_PHOTO", "SENDING_VIDEO", "SENDING_AUDIO", "MARK_SEEN")
+#: How long a held long poll may wait by default, and at most (the emulator's choice).
+_POLL_HOLD = 30
+_POLL_HOLD_MAX = 90
 
 
 class _Fail(Exception):
@@ -40,6 +49,16 @@ def _offset(marker: str) -> int:
     try:
         kind, _, number = base64.b64decode(marker, validate=True).decode().partition(":")
         if kind == "offset" and number.isdigit():
+            return int(number)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise _Fail(100, "marker : invalid marker")
+
+
+def _position(marker: str) -> int:
+    try:
+        kind, _, number = base64.b64decode(marker, validate=True).decode().partition(":")
+        if kind == "updates" and number.isdigit():
             return int(number)
     except (ValueError, UnicodeDecodeError):
         pass
@@ -145,16 +164,22 @@ def _me(bots: FakeBots, incoming: Incoming, method: str, rest: list[str]) -> Any
         chat_id = rest[1] if len(rest) > 1 else params.get("chat_id", "")
         return _chat(bots, chat_id).to_json(bots.group_id)
     if (method, name) == ("GET", "subscriptions"):
-        return {"subscriptions": [{"time": t, "url": u} for u, t in bots.subscriptions.items()]}
+        listed: list[dict[str, Any]] = []
+        for u, t in bots.subscriptions.items():
+            item: dict[str, Any] = {"time": t, "url": u}
+            if u in bots.hook_types:
+                item["types"] = list(bots.hook_types[u])
+            listed.append(item)
+        if bots.long_polling is not None:
+            listed.append({"time": bots.long_polling.time, "types": list(bots.long_polling.types),
+                           "longPolling": True})
+        return {"subscriptions": listed}
     if method == "POST" and name in ("subscribe", "unsubscribe"):
-        url = _body(incoming).get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise _Fail(100, "url : an http: or https: URL is required")
-        if name == "subscribe":
-            bots.subscriptions.setdefault(url, bots.now_ms)
-        else:
-            bots.subscriptions.pop(url, None)
-        return {"success": True}
+        return _subscribe(bots, _body(incoming), name == "subscribe")
+    if (method, name) == ("GET", "updates"):
+        return _updates(bots, params)
+    if (method, name) == ("GET", "messages") and (len(rest) > 1 or "chat_id" in params):
+        return _messages(_chat(bots, rest[1] if len(rest) > 1 else params["chat_id"]), params)
     if (method, name) == ("GET", "fileUploadUrl"):
         kind = params.get("type", "FILE")
         if kind not in _FILE_TYPES:
@@ -170,6 +195,91 @@ def _me(bots: FakeBots, incoming: Incoming, method: str, rest: list[str]) -> Any
     if (method, name) == ("POST", "messages"):
         return _send_to_users(bots, _body(incoming))
     raise _Fail(3, f"no Graph method {method} me/{name}")
+
+
+def _types(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(t in EVENT_TYPES for t in value):
+        raise _Fail(100, f"types : a list of {', '.join(EVENT_TYPES)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _subscribe(bots: FakeBots, body: dict[str, Any], on: bool) -> Any:
+    if body.get("longPolling") is True:
+        # The documented long-polling body: {"types": [...], "longPolling": true}.
+        if on:
+            types = _types(body["types"]) if "types" in body else EVENT_TYPES
+            if bots.long_polling is None:
+                bots.poll_cursor = bots.poll_end  # a new subscription starts with what happens next
+            bots.long_polling = _long_polling(bots, types)
+        else:
+            bots.long_polling = None
+        return {"success": True}
+    url = body.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise _Fail(100, "url : an http: or https: URL is required")
+    if on:
+        bots.subscriptions.setdefault(url, bots.now_ms)
+        if "types" in body:
+            bots.hook_types[url] = _types(body["types"])
+        else:
+            bots.hook_types.pop(url, None)
+    else:
+        bots.subscriptions.pop(url, None)
+        bots.hook_types.pop(url, None)
+    return {"success": True}
+
+
+def _long_polling(bots: FakeBots, types: tuple[str, ...]) -> Any:
+    from ._bots import LongPolling
+
+    since = bots.long_polling.time if bots.long_polling is not None else bots.now_ms
+    return LongPolling(since, types)
+
+
+def _updates(bots: FakeBots, params: dict[str, str]) -> Any:
+    if bots.long_polling is None:
+        raise _Fail(5000, "no long polling subscription: POST me/subscribe {\"longPolling\": true}")
+    count = _int(params, "count", 100, 1, 100)
+    _int(params, "timeout", _POLL_HOLD, 0, _POLL_HOLD_MAX)
+    start = _position(params["marker"]) if "marker" in params else bots.poll_cursor
+    events, end = bots.poll(start, count)
+    if "marker" not in params or start >= bots.poll_cursor:
+        bots.poll_cursor = max(bots.poll_cursor, end)
+    return {"updates": events, "marker": _updates_marker(end)}
+
+
+def _updates_marker(position: int) -> str:
+    return base64.b64encode(f"updates:{position}".encode()).decode()
+
+
+def _messages(chat: Any, params: dict[str, str]) -> Any:
+    newest = _int(params, "from", 2**63 - 1, 0, 2**63 - 1)
+    oldest = _int(params, "to", 0, 0, 2**63 - 1)
+    count = _int(params, "count", 50, 1, 100)
+    if params.get("include_deleted", "false") not in ("true", "false"):
+        raise _Fail(100, "include_deleted : true or false")
+    listed = [m for m in reversed(chat.messages) if oldest <= m["timestamp"] <= newest][:count]
+    return {"messages": listed}
+
+
+def updates_hold(store: Store, incoming: Incoming) -> float:
+    """Seconds a transport may hold this request open before answering it: a long poll
+    (``GET /graph/me/updates`` with the right token and a long-polling subscription) that has
+    nothing to return yet waits up to its ``timeout`` (default 30, at most 90) for news; every
+    other request 0."""
+    if incoming.path.rstrip("/") != "/graph/me/updates" or incoming.request.method != "GET":
+        return 0.0
+    bots = bots_of(store)
+    params = incoming.params
+    with store.lock:
+        if params.get("access_token") != bots.access_token or bots.token_expired or bots.long_polling is None:
+            return 0.0
+        try:
+            hold = _int(params, "timeout", _POLL_HOLD, 0, _POLL_HOLD_MAX)
+            start = _position(params["marker"]) if "marker" in params else bots.poll_cursor
+        except _Fail:
+            return 0.0
+        return float(hold) if start >= bots.poll_end else 0.0
 
 
 def _send_to_users(bots: FakeBots, body: dict[str, Any]) -> Any:
@@ -213,11 +323,13 @@ def _chat_call(bots: FakeBots, incoming: Incoming, method: str, target: str, act
     if (method, action) == ("GET", "url"):
         return {"url": f"https://ok.ru/messages/g{int(chat.chat_id.encode().hex()[:12], 16)}"}
     if (method, action) == ("GET", "messages"):
-        newest = _int(params, "from", 2**63 - 1, 0, 2**63 - 1)
-        oldest = _int(params, "to", 0, 0, 2**63 - 1)
-        count = _int(params, "count", 50, 1, 100)
-        listed = [m for m in reversed(chat.messages) if oldest <= m["timestamp"] <= newest][:count]
-        return {"messages": listed}
+        return _messages(chat, params)
+    if (method, action) == ("POST", "action"):
+        kind = _body(incoming).get("action")
+        if kind not in _ACTIONS:
+            raise _Fail(100, f"action : one of {', '.join(_ACTIONS)}")
+        bots.actions.append((chat.chat_id, kind))
+        return {"success": True}
     if (method, action) == ("POST", "messages"):
         body = _body(incoming)
         recipient = body.get("recipient")
@@ -264,7 +376,8 @@ def graph_endpoint(store: Store, incoming: Incoming) -> Response:
 
 
 def file_upload(store: Store, incoming: Incoming) -> Response:
-    """The file host's ``upload.do``: the file is the raw body, typed by its Content-Type."""
+    """The file host's ``upload.do``: the file is the raw body, typed by its Content-Type, or
+    the one file part of a ``multipart/form-data`` body, typed by the part's Content-Type."""
     bots = bots_of(store)
     params = incoming.params
     upload = bots.uploads.get(params.get("id", ""))
@@ -275,13 +388,56 @@ def file_upload(store: Store, incoming: Incoming) -> Response:
             raise _Fail(100, "upload : the upload url has expired")
         if incoming.request.method != "POST" or not incoming.request.body:
             raise _Fail(100, "upload : POST the file as the request body")
-        ctype = (incoming.request.header("content-type") or "").split(";", 1)[0].strip().lower()
+        header = incoming.request.header("content-type") or ""
+        ctype = header.split(";", 1)[0].strip().lower()
+        data = _raw(incoming)
+        if ctype == "multipart/form-data":
+            parts = [p for p in parse_multipart(header, data) or () if p.filename is not None]
+            if len(parts) != 1 or not parts[0].data:
+                raise _Fail(100, "upload : a multipart upload carries exactly one file part")
+            ctype, data = parts[0].content_type.lower(), parts[0].data
         needed = {"IMAGE": "image/", "AUDIO": "audio/"}.get(upload.type)
         if needed and not ctype.startswith(needed):
             raise _Fail(100, f"upload : {upload.type} needs a {needed}* Content-Type")
     except _Fail as fail:
         return api_error(fail.code, fail.text)
-    upload.data = _raw(incoming)
+    upload.data = data
     if upload.type == "IMAGE":
         return json_response({"photos": {upload.file_id: {"token": upload.token}}})
     return json_response({"success": True})
+
+
+def fake_control(store: Store, incoming: Incoming) -> Response:
+    """``POST /fake/bots/write`` (``{"chat_id", "text", "user_id"?}``: a member writes; the
+    reply has the ``mid``) and ``POST /fake/bots/press`` (``{"chat_id", "payload",
+    "user_id"?}``: a member presses a button; the reply has the ``callback_id``), authorised by
+    the group's token as ``access_token`` (the emulator's controls, not OK's API). ``user_id``
+    defaults to the chat's first member."""
+    bots = bots_of(store)
+    try:
+        if dict(incoming.query).get("access_token") != bots.access_token:
+            raise _Fail(103, "Invalid access_token")
+        if incoming.request.method != "POST":
+            raise _Fail(3, "the emulator's controls take POST")
+        body = _body(incoming)
+        chat = _chat(bots, body.get("chat_id") if isinstance(body.get("chat_id"), str) else "")
+        user = body.get("user_id")
+        if user is None:
+            if not chat.participants:
+                raise _Fail(100, "user_id : the chat has no members")
+            user = next(iter(chat.participants))
+        if not isinstance(user, str) or user not in chat.participants:
+            raise _Fail(100, f"user_id : not a member of {chat.chat_id}")
+        if incoming.path == "/fake/bots/write":
+            text = body.get("text")
+            if not isinstance(text, str) or not text:
+                raise _Fail(100, "text : missing")
+            return json_response({"mid": bots.user_writes(chat.chat_id, user, text)})
+        if incoming.path == "/fake/bots/press":
+            payload = body.get("payload")
+            if not isinstance(payload, str):
+                raise _Fail(100, "payload : missing")
+            return json_response({"callback_id": bots.press(chat.chat_id, user, payload)})
+        raise _Fail(3, f"no emulator control {incoming.path}")
+    except _Fail as fail:
+        return api_error(fail.code, fail.text)
