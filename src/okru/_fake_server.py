@@ -1,8 +1,10 @@
 """``okru fake-server``: the OK.ru emulator (``okru_proto.testing.FakeOK``) served on loopback.
 
 Options to the emulator (seed, clock, token.do's error status, TLS), the lines a person needs to
-use it (its URL, demo app and user, a `okru login` to try), and listen errors worded as what to do.
-Serving is ``okru_trio.testing.run_fake_server``'s.
+use it (its URL, demo app and user, the demo group's bot token and chats, commands to try), and
+listen errors worded as what to do. Serving is ``okru_trio.testing.run_fake_server``'s (which
+also holds long polls as OK does); delivering the bot's chat events to subscribed webhook URLs,
+with OK's redelivery of anything not answered 200, is :class:`WebhookDeliverer`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +19,95 @@ TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the em
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["cmd_fake_server", "register", "usable_url"]
+__all__ = ["WebhookDeliverer", "cmd_fake_server", "register", "usable_url"]
+
+#: OK wants a webhook answered within 5 seconds (docs/protocol.md §11.10).
+DELIVERY_TIMEOUT = 5.0
+#: The longest the deliverer sleeps between looks at the queue (a frozen clock never moves).
+_MAX_IDLE = 60.0
+
+
+def _loopback(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class WebhookDeliverer:
+    """POSTs the emulator's queued chat events (``fake.bots.due()``) to the subscribed URLs in a
+    background thread and reports each status (``fake.bots.delivered``), so anything but a 200
+    comes again on the emulator's retry schedule, as OK retries. Only loopback URLs are POSTed to
+    (the emulator talks to this machine only); any other counts as "no answer". ``speed`` is how
+    many emulator seconds pass per real second (the wall clock's ``--clock-speed``)."""
+
+    def __init__(self, fake: Any, *, speed: float = 1.0, log: Any = None) -> None:
+        import threading
+
+        self.fake = fake
+        self.speed = speed
+        self.log = log if log is not None else (lambda line: print(line, file=sys.stderr, flush=True))
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="okru-webhook-deliveries", daemon=True)
+        self._warned: set[str] = set()
+
+    def start(self) -> WebhookDeliverer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=DELIVERY_TIMEOUT + 1)
+
+    def _run(self) -> None:
+        import httpx
+
+        stop_listening = self.fake.bots.listen(self._wake.set)
+        try:
+            with httpx.Client(timeout=DELIVERY_TIMEOUT, follow_redirects=False, trust_env=False) as client:
+                while not self._stopping:
+                    self._wake.clear()
+                    for delivery in self.fake.bots.due():
+                        if self._stopping:
+                            break
+                        self.fake.bots.delivered(delivery, self._post(client, delivery))
+                    due = self.fake.bots.next_due()
+                    idle = _MAX_IDLE if due is None else min(_MAX_IDLE, max(0.0, due - self.fake.now) / self.speed)
+                    self._wake.wait(idle)
+        finally:
+            stop_listening()
+
+    def _post(self, client: Any, delivery: Any) -> int | None:
+        import httpx
+
+        kind = delivery.event.get("webhookType", "an event")
+        if not _loopback(delivery.url):
+            if delivery.url not in self._warned:
+                self._warned.add(delivery.url)
+                self.log(f"webhook {delivery.url}: not a loopback address; the emulator delivers only to this "
+                         "machine (the event counts as not answered)")
+            return None
+        try:
+            status = client.post(delivery.url, content=delivery.body,
+                                 headers={"content-type": "application/json;charset=utf-8"}).status_code
+        except httpx.HTTPError as exc:
+            self.log(f"webhook {delivery.url}: {kind} not delivered ({type(exc).__name__}); OK retries later")
+            return None
+        retry = "" if status == 200 else "; OK retries later"
+        self.log(f"webhook {delivery.url}: {kind} (attempt {delivery.attempt + 1}) -> HTTP {status}{retry}")
+        return int(status)
+
 
 
 def _positive_speed(text: str) -> float:
@@ -97,6 +187,16 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
         print(f"Try: okru login --api-url {url} --app-id {fake.app_id} --app-key {fake.app_key} "
               f"--app-secret-key {fake.app_secret_key}", flush=True)
         print(f"  (no browser: add --password --user {fake.user_login}; the password is asked for)", flush=True)
+        bots = fake.bots
+        print(f"Bot API: the group {bots.group_id} ({bots.name}), its token (a demo value) "
+              f"bot_token={bots.access_token}", flush=True)
+        for chat in bots.chats.values():
+            print(f"  chat_id={chat.chat_id} ({chat.title}; members {', '.join(chat.participants)})", flush=True)
+        print(f"Try: export OKRU_API_URL={url} OKRU_BOT_TOKEN={bots.access_token}; then okru bot run "
+              "mybot:router --poll, and in another shell okru bot fake-message "
+              f"{bots.chat_id} 'привет' (a member writes; webhook subscribers get it POSTed)", flush=True)
+        deliverer = WebhookDeliverer(fake, speed=getattr(clock, "speed", 1.0)).start()
+        stack.callback(deliverer.stop)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
