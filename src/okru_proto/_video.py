@@ -160,6 +160,10 @@ def upload_video_flow(
     retry: Any = None,
     params: Mapping[str, object] | None = None,
     checkpoint: Callable[[ResumeState], object] | None = None,
+    publish: bool | None = None,
+    cover_photo_id: str | None = None,
+    cover_photo_upload_token: str | None = None,
+    best_thumbnail_index: int | None = None,
 ) -> Flow[UploadedVideo]:
     """Upload ``size`` bytes of ``source`` as a video (the adapter measured ``size``; it reads
     the source when it sends a body). Returns an :class:`UploadedVideo`.
@@ -180,8 +184,10 @@ def upload_video_flow(
     def secrets() -> list[object]:
         return [*core.secret_values(), *url_secrets]
 
+    extra = {"publish": publish, "cover_photo_id": cover_photo_id,
+             "cover_photo_upload_token": cover_photo_upload_token, "best_thumbnail_index": best_thumbnail_index}
     return guarded(_flow(core, source, size, file_name, boundary, title, description, tags, privacy, gid,
-                         progress, resumable, resume, chunk_size, retry, params, url_secrets, checkpoint),
+                         progress, resumable, resume, chunk_size, retry, params, url_secrets, checkpoint, extra),
                    secrets)
 
 
@@ -196,7 +202,8 @@ def _flow(core: SessionCore, source: VideoSource, size: int, file_name: str, bou
           gid: str | int | None, progress: Callable[[int, int], object] | None, resumable: bool | None,
           resume: ResumeState | None, chunk_size: int | None, retry: Any,
           params: Mapping[str, object] | None, url_secrets: list[str],
-          checkpoint: Callable[[ResumeState], object] | None) -> Flow[UploadedVideo]:
+          checkpoint: Callable[[ResumeState], object] | None,
+          extra: Mapping[str, object] | None = None) -> Flow[UploadedVideo]:
     if type(size) is not int or size < 0:
         raise UsageError(f"size must be an int >= 0, got {size!r}")
     if size == 0:
@@ -220,6 +227,21 @@ def _flow(core: SessionCore, source: VideoSource, size: int, file_name: str, bou
         update["tags"] = tags if isinstance(tags, str) else ",".join(tags)
     if privacy is not None:
         update["privacy"] = privacy
+    # video.update's other documented fields (docs/protocol.md §12): publish (Boolean), the cover
+    # (cover_photo_id, with cover_photo_upload_token for a just-uploaded photo) and
+    # best_thumbnail_index (Integer); sent only when given.
+    for name, value in (extra or {}).items():
+        if value is None:
+            continue
+        if name == "publish" and type(value) is not bool:
+            raise UsageError(f"publish is True or False, got {value!r}")
+        if name == "best_thumbnail_index" and (type(value) is not int or value < 0):
+            raise UsageError(f"best_thumbnail_index is an int >= 0, got {value!r}")
+        if name.startswith("cover_") and (not isinstance(value, str) or not value):
+            raise UsageError(f"{name} is a non-empty str, got {value!r}")
+        update[name] = value
+    if "cover_photo_upload_token" in update and "cover_photo_id" not in update:
+        raise UsageError("cover_photo_upload_token goes with cover_photo_id (the photo it uploaded)")
 
     if resume is not None:
         if resume.size != size:

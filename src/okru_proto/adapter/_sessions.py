@@ -97,7 +97,10 @@ class SyncSessionBase(SessionSpec):
                      resumable: bool | None = None, resume: ResumeState | None = None,
                      chunk_size: int | None = None, retry: Any = None, file_name: str | None = None,
                      params: Mapping[str, object] | None = None,
-                     checkpoint: Callable[[ResumeState], object] | None = None) -> UploadedVideo:
+                     checkpoint: Callable[[ResumeState], object] | None = None,
+                     publish: bool | None = None, cover_photo_id: str | None = None,
+                     cover_photo_upload_token: str | None = None,
+                     best_thumbnail_index: int | None = None) -> UploadedVideo:
         """Upload a video (a path, bytes or a seekable binary file), streamed in bounded blocks;
         resumable above 16 MiB. ``progress(sent, total)`` follows it. See docs/video.md."""
         if progress is not None and is_async_callable(progress):
@@ -108,7 +111,8 @@ class SyncSessionBase(SessionSpec):
         return self._run(_video_flow(self, source, size, dict(
             title=title, description=description, tags=tags, privacy=privacy, gid=gid, progress=progress,
             resumable=resumable, resume=resume, chunk_size=chunk_size, retry=retry, file_name=file_name,
-            params=params, checkpoint=checkpoint)))
+            params=params, checkpoint=checkpoint, publish=publish, cover_photo_id=cover_photo_id,
+            cover_photo_upload_token=cover_photo_upload_token, best_thumbnail_index=best_thumbnail_index)))
 
     def pages(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
               direction: str | None = None, items: str | None = None,
@@ -176,7 +180,10 @@ class AsyncSessionBase(SessionSpec):
                            resumable: bool | None = None, resume: ResumeState | None = None,
                            chunk_size: int | None = None, retry: Any = None, file_name: str | None = None,
                            params: Mapping[str, object] | None = None,
-                           checkpoint: Callable[[ResumeState], object] | None = None) -> UploadedVideo:
+                           checkpoint: Callable[[ResumeState], object] | None = None,
+                           publish: bool | None = None, cover_photo_id: str | None = None,
+                           cover_photo_upload_token: str | None = None,
+                           best_thumbnail_index: int | None = None) -> UploadedVideo:
         """Upload a video (a path, bytes or a seekable binary file), streamed in bounded blocks;
         resumable above 16 MiB. ``progress(sent, total)`` (awaited if async). See docs/video.md."""
         source = coerce_video_source(source)
@@ -184,7 +191,8 @@ class AsyncSessionBase(SessionSpec):
         return await self._run(_video_flow(self, source, size, dict(
             title=title, description=description, tags=tags, privacy=privacy, gid=gid, progress=progress,
             resumable=resumable, resume=resume, chunk_size=chunk_size, retry=retry, file_name=file_name,
-            params=params, checkpoint=checkpoint)))
+            params=params, checkpoint=checkpoint, publish=publish, cover_photo_id=cover_photo_id,
+            cover_photo_upload_token=cover_photo_upload_token, best_thumbnail_index=best_thumbnail_index)))
 
     def pages(self, method: str, params: Mapping[str, object] | None = None, *, count: int | None = None,
               direction: str | None = None, items: str | None = None,

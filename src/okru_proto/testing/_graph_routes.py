@@ -420,7 +420,8 @@ def fake_control(store: Store, incoming: Incoming) -> Response:
         if incoming.request.method != "POST":
             raise _Fail(3, "the emulator's controls take POST")
         body = _body(incoming)
-        chat = _chat(bots, body.get("chat_id") if isinstance(body.get("chat_id"), str) else "")
+        chat_id = body.get("chat_id")
+        chat = _chat(bots, chat_id if isinstance(chat_id, str) else "")
         user = body.get("user_id")
         if user is None:
             if not chat.participants:
