@@ -127,6 +127,9 @@ _NEVER_TOP_LEVEL = frozenset({
     "DEFAULT_TIMEOUT", "GrantContext", "SESSION_CLASSES", "check_base_url", "circuit_for_signing",
     "retrying", "session_for", "trusted_response",
     "Claim", "OnceStore", "ValueStore",  # the stores beyond tokens (okru_stores, STORE_API)
+    # bots (issue 23): long polling, chat actions, the router
+    "ACTIONS", "ANY_STATE", "DEFAULT_POLL_TIMEOUT", "EVENT_TYPES", "UPLOAD_ENCODINGS", "Router", "State",
+    "SyncState", "Updates", "parse_updates",
 })
 _moved: dict[str, str] = {}
 

@@ -165,7 +165,7 @@ async def test_history_walks_back_through_every_message(bot_adapter: BotAdapter,
     try:
         messages = await bot_adapter.history(bot, chat, count=3)
         assert [m.text for m in messages] == [f"m{n}" for n in reversed(range(7))]
-        assert len(fake.calls(f"/graph/{chat}/messages")) >= 3
+        assert len(fake.calls(f"/graph/me/messages/{chat}")) >= 3
     finally:
         await bot_adapter.close(bot)
 

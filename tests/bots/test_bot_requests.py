@@ -57,7 +57,7 @@ def split(request: Request) -> tuple[str, list[tuple[str, str]]]:
     (lambda c: c.chat_flow(CHAT), "GET", f"https://api.ok.ru/graph/me/chat/{CHAT}", []),
     (lambda c: c.chat_url_flow("chat:C4017fdcea600"), "GET", "https://api.ok.ru/graph/chat:C4017fdcea600/url", []),
     (lambda c: c.messages_flow(CHAT, count=2, from_ms=1498581292941, to_ms=1498577000197), "GET",
-     f"https://api.ok.ru/graph/{CHAT}/messages", [("count", "2"), ("from", "1498581292941"), ("to", "1498577000197")]),
+     f"https://api.ok.ru/graph/me/messages/{CHAT}", [("count", "2"), ("from", "1498581292941"), ("to", "1498577000197")]),
     (lambda c: c.upload_target_flow("FILE"), "GET", "https://api.ok.ru/graph/me/fileUploadUrl", [("type", "FILE")]),
     (lambda c: c.subscriptions_flow(), "GET", "https://api.ok.ru/graph/me/subscriptions", []),
 ])
@@ -221,14 +221,14 @@ def test_upload_file_three_steps_with_settle_delay() -> None:
 
 
 def test_upload_image_token_comes_from_the_upload_reply() -> None:
-    flow = core().upload_flow(b"\x89PNG", "IMAGE", "image/png")
+    flow = core().upload_flow(b"\x89PNG", "IMAGE", "image/png", encoding="raw")
     next(flow)
     step2 = flow.send(ok({"url": "https://fu.mycdn.me/api/upload.do?sig=s&id=1", "file_id": "1519bf4"}))
     assert step2.header("content-type") == "image/png"
     with pytest.raises(StopIteration) as done:
         flow.send(ok({"photos": {"1519bf4": {"token": "imgToken"}}}))
     assert done.value.value == Attachment("IMAGE", {"token": "imgToken"})
-    bad = core().upload_flow(b"x", "IMAGE", "image/png")
+    bad = core().upload_flow(b"x", "IMAGE", "image/png", encoding="raw")
     next(bad)
     bad.send(ok({"url": "https://fu/x", "file_id": "1"}))
     with pytest.raises(ProtocolError):

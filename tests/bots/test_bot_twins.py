@@ -27,7 +27,10 @@ def test_bot_sessions_are_twins() -> None:
         for name, signature in expected.items():
             if name == "close":
                 continue
-            if name in ("chats", "history"):  # AsyncIterator vs Iterator
+            if name == "run_polling":  # the blocking one also stops on a threading.Event
+                params = [p for p in signature.parameters.values() if p.name != "stop"]
+                signature = signature.replace(parameters=params)
+            if name in ("chats", "history", "updates"):  # AsyncIterator vs Iterator
                 assert inspect.isasyncgenfunction(getattr(cls, name)) and inspect.isgeneratorfunction(getattr(sync, name))
                 signature = signature.replace(return_annotation=got[name].return_annotation)
             else:
