@@ -107,6 +107,74 @@ def bench_parse(reps: int, n: int, fields: bool = False) -> list[float]:
     return ratios
 
 
+# -- router.feed -------------------------------------------------------------------------------------
+
+def router_cases(handlers: int = 100, events: int = 1000) -> dict[str, Any]:
+    """``router.feed`` over ``handlers`` command handlers, next to the hand-written floor: a dict of
+    handlers by command and an ``if`` on the event's class. Each handler is an ``async def``
+    taking ``(event, bot)``; the events (already parsed) pick commands at random, 1 in 10 matching
+    none (the floor then answers False too)."""
+    import random
+
+    from okru_proto.bots import MessageCreated, Router, parse_webhook
+
+    rng = random.Random(7)
+    router = Router()
+    table: dict[str, Any] = {}
+    hits = [0]
+
+    def make(i: int) -> Any:
+        async def handler(event: Any, bot: Any) -> None:
+            hits[0] += 1
+        return handler
+
+    for i in range(handlers):
+        function = make(i)
+        router.message(command=f"cmd{i}")(function)
+        table[f"cmd{i}"] = function
+    parsed = []
+    for n in range(events):
+        command = f"cmd{rng.randrange(handlers)}" if n % 10 else "nothing"
+        body = EVENT.replace(b'"text": "text"', b'"text": "/%s args"' % command.encode())
+        parsed.append(parse_webhook(body))
+
+    async def floor(event: Any, bot: Any) -> bool:
+        if type(event) is MessageCreated:
+            text = event.text
+            if text and text[0] == "/":
+                handler = table.get(text.split(None, 1)[0][1:])
+                if handler is not None:
+                    await handler(event, bot)
+                    return True
+        return False
+
+    return {"router": router.feed, "floor": floor, "events": parsed, "hits": hits}
+
+
+def bench_router(reps: int, n: int) -> list[float]:
+    cases = router_cases()
+    events = cases["events"]
+
+    async def run(feed: Any) -> float:
+        for event in events[:200]:
+            await feed(event, None)
+        gc.collect()
+        start = time.process_time()
+        for _ in range(max(1, n // len(events))):
+            for event in events:
+                await feed(event, None)
+        return (time.process_time() - start) / (max(1, n // len(events)) * len(events))
+
+    ratios = []
+    for _ in range(reps):
+        floor = asyncio.run(run(cases["floor"]))
+        okru = asyncio.run(run(cases["router"]))
+        ratios.append(okru / floor)
+        print(f"  router.feed, 100 handlers: floor {floor * 1e6:.2f} µs, okru {okru * 1e6:.2f} µs, "
+              f"ratio {ratios[-1]:.2f}x", flush=True)
+    return ratios
+
+
 # -- webhook_app under uvicorn -----------------------------------------------------------------------
 
 async def bare_app(scope: Any, receive: Any, send: Any) -> None:
@@ -327,7 +395,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("-n", type=int, default=3000)
-    parser.add_argument("--only", default="parse,uvicorn,send")
+    parser.add_argument("--only", default="parse,router,polling,uvicorn,send")
     parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--uvicorn-server", choices=("bare", "okru"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -351,6 +419,9 @@ def main() -> int:
         print(f"parse+dispatch okru/floor: median {statistics.median(ratios):.2f}x")
         ratios = bench_parse(reps, n * 10, fields=True)
         print(f"parse+dispatch reading chat_id and text, okru/floor: median {statistics.median(ratios):.2f}x")
+    if "router" in only:
+        ratios = bench_router(reps, n * 30)
+        print(f"router.feed (100 handlers) okru/floor: median {statistics.median(ratios):.2f}x")
     if "uvicorn" in only:
         pairs = [(bench_uvicorn(n * 2, "bare"), bench_uvicorn(n * 2, "okru")) for _ in range(reps)]
         print(f"under uvicorn: bare ASGI app median {statistics.median(b for b, _ in pairs):.0f} events/s, "

@@ -301,7 +301,7 @@ _MESSAGE, _CALLBACK, _SYSTEM, _OTHER = 0, 1, 2, 3
 _KIND = {MessageCreated: _MESSAGE, CallbackPressed: _CALLBACK, ChatSystemEvent: _SYSTEM}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Handler:
     """One registration: its kind (None: any event), filters and how to call it."""
 
@@ -318,18 +318,45 @@ class _Handler:
     states: frozenset[str | None] | None = None
 
 
-@dataclass(eq=False)
+def _no_function() -> None:  # pragma: no cover - every entry gets its handler's function
+    return None
+
+
+#: How a handler is called when it takes only ``event`` and/or ``bot``, positionally (the fast
+#: path); None: by keyword through the general path.
+_CALL_MODES = {(): 0, ("event",): 1, ("bot",): 2, ("event", "bot"): 3, ("bot", "event"): 4}
+
+
+@dataclass(eq=False, slots=True)
 class _Entry:
     """A handler as one feeding router sees it: its position, the hooks and middlewares of the
-    routers between it and the feeding one (innermost first)."""
+    routers between it and the feeding one (innermost first), and how to call it."""
 
     handler: _Handler
     position: int
     hooks: tuple[_Hook, ...]
     middlewares: tuple[Callable[..., Any], ...]
+    mode: int | None = None
+    # Copied from the handler: the hot loop reads them without a second lookup.
+    states: frozenset[str | None] | None = None
+    function: Callable[..., Any] = _no_function
+    is_async: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.middlewares:
+            self.mode = _CALL_MODES.get(self.handler.wants)
+        self.states, self.function, self.is_async = self.handler.states, self.handler.function, self.handler.is_async
 
 
 _Hook = tuple[Callable[..., Any], tuple[str, ...]]
+#: A candidate list: entries in dispatch order, each with "its filters other than state are
+#: known to match" (it was found by the index key that is its only filter).
+_Candidates = list[tuple[_Entry, bool]]
+
+
+def _only_key(handler: _Handler, key: str) -> bool:
+    others = [getattr(handler, name) for name in ("commands", "texts", "pattern", "payloads", "types") if name != key]
+    return all(value is None for value in others)
 
 
 @dataclass(eq=False)
@@ -342,23 +369,47 @@ class _Table:
     commands: dict[str, list[_Entry]]
     texts: dict[str, list[_Entry]]
     payloads: dict[str, list[_Entry]]
-    generic: dict[int, list[_Entry]]
-    cache: dict[tuple[int, str | None, str | None], list[_Entry]] = field(default_factory=dict)
+    generic: dict[int, _Candidates]
+    by_command: dict[str, _Candidates] = field(default_factory=dict)
+    by_text: dict[str, _Candidates] = field(default_factory=dict)
+    by_payload: dict[str, _Candidates] = field(default_factory=dict)
+    cache: dict[tuple[str, str], _Candidates] = field(default_factory=dict)
+    #: Commands whose first candidate always matches and is called the fast way: the dispatch
+    #: is then one dict lookup, as a hand-written table's.
+    direct: dict[str, _Entry] = field(default_factory=dict)
 
-    def candidates(self, kind: int, first: str | None, second: str | None) -> list[_Entry]:
-        """The entries that may match: those indexed under ``first``/``second`` (a message's
-        command and text, or a callback's payload) merged in order with the unindexed ones."""
-        key = (kind, first, second)
-        found = self.cache.get(key)
+    def __post_init__(self) -> None:
+        for index, target, key, kind in ((self.commands, self.by_command, "commands", _MESSAGE),
+                                         (self.texts, self.by_text, "texts", _MESSAGE),
+                                         (self.payloads, self.by_payload, "payloads", _CALLBACK)):
+            for name, listed in index.items():
+                target[name] = self._merge(self.generic[kind], [(e, _only_key(e.handler, key)) for e in listed])
+        for name, merged in self.by_command.items():
+            first, verified = merged[0]
+            if verified and first.states is None and first.mode is not None:
+                self.direct[name] = first
+
+    @staticmethod
+    def _merge(*lists: _Candidates) -> _Candidates:
+        picked: dict[int, tuple[_Entry, bool]] = {}
+        for listed in lists:
+            for entry, verified in listed:
+                if id(entry) not in picked or verified:
+                    picked[id(entry)] = (entry, verified and picked.get(id(entry), (entry, True))[1])
+        return sorted(picked.values(), key=lambda pair: pair[0].position)
+
+    def messages(self, command: str | None, text: str | None) -> _Candidates:
+        """The entries a message may match: by its command, by its whole text, or neither."""
+        by_command = self.by_command.get(command) if command is not None else None
+        by_text = self.by_text.get(text) if text is not None and self.by_text else None
+        if by_text is None:
+            return by_command if by_command is not None else self.generic[_MESSAGE]
+        if by_command is None:
+            return by_text
+        key = (command, text)  # both indexes hit (rare): merged once, kept (keys are registered)
+        found = self.cache.get(key)  # type: ignore[arg-type]
         if found is None:
-            picked = list(self.generic.get(kind, ()))
-            if kind == _MESSAGE:
-                picked += self.commands.get(first, ()) if first is not None else ()
-                picked += self.texts.get(second, ()) if second is not None else ()
-            elif kind == _CALLBACK and first is not None:
-                picked += self.payloads.get(first, ())
-            found = sorted({id(e): e for e in picked}.values(), key=lambda e: e.position)
-            self.cache[key] = found  # bounded: keys are registered commands, texts and payloads
+            found = self.cache[key] = self._merge(by_command, by_text)  # type: ignore[index]
         return found
 
 
@@ -504,7 +555,7 @@ class Router:
         commands: dict[str, list[_Entry]] = {}
         texts: dict[str, list[_Entry]] = {}
         payloads: dict[str, list[_Entry]] = {}
-        generic: dict[int, list[_Entry]] = {k: [] for k in by_kind}
+        generic: dict[int, _Candidates] = {k: [] for k in by_kind}
         for entry in entries:
             h = entry.handler
             kinds = list(by_kind) if h.kind is None else [h.kind]
@@ -521,35 +572,34 @@ class Router:
                     payloads.setdefault(payload, []).append(entry)
             else:
                 for kind in kinds:
-                    generic[kind].append(entry)
+                    generic[kind].append((entry, False))
         table = _Table(entries, by_kind, commands, texts, payloads, generic)
         self._table = table
         return table
 
-    def _candidates(self, event: WebhookEvent) -> tuple[int, list[_Entry], str | None]:
+    def _candidates(self, event: WebhookEvent) -> tuple[_Candidates, str | None, str | None]:
+        """The entries that may match ``event`` in order, its text and command (messages)."""
         table = self._table or self._compile()
-        kind = _KIND.get(type(event), _OTHER)
-        if kind == _MESSAGE:
-            text = event.text  # type: ignore[union-attr]
-            command = None
-            if text and text[0] == "/":
-                command = text.split(None, 1)[0][1:]
-                if command not in table.commands:
-                    command = None
-            found = table.candidates(kind, command, text if text in table.texts else None)
-            return kind, found, text
-        if kind == _CALLBACK:
+        cls = type(event)
+        if cls is MessageCreated:
+            text = event.raw["message"].get("text")
+            if type(text) is not str or not text:
+                return table.generic[_MESSAGE], None, None
+            command = text.split(None, 1)[0][1:] if text[0] == "/" else None
+            return table.messages(command, text), text, command
+        if cls is CallbackPressed:
             payload = event.payload  # type: ignore[union-attr]
-            return kind, table.candidates(kind, payload if payload in table.payloads else None, None), None
-        return kind, table.generic[kind], None
+            found = table.by_payload.get(payload) if payload is not None else None
+            return (found if found is not None else table.generic[_CALLBACK]), None, None
+        return table.generic[_KIND.get(cls, _OTHER)], None, None
 
     @staticmethod
-    def _check(handler: _Handler, event: WebhookEvent, text: str | None) -> tuple[bool, re.Match[str] | None]:
+    def _check(handler: _Handler, event: WebhookEvent, text: str | None, command: str | None
+               ) -> tuple[bool, re.Match[str] | None]:
         """The filters other than state (the caller checked it)."""
         if handler.kind == _MESSAGE:
-            if handler.commands is not None:
-                if not text or text[0] != "/" or text.split(None, 1)[0][1:] not in handler.commands:
-                    return False, None
+            if handler.commands is not None and (command is None or command not in handler.commands):
+                return False, None
             if handler.texts is not None and text not in handler.texts:
                 return False, None
             if handler.pattern is not None:
@@ -578,18 +628,57 @@ class Router:
         The handler's exception goes to the error hooks or the log, never to the caller; only
         cancellation (and other ``BaseException``) propagates. A store error while reading the
         state for a ``state=`` filter propagates (the event could not be routed)."""
-        kind, entries, text = self._candidates(event)
+        table = self._table or self._compile()
+        if type(event) is MessageCreated and not table.by_text:
+            # The common case inline (a message, routed by command): what _candidates does.
+            text = event.raw["message"].get("text")
+            if type(text) is str and text:
+                command = text.split(None, 1)[0][1:] if text[0] == "/" else None
+                if command is not None:
+                    direct = table.direct.get(command)
+                    if direct is not None:
+                        # Its first candidate always matches: call it (the fast call below, inline).
+                        mode, function = direct.mode, direct.function
+                        try:
+                            result = (function(event, bot) if mode == 3 else function(event) if mode == 1 else
+                                      function() if mode == 0 else function(bot) if mode == 2 else
+                                      function(bot, event))
+                            if direct.is_async or inspect.isawaitable(result):
+                                await result
+                        except Exception as error:
+                            await self._handle_error(direct, event, bot, None, error)
+                        return True
+                entries = (command is not None and table.by_command.get(command)) or table.generic[_MESSAGE]
+            else:
+                text = command = None
+                entries = table.generic[_MESSAGE]
+        else:
+            entries, text, command = self._candidates(event)
         state: State | None = None
-        for entry in entries:
-            handler = entry.handler
-            if handler.states is not None:
+        for entry, verified in entries:
+            if entry.states is not None:
                 if state is None:
                     state = self._state(event, State)
-                if await state.get() not in handler.states:
+                if await state.get() not in entry.states:
                     continue
-            matched, found = self._check(handler, event, text)
-            if not matched:
-                continue
+            found = None
+            if not verified:
+                matched, found = self._check(entry.handler, event, text, command)
+                if not matched:
+                    continue
+            mode = entry.mode
+            if mode is not None:
+                # The fast path: a handler taking event and/or bot, called positionally.
+                function = entry.function
+                try:
+                    result = (function(event, bot) if mode == 3 else function(event) if mode == 1 else
+                              function() if mode == 0 else function(bot) if mode == 2 else function(bot, event))
+                    if entry.is_async or inspect.isawaitable(result):
+                        await result
+                except Exception as error:
+                    await self._handle_error(entry, event, bot, state, error)
+                return True
+            handler = entry.handler
             if state is None and ("state" in handler.wants or entry.hooks):
                 state = self._state(event, State)
             await self._run(entry, event, bot, state, found)
@@ -623,6 +712,8 @@ class Router:
 
     async def _handle_error(self, entry: _Entry, event: WebhookEvent, bot: Any, state: State | None,
                             error: Exception) -> None:
+        if state is None and entry.hooks:
+            state = self._state(event, State)
         for hook, wants in entry.hooks:
             values = {"event": event, "bot": bot, "state": state, "error": error}
             try:
@@ -637,18 +728,20 @@ class Router:
     def feed_sync(self, event: WebhookEvent, bot: Any) -> bool:
         """The blocking twin of :meth:`feed` (a blocking bot's ``run_polling``): handlers,
         hooks and middlewares must be plain functions; ``state`` is a :class:`SyncState`."""
-        kind, entries, text = self._candidates(event)
+        entries, text, command = self._candidates(event)
         state: SyncState | None = None
-        for entry in entries:
+        for entry, verified in entries:
             handler = entry.handler
             if handler.states is not None:
                 if state is None:
                     state = self._state(event, SyncState)
                 if state.get() not in handler.states:
                     continue
-            matched, found = self._check(handler, event, text)
-            if not matched:
-                continue
+            found = None
+            if not verified:
+                matched, found = self._check(handler, event, text, command)
+                if not matched:
+                    continue
             if handler.is_async:
                 raise UsageError(f"handler {_name(handler.function)} is async; a blocking bot cannot await it "
                                  "(use an async adapter's run_polling, or a plain function)")
