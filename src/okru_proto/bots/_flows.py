@@ -17,11 +17,10 @@ and backs off (capped, through :class:`Sleep`) on failures and on empty replies 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .._errors import APIError, Error, ProtocolError, TransportError, UsageError
 from .._flow import Flow, RetryPolicy, Sleep, retrying

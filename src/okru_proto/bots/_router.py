@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .._errors import UsageError
+from .._flow import is_async_callable
 from .._store import ValueStore
 from ._webhook import CallbackPressed, ChatSystemEvent, MessageCreated, WebhookEvent
 
@@ -256,21 +257,11 @@ def _params(function: Callable[..., Any], allowed: frozenset[str], what: str) ->
     return tuple(names)
 
 
-def _is_async(function: Callable[..., Any]) -> bool:
-    while hasattr(function, "func") and not inspect.isfunction(function):  # functools.partial
-        function = function.func
-    if inspect.iscoroutinefunction(function):
-        return True
-    call = getattr(type(function), "__call__", None)
-    return not inspect.isfunction(function) and not inspect.ismethod(function) and \
-        call is not None and inspect.iscoroutinefunction(call)
-
-
 def _strings(value: str | Iterable[str] | None, what: str, check: Callable[[str], str] | None = None
              ) -> frozenset[str] | None:
     if value is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
+    items = [value] if isinstance(value, str) else list(value) if isinstance(value, Iterable) else []
     if not items or not all(isinstance(v, str) and v for v in items):
         raise UsageError(f"{what} is a non-empty str or a collection of them, got {value!r}")
     return frozenset(check(v) if check else v for v in items)
@@ -448,7 +439,7 @@ class Router:
     def _add(self, kind: int | None, **filters: Any) -> Callable[[F], F]:
         def register(function: F) -> F:
             wants = _params(function, _HANDLER_PARAMS, "a handler")
-            self._handlers.append(_Handler(kind, function, wants, _is_async(function), self, **filters))
+            self._handlers.append(_Handler(kind, function, wants, is_async_callable(function), self, **filters))
             self._changed()
             return function
 
@@ -610,11 +601,10 @@ class Router:
                 payload = event.payload  # type: ignore[union-attr]
                 if payload is None or payload not in handler.payloads:
                     return False, None
-        elif handler.kind == _SYSTEM:
-            if handler.types is not None:
-                kind = event.type
-                if kind is None or kind not in handler.types:
-                    return False, None
+        elif handler.kind == _SYSTEM and handler.types is not None:
+            kind = event.type
+            if kind is None or kind not in handler.types:
+                return False, None
         return True, None
 
     # -- feeding -------------------------------------------------------------------------------
@@ -750,7 +740,7 @@ class Router:
             values = {"event": event, "bot": bot, "state": state, "match": found}
             try:
                 if entry.middlewares:
-                    call: Callable[[], Any] = lambda: handler.function(**{n: values[n] for n in handler.wants})  # noqa: E731
+                    call = _bound(handler, values)
                     for middleware in reversed(entry.middlewares):
                         call = _wrap_sync(middleware, call, event, bot)
                     _refuse_awaitable(call(), handler)
@@ -794,6 +784,13 @@ def _wrap(middleware: Callable[..., Any], call: Callable[[], Awaitable[Any]], ev
         return await result if inspect.isawaitable(result) else result
 
     return step
+
+
+def _bound(handler: _Handler, values: dict[str, Any]) -> Callable[[], Any]:
+    def call() -> Any:
+        return handler.function(**{n: values[n] for n in handler.wants})
+
+    return call
 
 
 def _wrap_sync(middleware: Callable[..., Any], call: Callable[[], Any], event: Any, bot: Any) -> Callable[[], Any]:
