@@ -137,7 +137,8 @@ def reference(order: list[Spec], kind: str, value: Any, current: str | None) -> 
                 continue
             if spec.pattern is not None and (text is None or not re.search(spec.pattern, text)):
                 continue
-        elif (kind == "callback" and spec.payloads is not None and value not in spec.payloads) or (kind == "system" and spec.types is not None and value not in spec.types):
+        elif ((kind == "callback" and spec.payloads is not None and value not in spec.payloads)
+              or (kind == "system" and spec.types is not None and value not in spec.types)):
             continue
         return spec
     return None
