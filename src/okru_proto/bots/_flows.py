@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -379,27 +380,37 @@ class PollSettings:
 
 
 class UpdatesPoller:
-    """One bot's long-polling position (``GET me/updates``): the ``marker`` to send next and the
-    ids of the events already handed out, so each event is given once across polls, lost
-    replies and a consumer that stops in the middle of a batch.
+    """One bot's long-polling position (``GET me/updates``): the ``marker`` to send next, the
+    events received but not handed out yet, and the ids of those handed out, so each event is
+    given once across polls, lost replies and a consumer that stops in the middle of a batch
+    (the next loop on the same session hands out the rest first).
 
-    A driver loops: ``batch = poll_flow(...)``; each event for which :meth:`fresh` is True is
-    handed out; then :meth:`commit` (the batch's marker, sent only once the whole batch is out).
+    A driver loops: :meth:`take` the next event while there is one; else :meth:`add` the
+    result of :meth:`poll_flow`.
     """
 
     def __init__(self, dedup_window: int = 10_000) -> None:
         self.marker: str | None = None
+        self.pending: deque[WebhookEvent] = deque()
         self._seen = DedupWindow(dedup_window)
         self._failures = 0
         self._unheld = 0
 
-    def fresh(self, event: WebhookEvent) -> bool:
-        """True the first time an event is handed out (events without an id: always)."""
-        return not self._seen.seen(event_key(event))
+    def take(self) -> WebhookEvent | None:
+        """The next event to hand out (never one handed out before), or None: poll again."""
+        pending = self.pending
+        while pending:
+            event = pending.popleft()
+            if not self._seen.seen(event_key(event)):
+                return event
+        return None
 
-    def commit(self, marker: str | None) -> None:
-        if marker is not None:
-            self.marker = marker
+    def add(self, batch: Updates) -> None:
+        """A poll's events (in order, after any still pending) and its marker (a reply without
+        one keeps the last)."""
+        self.pending.extend(batch.events)
+        if batch.marker is not None:
+            self.marker = batch.marker
 
     def poll_flow(self, core: BotCore, settings: PollSettings) -> Flow[Updates]:
         """One long poll, retried until OK answers: a failure that may pass (transport, 5xx,

@@ -222,11 +222,11 @@ class SyncBotBase(BotSessionSpec):
         1 s doubling to 30 s) and poll again. See docs/bots.md."""
         poller, settings = self._polling(types, timeout, subscribe, backoff)
         while True:
-            batch = self._run(poller.poll_flow(self._core, settings))
-            for event in batch.events:
-                if poller.fresh(event):
-                    yield event
-            poller.commit(batch.marker)
+            event = poller.take()
+            if event is None:
+                poller.add(self._run(poller.poll_flow(self._core, settings)))
+            else:
+                yield event
 
     def run_polling(self, router: Router, *, types: Sequence[str] | None = None,
                     timeout: float = DEFAULT_POLL_TIMEOUT, stop: threading.Event | None = None) -> None:
@@ -376,11 +376,11 @@ class AsyncBotBase(BotSessionSpec):
         flight is abandoned and the next loop on this session carries on. See docs/bots.md."""
         poller, settings = self._polling(types, timeout, subscribe, backoff)
         while True:
-            batch = await self._run(poller.poll_flow(self._core, settings))
-            for event in batch.events:
-                if poller.fresh(event):
-                    yield event
-            poller.commit(batch.marker)
+            event = poller.take()
+            if event is None:
+                poller.add(await self._run(poller.poll_flow(self._core, settings)))
+            else:
+                yield event
 
     async def run_polling(self, router: Router, *, types: Sequence[str] | None = None,
                           timeout: float = DEFAULT_POLL_TIMEOUT) -> None:

@@ -257,6 +257,11 @@ class FakeBots:
 
         return stop
 
+    @property
+    def listeners(self) -> int:
+        """How many callbacks :meth:`listen` holds now (each long poll a server holds is one)."""
+        return len(self._listeners)
+
     def _notify(self) -> None:
         for callback in list(self._listeners):
             try:
