@@ -16,7 +16,7 @@ import os
 import sys
 
 from ._args import port_number
-from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, dump_json
+from ._output import EXIT_AUTH, EXIT_INTERRUPTED, EXIT_OK, EXIT_TRANSPORT, EXIT_USAGE, CLIError, dump_json
 
 TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the core loads on use
 if TYPE_CHECKING:
@@ -121,13 +121,14 @@ def _fake_control(args: argparse.Namespace, what: str, body: dict[str, Any]) -> 
         value = reply.json()
     except (httpx.HTTPError, ValueError) as exc:
         raise CLIError(f"the emulator at {api} did not answer ({type(exc).__name__})",
-                       "start it with `okru fake-server` and pass its URL as --api-url") from exc
+                       "start it with `okru fake-server` and pass its URL as --api-url", EXIT_TRANSPORT) from exc
     if not isinstance(value, dict) or reply.status_code != 200:
         raise CLIError(f"{api} is not okru's emulator (HTTP {reply.status_code})",
-                       "fake-message and fake-press work only against `okru fake-server`")
+                       "fake-message and fake-press work only against `okru fake-server`", EXIT_TRANSPORT)
     if "error_code" in value:
         if value["error_code"] in (102, 103):
-            raise CLIError("the emulator refused the token", "use the demo group token `okru fake-server` printed")
+            raise CLIError("the emulator refused the token", "use the demo group token `okru fake-server` printed",
+                           EXIT_AUTH)
         raise CLIError(f"the emulator refused: {value.get('error_msg')}", "check the chat id and member",
                        EXIT_USAGE)
     return value
