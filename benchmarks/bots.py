@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
-"""The Bot API's costs: webhook parse+dispatch, webhook_app under uvicorn, send-path client CPU.
+"""The Bot API's costs: webhook parse+dispatch, router dispatch, long polling, webhook_app under
+uvicorn, send-path client CPU.
 
-    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,uvicorn,send]
+    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,router,polling,uvicorn,send]
 
 * ``parse``: one webhook event (a v2 MESSAGE_CREATED body) parsed and dispatched to a handler
   by type: ``parse_webhook`` + a dict of handlers by event class, next to the hand-written floor
   ``json.loads`` + a dict of handlers by ``webhookType``. In-process loops, interleaved reps.
+* ``router``: ``router.feed(event, bot)`` with 100 ``@router.message(command=...)`` handlers over
+  parsed events picking commands at random (1 in 10 matching none), next to a hand-written
+  dispatch: a dict of handlers by command behind an ``if`` on the event's class. In-process,
+  one asyncio loop, interleaved reps; CPU per event.
+* ``polling``: client CPU per long poll (``bot.updates()`` yielding one event per reply) on each
+  adapter against a keep-alive stub answering ``{"updates": [one event], "marker": n}``, next to a
+  raw loop on the same transport: the GET with ``timeout``/``marker``/``access_token``, status
+  check, ``json.loads``, error check, the events and the marker.
 * ``uvicorn``: ``webhook_app`` with a no-op handler under uvicorn (asyncio, h11, one worker, a
   subprocess); clients on 4 threads POST distinct events over keep-alive connections; events/s,
   next to a bare ASGI app (read the body, ``json.loads``, answer 200) under the same server.
@@ -173,6 +182,155 @@ def bench_router(reps: int, n: int) -> list[float]:
         print(f"  router.feed, 100 handlers: floor {floor * 1e6:.2f} µs, okru {okru * 1e6:.2f} µs, "
               f"ratio {ratios[-1]:.2f}x", flush=True)
     return ratios
+
+
+# -- long polling ------------------------------------------------------------------------------------
+
+def poll_stub() -> None:
+    """Keep-alive stub for the polling loops: each GET gets ``{"updates": [one MESSAGE_CREATED
+    with a new mid], "marker": "<n>"}``, as a busy chat's long poll would (one event per poll)."""
+    template = EVENT.decode().replace("mid:C3ecb9d02a600.15cea67d78d2059", "mid:C3ecb9d02a600.%d")
+
+    class Stub(asyncio.Protocol):
+        count = 0
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: Any = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+                self.buffer = self.buffer[end + 4:]  # GETs: no body
+                Stub.count += 1
+                body = ('{"updates":[%s],"marker":"%d"}' % (template % Stub.count, Stub.count)).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\n"
+                                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Stub, "127.0.0.1", 0)
+        print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def raw_poll_check(status: int, body: bytes) -> tuple[list[Any], str | None]:
+    """The floor's reading of a poll: status, JSON, error check, the events and the marker."""
+    if status != 200:
+        raise SystemExit(f"status {status}")
+    value = json.loads(body)
+    if "error_code" in value:
+        raise SystemExit("error")
+    return value["updates"], value.get("marker")
+
+
+def poll_httpx_sync(impl: str, base: str, n: int) -> float:
+    import httpx
+
+    from okru_httpx.sync import BotSession
+    from okru_proto import Endpoints
+
+    url = f"{base}/graph/me/updates"
+    with httpx.Client() as client:
+        if impl == "raw":
+            marker: list[Any] = [None]
+
+            def poll() -> object:
+                params = {"timeout": 20, "access_token": TOKEN}
+                if marker[0] is not None:
+                    params["marker"] = marker[0]
+                events, marker[0] = raw_poll_check(*(lambda r: (r.status_code, r.content))(
+                    client.get(url, params=params)))
+                return events
+            return timed(n, poll)
+        bot = BotSession(TOKEN, client=client, endpoints=Endpoints(api=base))
+        events = bot.updates(timeout=20)
+        return timed(n, lambda: next(events))
+
+
+def poll_httpx_async(impl: str, base: str, n: int) -> float:
+    import httpx
+
+    from okru_httpx import BotSession
+    from okru_proto import Endpoints
+
+    url = f"{base}/graph/me/updates"
+
+    async def main() -> float:
+        async with httpx.AsyncClient() as client:
+            if impl == "raw":
+                marker: list[Any] = [None]
+
+                async def poll() -> object:
+                    params = {"timeout": 20, "access_token": TOKEN}
+                    if marker[0] is not None:
+                        params["marker"] = marker[0]
+                    r = await client.get(url, params=params)
+                    events, marker[0] = raw_poll_check(r.status_code, r.content)
+                    return events
+                return await timed_async(n, poll)
+            bot = BotSession(TOKEN, client=client, endpoints=Endpoints(api=base))
+            events = bot.updates(timeout=20)
+            return await timed_async(n, events.__anext__)
+
+    return asyncio.run(main())
+
+
+def poll_trio(impl: str, base: str, n: int) -> float:
+    import trio
+
+    from okru_proto import Endpoints
+    from okru_proto.adapter import Request
+    from okru_trio import BotSession, H11Transport
+
+    async def main() -> float:
+        if impl == "raw":
+            transport = H11Transport(max_connections_per_origin=1)
+            marker: list[Any] = [None]
+
+            async def poll() -> object:
+                query = f"timeout=20&access_token={TOKEN}"
+                if marker[0] is not None:
+                    query = f"marker={marker[0]}&{query}"
+                r = await transport.send(Request("GET", f"{base}/graph/me/updates?{query}"))
+                events, marker[0] = raw_poll_check(r.status, r.body)
+                return events
+            try:
+                return await timed_async(n, poll)
+            finally:
+                await transport.aclose()
+        async with BotSession(TOKEN, endpoints=Endpoints(api=base), max_connections=1) as bot:
+            events = bot.updates(timeout=20)
+            return await timed_async(n, events.__anext__)
+
+    result: float = trio.run(main)
+    return result
+
+
+POLLERS = {"httpx_sync": poll_httpx_sync, "httpx_async": poll_httpx_async, "okru_trio": poll_trio}
+
+
+def bench_polling(reps: int, n: int) -> dict[str, list[tuple[float, float]]]:
+    stub = subprocess.Popen([sys.executable, __file__, "--poll-stub"], stdout=subprocess.PIPE, text=True)
+    results: dict[str, list[tuple[float, float]]] = {k: [] for k in POLLERS}
+    try:
+        assert stub.stdout is not None
+        base = f"http://127.0.0.1:{int(stub.stdout.readline().split()[1])}"
+        for _ in range(reps):
+            for which in POLLERS:
+                cpu = {}
+                for impl in ("raw", "okru"):
+                    out = subprocess.run([sys.executable, __file__, "--poll-child", which, impl, base, str(n)],
+                                         capture_output=True, text=True, check=True).stdout
+                    cpu[impl] = json.loads(out.strip().splitlines()[-1])["cpu"]
+                results[which].append((cpu["raw"], cpu["okru"]))
+                print(f"  long poll {which}: floor {cpu['raw'] * 1e6:.1f} µs, okru {cpu['okru'] * 1e6:.1f} µs, "
+                      f"ratio {cpu['okru'] / cpu['raw']:.3f}x", flush=True)
+    finally:
+        stub.terminate()
+        stub.wait(30)
+    return results
 
 
 # -- webhook_app under uvicorn -----------------------------------------------------------------------
@@ -399,7 +557,16 @@ def main() -> int:
     parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--uvicorn-server", choices=("bare", "okru"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--poll-stub", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--poll-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.poll_stub:
+        poll_stub()
+        return 0
+    if args.poll_child:
+        which, impl, base, count = args.poll_child
+        print(json.dumps({"cpu": POLLERS[which](impl, base, int(count))}), flush=True)
+        return 0
     if args.stub:
         stub_server()
         return 0
@@ -422,6 +589,11 @@ def main() -> int:
     if "router" in only:
         ratios = bench_router(reps, n * 30)
         print(f"router.feed (100 handlers) okru/floor: median {statistics.median(ratios):.2f}x")
+    if "polling" in only:
+        for which, pairs in bench_polling(reps, n).items():
+            ratio = statistics.median(o / r for r, o in pairs)
+            print(f"long poll {which}: floor {statistics.median(r for r, _ in pairs) * 1e6:.1f} µs, "
+                  f"okru {statistics.median(o for _, o in pairs) * 1e6:.1f} µs CPU/poll, median ratio {ratio:.3f}x")
     if "uvicorn" in only:
         pairs = [(bench_uvicorn(n * 2, "bare"), bench_uvicorn(n * 2, "okru")) for _ in range(reps)]
         print(f"under uvicorn: bare ASGI app median {statistics.median(b for b, _ in pairs):.0f} events/s, "

@@ -418,11 +418,20 @@ class UpdatesPoller:
         subscribed" subscribes once, then polls again; any other error is raised. Returns the
         reply's events of the wanted types, in OK's order, and its marker."""
         resubscribed = False
+        head = f"{core.endpoints.api}/graph/{UPDATES_PATH}?"
+        tail = f"timeout={_wire_seconds(settings.timeout)}&{core._token_query}"
+        secrets = (core.access_token,)
         while True:
             started = settings.clock() if settings.clock is not None else None
+            # One GET, built here rather than by request_flow: a poll's only varying part is the
+            # marker, and the poller has its own retry rules (the session's retry= is for calls).
+            marker = self.marker
+            request = Request("GET", head + (f"marker={form_encode([('m', marker)])[2:]}&{tail}" if marker else tail))
             try:
-                value = yield from core.request_flow("GET", UPDATES_PATH, "updates",
-                                                     query={"marker": self.marker, "timeout": _wire_seconds(settings.timeout)})
+                response = yield request
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("graph GET updates -> HTTP %d", response.status)
+                value = parse_graph_response(response, "updates", secrets)
             except APIError as exc:
                 if exc.code == NOT_SUBSCRIBED and settings.subscribe and not resubscribed:
                     log.info("updates: no long-polling subscription; subscribing")
