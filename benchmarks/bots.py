@@ -189,7 +189,7 @@ def bench_router(reps: int, n: int) -> list[float]:
 def poll_stub() -> None:
     """Keep-alive stub for the polling loops: each GET gets ``{"updates": [one MESSAGE_CREATED
     with a new mid], "marker": "<n>"}``, as a busy chat's long poll would (one event per poll)."""
-    template = EVENT.decode().replace("mid:C3ecb9d02a600.15cea67d78d2059", "mid:C3ecb9d02a600.%d")
+    head, tail = EVENT.decode().split("mid:C3ecb9d02a600.15cea67d78d2059")
 
     class Stub(asyncio.Protocol):
         count = 0
@@ -203,7 +203,8 @@ def poll_stub() -> None:
             while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
                 self.buffer = self.buffer[end + 4:]  # GETs: no body
                 Stub.count += 1
-                body = ('{"updates":[%s],"marker":"%d"}' % (template % Stub.count, Stub.count)).encode()
+                event = f"{head}mid:C3ecb9d02a600.{Stub.count}{tail}"
+                body = f'{{"updates":[{event}],"marker":"{Stub.count}"}}'.encode()
                 self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\n"
                                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 

@@ -131,23 +131,22 @@ def test_a_poll_asks_ok_to_hold_it_and_follows_the_marker() -> None:
     assert (seen[0].method, url) == ("GET", "https://api.ok.ru/graph/me/updates")
     assert query == {"timeout": "25", "access_token": TOKEN}  # no marker yet
     assert batch.marker == "M1" and [e.text for e in batch.events] == ["a"]
-    # The marker is sent only once the batch was handed out (commit), so a consumer that stops
-    # mid-batch gets the rest again.
-    _, seen = drive(poller.poll_flow(core, settings), [ok({"updates": []})])
-    assert "marker" not in split(seen[0])[1]
-    poller.commit(batch.marker)
+    poller.add(batch)
     _, seen = drive(poller.poll_flow(core, settings), [ok({"updates": []})])
     assert split(seen[0])[1]["marker"] == "M1"
-    poller.commit(None)  # a reply without a marker keeps the last one
+    poller.add(Updates((), None))  # a reply without a marker keeps the last one
     assert poller.marker == "M1"
 
 
-def test_each_event_is_handed_out_once() -> None:
+def test_each_event_is_handed_out_once_in_order() -> None:
     poller = UpdatesPoller()
-    first, again = parse_webhook(json.dumps(message("a", "mid:1"))), parse_webhook(json.dumps(message("a", "mid:1")))
-    assert poller.fresh(first) and not poller.fresh(again)
+    a, b = parse_webhook(json.dumps(message("a", "mid:1"))), parse_webhook(json.dumps(message("b", "mid:2")))
     system = parse_webhook(b'{"webhookType":"CHAT_SYSTEM"}')
-    assert poller.fresh(system) and poller.fresh(system)  # no id: never dropped
+    poller.add(Updates((a, b, system), "M1"))
+    assert poller.take() is a  # a consumer stopping here leaves b for the next loop
+    poller.add(Updates((parse_webhook(json.dumps(message("a", "mid:1"))), b, system), "M2"))  # OK sent them again
+    assert [poller.take() for _ in range(5)] == [b, system, system, None, None]  # no id: never dropped
+    assert poller.marker == "M2"
 
 
 def test_types_are_filtered_and_validated() -> None:
