@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import httpx
 import pytest
@@ -89,6 +90,7 @@ class BotAdapter:
         else:
             async def sleep(seconds: float) -> None:
                 slept.append(seconds)
+                await anyio.lowlevel.checkpoint()  # a sleep lets other tasks run, even a zero one
             bot._sleep = sleep
 
 

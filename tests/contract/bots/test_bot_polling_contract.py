@@ -244,3 +244,39 @@ async def test_stopping_a_loop_is_clean_and_the_next_one_carries_on(bots: BotAda
         assert await bots.call(bot.info)  # the session still works
     finally:
         await bots.close(bot)
+
+
+async def test_the_token_never_reaches_the_logs_while_polling(bots: BotAdapter, fake: FakeOK,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Every logger at DEBUG (httpx's and httpcore's too) through a poll that is told to subscribe,
+    one that fails on the wire, one that gets HTML, and one that gets an event."""
+    import logging
+
+    bot = bots.bot(fake)
+    bots.record_sleeps(bot, [])
+    events = bot.updates()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            fake.inject("reset", method="/graph/me/updates")
+            fake.inject("html", method="/graph/me/updates")
+            # The third poll hears "not subscribed" and subscribes; the event comes after that
+            # (OK delivers only what happens once subscribed), so it is written as the
+            # subscription is made.
+            original = fake.bots.poll
+
+            def poll(start: int, count: int) -> Any:
+                if not fake.bots.polled:
+                    fake.bots.user_writes(fake.bots.chat_id, MEMBER, "hi")
+                return original(start, count)
+
+            fake.bots.poll = poll  # type: ignore[method-assign]
+            fake.hold_for = lambda request: 0.0  # type: ignore[method-assign]  # (over a socket: no holding)
+            got = await bots.take(events, 1)
+        assert got[0].text == "hi"
+        assert [r.path for r in fake.requests][:4] == ["/graph/me/updates"] * 3 + ["/graph/me/subscribe"]
+        assert "updates: TransportError" in caplog.text and "updates: ProtocolError" in caplog.text
+        assert fake.bots.access_token not in caplog.text
+        assert "CQABPOJKAKEKEKEKE" not in caplog.text
+    finally:
+        await bots.close_iterator(events)
+        await bots.close(bot)
