@@ -27,7 +27,7 @@ from .._errors import APIError, Error, ProtocolError, TransportError, UsageError
 from .._flow import Flow, RetryPolicy, Sleep, retrying
 from .._multipart import FormFile, form_data_body
 from .._values import Endpoints, Request, Response, Secret, reveal
-from .._wire.rest import form_encode
+from .._wire.rest import _quote, form_encode
 from ._graph import (
     ACTION_FIELD,
     ACTION_PATH,
@@ -418,15 +418,16 @@ class UpdatesPoller:
         subscribed" subscribes once, then polls again; any other error is raised. Returns the
         reply's events of the wanted types, in OK's order, and its marker."""
         resubscribed = False
+        clock, held = settings.clock, settings.held
         head = f"{core.endpoints.api}/graph/{UPDATES_PATH}?"
         tail = f"timeout={_wire_seconds(settings.timeout)}&{core._token_query}"
         secrets = (core.access_token,)
         while True:
-            started = settings.clock() if settings.clock is not None else None
+            started = clock() if clock is not None else None
             # One GET, built here rather than by request_flow: a poll's only varying part is the
             # marker, and the poller has its own retry rules (the session's retry= is for calls).
             marker = self.marker
-            request = Request("GET", head + (f"marker={form_encode([('m', marker)])[2:]}&{tail}" if marker else tail))
+            request = Request("GET", head + (f"marker={_quote(marker)}&{tail}" if marker else tail))
             try:
                 response = yield request
                 if log.isEnabledFor(logging.DEBUG):
@@ -449,8 +450,7 @@ class UpdatesPoller:
                 continue
             self._failures = 0
             updates = parse_updates(value)
-            if not updates.events and started is not None and settings.clock is not None \
-                    and settings.clock() - started < settings.held:
+            if not updates.events and started is not None and clock is not None and clock() - started < held:
                 # OK answered an empty poll at once instead of holding it: wait before the next
                 # one (growing, capped), so a server that does not hold polls is not hammered.
                 self._unheld += 1
