@@ -343,6 +343,11 @@ class BotSession(AsyncBotBase):
         """The httpx client this bot sends through."""
         return self._http.client
 
+    @staticmethod
+    def _handler_scope(seconds: float) -> anyio.CancelScope:
+        # run_polling's bound on one handler, on asyncio or trio (anyio's cancel scope).
+        return anyio.move_on_after(seconds)
+
     async def aclose(self) -> None:
         """Close the httpx client if the session created it (yours stays open)."""
         await self._http.aclose()

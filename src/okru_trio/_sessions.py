@@ -162,6 +162,11 @@ class BotSession(AsyncBotBase):
     def __init__(self, access_token: str, **options: Any) -> None:
         self._setup_bot(access_token, options, PublicSession)
 
+    @staticmethod
+    def _handler_scope(seconds: float) -> trio.CancelScope:
+        # run_polling's bound on one handler.
+        return trio.move_on_after(seconds)
+
     async def aclose(self) -> None:
         """Close the connections this bot opened (a ``transport=`` you passed stays open)."""
         with trio.CancelScope(shield=True):

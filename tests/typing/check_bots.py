@@ -13,7 +13,7 @@ from okru_proto.bots import Router, State, SyncState
 async def polling(bot: okru_httpx.BotSession, router: Router) -> None:
     async for event in bot.updates(timeout=20):
         await router.feed(event, bot)
-    for event in bot.updates():  # type: ignore[attr-defined]
+    for _event in bot.updates():  # type: ignore[attr-defined]
         pass
     await bot.run_polling(router)
     await bot.run_polling(lambda event: None)  # type: ignore[arg-type]

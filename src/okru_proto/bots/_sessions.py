@@ -51,6 +51,9 @@ __all__ = ["BOT_OPTIONS", "AsyncBotBase", "BotSessionSpec", "SyncBotBase"]
 
 log = logging.getLogger("okru.bots")
 
+#: Seconds a handler may run under ``run_polling`` by default (as ``okru_asgi.webhook_app``'s).
+HANDLER_TIMEOUT = 60.0
+
 #: Options the bot core takes; the rest (client, timeout, transport...) go to the adapter.
 BOT_OPTIONS = frozenset({"endpoints", "retry"})
 #: REST session options that mean nothing for a group token (no signing, no refresh).
@@ -383,15 +386,30 @@ class AsyncBotBase(BotSessionSpec):
                 yield event
 
     async def run_polling(self, router: Router, *, types: Sequence[str] | None = None,
-                          timeout: float = DEFAULT_POLL_TIMEOUT) -> None:
+                          timeout: float = DEFAULT_POLL_TIMEOUT,
+                          handler_timeout: float | None = HANDLER_TIMEOUT) -> None:
         """Feed every long-polled event to ``router`` (``await router.feed(event, bot)``), one at
         a time, in order, until the task is cancelled (the cancellation propagates after the
-        iterator is closed). ``types`` defaults to the kinds the router has handlers for."""
+        iterator is closed). ``types`` defaults to the kinds the router has handlers for. A
+        handler still running after ``handler_timeout`` seconds (default 60; None: no limit) is
+        cancelled, a WARNING says so, and the loop goes on with the next event."""
         if not isinstance(router, Router):
             raise UsageError(f"run_polling takes an okru_proto.bots.Router, got {type(router).__name__}")
+        if handler_timeout is not None and (type(handler_timeout) not in (int, float)
+                                            or not 0 < handler_timeout < float("inf")):
+            raise UsageError(f"handler_timeout is seconds > 0 (or None), got {handler_timeout!r}")
+        # The adapter's cancel scope (anyio's or trio's): the core itself touches no event loop.
+        scope_for = getattr(self, "_handler_scope", None) if handler_timeout is not None else None
         events = self.updates(types=router.event_types() if types is None else types, timeout=timeout)
         try:
             async for event in events:
-                await router.feed(event, self)
+                if scope_for is None:
+                    await router.feed(event, self)
+                    continue
+                with scope_for(handler_timeout) as scope:
+                    await router.feed(event, self)
+                if scope.cancelled_caught:
+                    log.warning("run_polling: the handler of a %s event ran over %g s and was cancelled",
+                                event.webhook_type or "an", handler_timeout)
         finally:
             await events.aclose()

@@ -280,3 +280,41 @@ async def test_the_token_never_reaches_the_logs_while_polling(bots: BotAdapter, 
     finally:
         await bots.close_iterator(events)
         await bots.close(bot)
+
+
+async def test_a_handler_that_hangs_is_cancelled_and_the_loop_goes_on(bots: BotAdapter, fake: FakeOK,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Async adapters bound each handler (handler_timeout); a blocking call cannot be cancelled,
+    so the blocking run_polling has no such option (docs/bots.md says so)."""
+    import inspect
+
+    bot = bots.bot(fake, wire="loopback")
+    if bots.blocking:
+        assert "handler_timeout" not in inspect.signature(bot.run_polling).parameters
+        await bots.close(bot)
+        return
+    router, seen = Router(), []
+    never = anyio.Event()
+
+    @router.message(text="hang")
+    async def hang() -> None:
+        await never.wait()
+
+    @router.message()
+    async def note(event: Any) -> None:
+        seen.append(event.text)
+
+    try:
+        await bot.subscribe(long_polling=True)
+        for text in ("hang", "after"):
+            fake.bots.user_writes(fake.bots.chat_id, MEMBER, text)
+        with anyio.fail_after(10), anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(lambda: bot.run_polling(router, timeout=5, handler_timeout=0.05))
+                await until(lambda: seen == ["after"])
+                scope.cancel()
+        assert "the handler of a MESSAGE_CREATED event ran over 0.05 s and was cancelled" in caplog.text
+        with pytest.raises(UsageError):
+            await bot.run_polling(router, handler_timeout=0)
+    finally:
+        await bots.close(bot)
