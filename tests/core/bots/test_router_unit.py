@@ -343,3 +343,32 @@ def test_any_state_is_the_default_and_state_lists() -> None:
     run(router.feed(msg("/x"), None))
     assert seen == ["a-or-none"]
     assert repr(ANY_STATE) == "ANY_STATE"
+
+
+def test_state_ttl_forgets_a_conversation_left_alone() -> None:
+    import okru_stores
+
+    now = [1000.0]
+    router, said = Router(store=okru_stores.MemoryStore(clock=lambda: now[0]), state_ttl=60), []
+
+    @router.message(command="start")
+    def start(state: SyncState) -> None:
+        state.set("name")
+        state.update_data(step=1)
+
+    @router.message(state="name")
+    def name(state: SyncState) -> None:
+        said.append(("name", state.get_data()))
+
+    @router.message()
+    def idle() -> None:
+        said.append(("idle",))
+
+    router.feed_sync(msg("/start"), None)
+    now[0] += 59
+    router.feed_sync(msg("Вася"), None)
+    now[0] += 61
+    router.feed_sync(msg("Петя"), None)
+    assert said == [("name", {"step": 1}), ("idle",)]
+    with pytest.raises(UsageError):
+        Router(store=okru_stores.MemoryStore(), state_ttl=0)
