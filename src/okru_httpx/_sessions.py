@@ -387,6 +387,7 @@ class SyncBotSession(SyncBotBase):
 
 # The blocking classes present themselves under their public names (okru_httpx.sync.CodeSession):
 # reprs and error messages read as they did when each flavour had a module of its own.
+_cls: type
 for _cls in (SyncHttpxSession, SyncCodeSession, SyncImplicitSession, SyncPasswordSession, SyncRefreshSession,
              SyncClientSession, SyncServerSession, SyncAppSession, SyncPublicSession, SyncBotSession):
     _cls.__name__ = _cls.__qualname__ = _cls.__name__.removeprefix("Sync")

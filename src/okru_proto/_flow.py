@@ -1,4 +1,4 @@
-"""Flows and their two drivers (the only sync/async difference in the project).
+"""Flows, their two drivers (the only sync/async difference in the project), and the retry loop.
 
 A flow is a generator, as httpx's ``Auth.auth_flow``: it yields what it needs done — a
 :class:`Request` to send, a :class:`Sleep`, a :class:`RefreshNeeded`, a :class:`Callback` of
@@ -274,7 +274,7 @@ async def run_async(
         flow.close()
 
 
-# (was: The retry policy: everything that decides whether a failed attempt runs again lives here.)
+# -- The retry policy: everything that decides whether a failed attempt runs again lives here ----
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,10 @@
 
 docs/protocol.md §7.2. The REST steps go through :meth:`SessionCore.call_flow`, so signing, refresh
 on 102 and the retry policy apply to them; the upload POST itself is unsigned (the ``apiToken``
-in ``upload_url`` authorizes it) and is sent once. What it sends (photos, the multipart body) is
-:mod:`._photo_body`. Adapters only measure and stream photo files and pass a random multipart
-boundary in (the core reads no file, no clock, no randomness).
+in ``upload_url`` authorizes it) and is sent once. What it sends is here too: the photos
+(:class:`Photo` in memory, :class:`PhotoFile` on disk) and their form, written by the one
+multipart writer (:mod:`._multipart`). Adapters only measure and stream photo files and pass a
+random multipart boundary in (the core reads no file, no clock, no randomness).
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""The values that cross the core's boundary: secrets, requests, responses, endpoints, effects."""
+"""The values that cross the core's boundary: everything an adapter hands the core or gets from it.
+
+Secrets (:class:`Secret`, masked everywhere), requests and responses (:class:`Request`,
+:class:`Response`), endpoints, the streamed request body an adapter sends in bounded blocks
+(:class:`StreamedBody`, :class:`SourceRange`, :func:`plan_blocks`) and the token a session holds
+(:class:`Token`). Small frozen values, validated when made, so the flows can trust them.
+"""
 
 from __future__ import annotations
 
@@ -352,7 +358,7 @@ class Endpoints:
         object.__setattr__(self, "authorize_url", connect + "/oauth/authorize")
 
 
-# (was: The streamed request body: a pure description of bytes that an adapter sends in bounded blocks.)
+# -- The streamed request body: a pure description of bytes that an adapter sends in bounded blocks ----
 
 
 #: The largest block an adapter reads from a source and writes to the socket at once (1 MiB:
@@ -462,7 +468,7 @@ def plan_blocks(body: StreamedBody, block_size: int = DEFAULT_BLOCK_SIZE) -> Ite
                 yield SourceRange(part.source, start, stop - start)
 
 
-# (was: The token value: everything a session knows about the token it holds lives here.)
+# -- The token value: everything a session knows about the token it holds lives here ----
 
 
 @dataclass(frozen=True, slots=True)

@@ -372,7 +372,7 @@ def _ask_status(upload_url: str, size: int, host: str, offset: int,
     return _read_status(response, size, host, offset, state)
 
 
-# (was: What okru reads from and keeps about a video upload host: the one place to correct.)
+# -- What okru reads from and keeps about a video upload host: the one place to correct ----
 
 
 

@@ -3,7 +3,7 @@
 How a call to ``https://api.ok.ru/graph/...`` looks: paths, the group token as the
 ``access_token`` query parameter (also on POST: every OK example sends it in the URL), JSON bodies
 sent as ``application/json;charset=utf-8`` (OK requires that header on every Graph POST), and how
-a reply or an error is read. The flows built on these are :mod:`._bot_core`'s.
+a reply or an error is read. The flows built on these are :mod:`._flows`'.
 
 Where OK publishes nothing, the choice is made here once and listed in docs/bots.md: errors are
 recognised by an ``error_code`` field whatever the HTTP status; the edit path is
