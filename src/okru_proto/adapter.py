@@ -28,8 +28,9 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
 * reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
-  :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
-  body, stacked codings included).
+  :class:`BodyDecoder` (a reply's whole ``Content-Encoding``, stacked codings included, as the
+  body arrives), :class:`Inflater` (one gzip/deflate stream) and :func:`decode_body` (a whole
+  body at once).
 
 Nothing here does I/O. This module owns only the list; each name lives with its code.
 """
@@ -49,7 +50,7 @@ from ._circuit import (
     session_for,
     signing_secret,
 )
-from ._decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, Inflater, decode_body
+from ._decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, BodyDecoder, Inflater, decode_body
 from ._defaults import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -171,6 +172,7 @@ __all__ = [
     "AppSessionSpec",
     "AsyncBotBase",
     "AsyncSessionBase",
+    "BodyDecoder",
     "BotCore",
     "BotSessionSpec",
     "Callback",
