@@ -15,7 +15,7 @@ refused the same way everywhere:
 * :class:`Inflater` is one gzip or deflate stream (one layer), chunk by chunk.
 
 The rules: names are case-insensitive and may be listed in one header or several, with blank
-list elements ignored (RFC 9110 §5.6.1, §8.4); ``x-gzip`` is gzip; ``identity`` is skipped;
+list elements ignored (RFC 9110 §5.6.1 and RFC 9110 §8.4); ``x-gzip`` is gzip; ``identity`` is skipped;
 at most :data:`MAX_CODINGS` other layers; any other coding (``br``, ``zstd``, ``compress``...)
 is refused, since okru never asks for it; concatenated gzip members are joined (RFC 1952 §2.2);
 ``deflate`` is the zlib format (RFC 9110 §8.4.1.2) or, from servers that send it, a raw deflate

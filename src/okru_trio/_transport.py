@@ -45,11 +45,12 @@ socket (from ``stream_factory``) cannot be checked and are used as they are.
 
 Compression: every request carries ``Accept-Encoding: gzip, deflate`` (the transport owns that
 header: only what the standard library's ``zlib`` decodes). A reply's ``Content-Encoding`` is
-undone by :func:`okru_proto.adapter.decode_body`, so ``max_response_bytes`` bounds both the
-bytes read and the decoded body while it is decoded: ``identity`` is skipped; ``x-gzip`` is
-gzip; concatenated gzip members are joined; ``deflate`` is the zlib format or, from servers that
-send it, a raw deflate stream. Stacked codings (``gzip, gzip``) are undone in order, last applied
-first, at most five. Any other coding (``br``, ``zstd``, ``compress``) is refused, because okru
+undone as the body arrives by :class:`okru_proto.adapter.BodyDecoder` (okru_httpx's decoder
+too), so ``max_response_bytes`` bounds both the bytes read and the decoded body while it is
+decoded: ``identity`` is skipped; ``x-gzip`` is gzip; concatenated gzip members are joined;
+``deflate`` is the zlib format or, from servers that send it, a raw deflate stream. Stacked
+codings (``gzip, gzip``) are undone in order, last applied first, each layer streamed into the
+next, at most three. Any other coding (``br``, ``zstd``, ``compress``) is refused, because okru
 never asks for it. The response keeps its headers as received (``content-encoding`` included);
 only the body is decoded.
 
