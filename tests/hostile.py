@@ -46,6 +46,7 @@ __all__ = [
     "huge_length",
     "raw",
     "redirect",
+    "respond",
 ]
 
 
@@ -57,6 +58,8 @@ class Conn:
         self._stop = stop
         #: The request head as received (bytes up to and including the blank line).
         self.head = b""
+        #: The request body (its Content-Length bytes).
+        self.body = b""
 
     @property
     def stopped(self) -> bool:
@@ -182,6 +185,7 @@ class HostileServer:
             if not chunk:
                 return False
             rest += chunk
+        conn.body = rest[:length]
         return True
 
     def _recv(self, conn: Conn) -> bytes:
@@ -196,6 +200,13 @@ class HostileServer:
 # -- scripts -------------------------------------------------------------------------------------
 
 JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\n"
+
+
+def respond(reply: Callable[[Conn], bytes]) -> Script:
+    """Send ``reply(conn)`` (it may read ``conn.head`` and ``conn.body``), then close."""
+    def script(conn: Conn) -> None:
+        conn.send(reply(conn))
+    return script
 
 
 def raw(data: bytes, *, then_close: bool = True) -> Script:

@@ -244,7 +244,7 @@ def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str
     return content_type, body.to_bytes()
 
 
-def check_upload_url(url: object, what: str, error: Callable[[str, str], UploadError] = UploadError) -> str:
+def check_upload_url(url: object, what: str, error: Callable[[str, str], Error] = UploadError) -> str:
     """``url`` if it is a usable upload URL from a ``getUploadUrl`` reply (photos and videos
     alike), else ``error("getUploadUrl", why)``: present, absolute http(s), no userinfo, and
     plain http only to loopback. ``what`` names what would be sent (for the message)."""

@@ -21,12 +21,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
 
 from ._errors import APIError, Error, ProtocolError, TransportError, UsageError, api_error_from_payload
 from ._flow import Callback, Flow, Sleep, guarded
 from ._multipart import FormFile, form_data_body
 from ._photos import UploadError, check_upload_url
+from ._scrub import mask_upload_url, upload_url_secrets
 from ._values import Request, Response, SourceRange, StreamedBody
 
 __all__ = [
@@ -41,11 +41,9 @@ __all__ = [
     "VideoUploadError",
     "chunk_request",
     "content_range",
-    "mask_upload_url",
     "multipart_body",
     "parse_upload_status",
     "parse_video_upload_url",
-    "upload_url_secrets",
     "upload_video_flow",
     "video_media",
 ]
@@ -379,31 +377,6 @@ def _ask_status(upload_url: str, size: int, host: str, offset: int,
 #: Bytes per resumable chunk (okru's choice; OK publishes no recommended size). A chunk is one
 #: request: a session's whole-call timeout bounds one chunk, not the whole upload.
 DEFAULT_CHUNK_SIZE = 8 << 20
-
-
-def mask_upload_url(url: str) -> str:
-    """``scheme://host/***``: the upload URL authorizes uploads to the user's videos, and OK
-    does not say which part of it is the token, so only the host is ever shown."""
-    try:
-        parts = urlsplit(url)
-        return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}/***"
-    except ValueError:
-        return "<upload URL>"
-
-
-def upload_url_secrets(url: str) -> list[str]:
-    """The spellings of an upload URL's secret parts, for :func:`~okru_proto.adapter.scrub_error`."""
-    out = [url]
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return out
-    tail = parts.path + ("?" + parts.query if parts.query else "")
-    if len(tail) > 1:
-        out.append(tail)
-    out += [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if len(v) >= 6]
-    out += [seg for seg in parts.path.split("/") if len(seg) >= 16]
-    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def test_chunked_and_whole_decoding_agree_with_zlib(payload: bytes, which: int, 
     if fits:
         assert decode_body(body, [coding], cap, "h:1") == payload
     else:
-        with pytest.raises(ProtocolError, match=r"h:1 sent a .* body that decodes to more than max_response_bytes"):
+        with pytest.raises(ProtocolError, match=r"h:1 sent a response body over max_response_bytes=\d+ \(once decoded from Content-Encoding"):
             decode_body(body, [coding], cap, "h:1")
 
 
@@ -72,7 +72,7 @@ def test_a_bomb_is_seen_without_being_built() -> None:
     bomb = _gzip(b"\0" * 20_000_000)  # ~20 KB that inflate to 20 MB
     inflater = Inflater("gzip")
     assert len(inflater.feed(bomb, 1001)) == 1001  # never more than the room asked for
-    with pytest.raises(ProtocolError, match=r"gzip body that decodes to more than max_response_bytes \(1000\)"):
+    with pytest.raises(ProtocolError, match=r"over max_response_bytes=1000 \(once decoded from Content-Encoding 'gzip'\)"):
         decode_body(bomb, ["gzip"], 1000, "h:1")
 
 
@@ -83,8 +83,8 @@ def test_stacked_members_and_layers() -> None:
     layered = _gzip(zlib.compress(b"hi"))  # deflate applied first, gzip second
     assert decode_body(layered, ["deflate", "identity", "gzip"], 10, "h:1") == b"hi"
     assert decode_body(layered, ["deflate, gzip"], 10, "h:1") == b"hi"
-    with pytest.raises(ProtocolError, match="6 stacked Content-Encodings; okru decodes at most 5"):
-        decode_body(layered, ["gzip"] * 6, 10, "h:1")
+    with pytest.raises(ProtocolError, match="4 stacked Content-Encodings; okru decodes at most 3"):
+        decode_body(layered, ["gzip"] * 4, 10, "h:1")
 
 
 @pytest.mark.parametrize(("body", "codings", "why"), [

@@ -28,8 +28,9 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
 * reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
-  :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
-  body, stacked codings included);
+  :class:`BodyDecoder` (a reply's whole ``Content-Encoding``, stacked codings included, as the
+  body arrives), :class:`Inflater` (one gzip/deflate stream) and :func:`decode_body` (a whole
+  body at once);
 * what a shared store is beyond tokens (the stores are okru_stores'): :class:`OnceStore` (claim a
   key, do the work once, record its :class:`Claim`'s outcome) and :class:`ValueStore` (small
   values with an expiry), for code that takes ``store=``.
@@ -74,7 +75,7 @@ from .._photos import (
     prepare_upload,
     upload_photos_flow,
 )
-from .._scrub import scrub_error
+from .._scrub import mask_upload_url, scrub_error
 from .._session import CORE_OPTIONS, OnToken, SessionCore
 from .._store import Claim, OnceStore, ValueStore, token_from_json, token_to_json
 from .._values import (
@@ -97,12 +98,11 @@ from .._video import (
     VIDEO_STEPS,
     UploadStatus,
     content_range,
-    mask_upload_url,
     parse_upload_status,
     parse_video_upload_url,
     upload_video_flow,
 )
-from .._wire.decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, Inflater, decode_body
+from .._wire.decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, BodyDecoder, Inflater, decode_body
 from .._wire.dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
 from .._wire.oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
@@ -191,6 +191,7 @@ __all__ = [
     "AppSessionSpec",
     "AsyncBotBase",
     "AsyncSessionBase",
+    "BodyDecoder",
     "BotCore",
     "BotSessionSpec",
     "Callback",

@@ -10,6 +10,11 @@ Where OK publishes nothing, the choice is made here once and listed in docs/bots
 reply is accepted in any shape that is not an error; the upload POSTs the file's bytes as the
 body with the file's MIME type (the fileUploadUrl page's wording); messages are paged back by
 time.
+
+Every flow's errors go through the one scrubber (:func:`~okru_proto.adapter.guarded`), as on the
+REST paths: a server that echoes the request into an HTML ``<title>``, an ``error_msg`` or
+``error_data`` cannot put the group token (or an upload URL's ``sig``) into them. The upload URL
+is checked as photo and video upload URLs are (:func:`~okru_proto.adapter.check_upload_url`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._errors import Error, ProtocolError, UsageError
-from .._flow import Flow, RetryPolicy, Sleep, retrying
+from .._flow import Flow, RetryPolicy, Sleep, guarded, retrying
+from .._photos import check_upload_url
+from .._scrub import upload_url_secrets
 from .._values import Endpoints, Request, Response, Secret, reveal
 from .._wire.rest import form_encode
 from ._graph import EDIT_PATH, FILE_TYPES, UPLOAD_SETTLE_SECONDS, _build, _segment, parse_graph_response
@@ -91,7 +98,8 @@ class BotCore:
                 log.debug("%s failed: %s", what, type(exc).__name__)
                 raise
 
-        return (yield from retrying(self.retry, attempt))
+        # The one scrubber, as on REST: whatever the server echoed into the error loses the token.
+        return (yield from guarded(retrying(self.retry, attempt), secrets))
 
     # -- methods -------------------------------------------------------------------------
     def info_flow(self) -> Flow[BotInfo]:
@@ -172,9 +180,8 @@ class BotCore:
             raise UsageError(f"upload type is one of {', '.join(FILE_TYPES)}, got {type!r}")
         value = _need((yield from self.request_flow("GET", "me/fileUploadUrl", "fileUploadUrl",
                                                     query={"type": type})), dict, "fileUploadUrl")
-        url = value.get("url")
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ProtocolError("fileUploadUrl: the reply has no upload url", method="fileUploadUrl")
+        # The photo and video rule: absolute http(s), no userinfo, plain http only to loopback.
+        url = check_upload_url(value.get("url"), "the file", _upload_url_error)
         token = value.get("token")
         return UploadTarget(type, url, token if isinstance(token, str) and token else None,
                             as_id(value.get("file_id")), value)
@@ -191,10 +198,15 @@ class BotCore:
                 # OK: "при загрузке файлов типа AUDIO и IMAGE ... необходимо указывать корректный MIME-type".
                 raise UsageError(f"uploading {type} needs content_type= (e.g. 'image/jpeg'), as OK.ru requires")
             content_type = "application/octet-stream"
-        target = yield from self.upload_target_flow(type)
-        response = yield Request("POST", target.url, (("content-type", content_type),), data)
-        token = _upload_token(response, target)
-        return Attachment(type, {"token": token})
+        known: list[object] = [self.access_token]
+
+        def steps() -> Flow[Attachment]:
+            target = yield from self.upload_target_flow(type)
+            known.extend(upload_url_secrets(target.url))  # its sig authorizes the upload
+            response = yield Request("POST", target.url, (("content-type", content_type),), data)
+            return Attachment(type, {"token": _upload_token(response, target)})
+
+        return (yield from guarded(steps(), lambda: known))
 
     def send_file_flow(self, chat_id: str, data: bytes, type: str = "FILE", *, content_type: str | None = None,
                        text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS) -> Flow[SentMessage]:
@@ -246,6 +258,10 @@ class HistoryPager:
         else:
             self.from_ms = min(stamps)
         return fresh
+
+
+def _upload_url_error(step: str, why: str) -> ProtocolError:
+    return ProtocolError(f"fileUploadUrl: {why}", method="fileUploadUrl")
 
 
 def _hook(url: str) -> str:
