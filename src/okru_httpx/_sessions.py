@@ -8,7 +8,7 @@ differences are ``await`` and the few lines that differ between an event loop an
 (the lock, the sleep, closing a streamed reply). :mod:`okru_httpx` lists the async classes and
 :mod:`okru_httpx.sync` the blocking ones under the same public names (``SyncCodeSession`` is
 ``okru_httpx.sync.CodeSession``, and says so in its repr and errors). What the two share is in
-``_base.py`` (the client and options), ``_deadline.py``, ``_body.py``, ``_errors.py`` and
+``_base.py`` (the client and options), ``_deadline.py``, ``_reply.py``, ``_errors.py`` and
 ``_response.py``; all OK.ru logic is ``okru_proto``'s.
 """
 
@@ -43,11 +43,10 @@ from okru_proto.adapter import (
 )
 
 from ._base import SessionBase
-from ._body import BodyReader, reply_headers
 from ._deadline import DEADLINE, Deadline
 from ._errors import build_error, close_error, send_error
 from ._logfilter import session_made
-from ._response import httpx_url, make_response
+from ._response import BodyReader, httpx_url, make_response, reply_headers
 from ._stream import aiter_body, iter_body, stream_headers
 
 __all__ = [

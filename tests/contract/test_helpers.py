@@ -122,7 +122,7 @@ async def test_upload_usage_errors_before_any_request(env: Env) -> None:
 
 
 def _watch_uploads(env: Env, session: Any, before_upload: Callable[[], None]) -> list[Request]:
-    """Record the upload POSTs the facade hands the adapter's ``_send`` (running
+    """Record the upload POSTs the session base hands the adapter's ``_send`` (running
     ``before_upload`` just before each goes out); other requests pass through unrecorded."""
     seen: list[Request] = []
     send = session._send

@@ -1,4 +1,4 @@
-"""``FakeOK``, the emulator's facade: demo data, test scripting and the route table.
+"""``FakeOK``, the emulator's front object: demo data, test scripting and the route table.
 
 Everything a test calls on the emulator beyond the records lives here: the demo app and users
 of a bare ``FakeOK()``, granting and issuing tokens without a browser, revoking and expiring
