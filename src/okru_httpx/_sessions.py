@@ -8,8 +8,8 @@ differences are ``await`` and the few lines that differ between an event loop an
 (the lock, the sleep, closing a streamed reply). :mod:`okru_httpx` lists the async classes and
 :mod:`okru_httpx.sync` the blocking ones under the same public names (``SyncCodeSession`` is
 ``okru_httpx.sync.CodeSession``, and says so in its repr and errors). What the two share is in
-``_base.py`` (the client and options), ``_deadline.py``, ``_reply.py``, ``_errors.py`` and
-``_response.py``; all OK.ru logic is ``okru_proto``'s.
+``_base.py`` (the client and options), ``_deadline.py``, ``_errors.py`` and ``_response.py`` (a
+reply read into the core's ``Response``); all OK.ru logic is ``okru_proto``'s.
 """
 
 from __future__ import annotations
