@@ -150,6 +150,10 @@ def request_secrets(request: Request) -> list[str]:
 def _mask_url(url: str) -> str:
     base, sep, rest = url.partition("?")
     query, hsep, fragment = rest.partition("#")
+    if base.lower().endswith("/upload.do") and query:
+        # An upload host's URL (photos, videos, bot files): OK does not say which part of the
+        # query authorizes the upload (its sig, expires...), so none of it is shown.
+        query = "&".join(f"{part.partition('=')[0]}=***" for part in query.split("&"))
     masked = base + sep + mask_query(query) if sep else base
     if hsep:
         masked += "#" + mask_query(fragment)

@@ -118,3 +118,11 @@ async def test_sec_a_failed_video_upload_shows_no_part_of_the_url(driver: Driver
         stack += [e.__cause__, e.__context__]
     assert_clean(found)
     assert_clean([record.getMessage() for record in caplog.records])
+
+
+def test_sec_a_request_repr_shows_no_part_of_an_upload_query() -> None:
+    from okru_proto.adapter import Request
+
+    shown = repr(Request("POST", f"https://vu.mycdn.me/upload.do?{QUERY}"))
+    assert "upload.do?sig=***&expires=***&clientType=***&id=***&userId=***" in shown
+    assert_clean([shown])

@@ -26,8 +26,9 @@ end do not decode. Every refusal is a :class:`~okru_proto.ProtocolError` naming 
 
 from __future__ import annotations
 
+import functools
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._errors import ProtocolError
@@ -49,14 +50,23 @@ STEP = 64 * 1024
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip only, with its header and CRC checked
 
 
+#: Where decoded pieces go: the next layer, the body, or a caller's list.
+Sink = Callable[[bytes], object]
+
+
+class _Full(Exception):
+    """Raised by :meth:`Inflater.feed`'s sink once ``room`` bytes are out: decoding stops there."""
+
+
 class Inflater:
     """One gzip or deflate stream, decoded chunk by chunk.
 
-    :meth:`pieces` / :meth:`end` decode all they are given in pieces of at most ``step`` bytes
-    (what :class:`BodyDecoder` chains); :meth:`feed` / :meth:`finish` return at most ``room``
-    bytes in one go (what follows past ``room`` is never built: the caller stops there). A
-    stream that does not decode raises :class:`zlib.error`; the caller turns it into its
-    :class:`~okru_proto.ProtocolError` (it knows the peer and the coding to name).
+    :meth:`run` / :meth:`end` decode all they are given and hand ``sink`` pieces of at most
+    ``step`` bytes (what :class:`BodyDecoder` chains: a sink may raise to stop); :meth:`feed` /
+    :meth:`finish` return at most ``room`` bytes in one go (what follows past ``room`` is never
+    built: the caller stops there). A stream that does not decode raises :class:`zlib.error`;
+    the caller turns it into its :class:`~okru_proto.ProtocolError` (it knows the peer and the
+    coding to name).
     """
 
     __slots__ = ("fed", "gzip", "members", "obj", "pending")
@@ -68,8 +78,8 @@ class Inflater:
         self.pending = b""
         self.fed = False
 
-    def pieces(self, data: bytes, step: int) -> Iterator[bytes]:
-        """All of ``data`` decoded, as non-empty pieces of at most ``step`` (>= 1) bytes."""
+    def run(self, data: bytes, step: int, sink: Sink) -> None:
+        """Decode all of ``data``; ``sink`` gets non-empty pieces of at most ``step`` (>= 1) bytes."""
         if not data:
             return
         self.fed = True
@@ -83,9 +93,9 @@ class Inflater:
             self.pending = b""
             wrapped = data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
             self.obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        yield from self._run(data, step)
+        self._run(data, step, sink)
 
-    def _run(self, data: bytes, step: int) -> Iterator[bytes]:
+    def _run(self, data: bytes, step: int, sink: Sink) -> None:
         obj = self.obj
         if obj.eof and not data:
             return
@@ -94,7 +104,7 @@ class Inflater:
             # unconsumed_tail, and output it holds back comes with the next call.
             out = obj.decompress(data, step)
             if out:
-                yield out
+                sink(out)
             elif data and len(obj.unconsumed_tail) == len(data):
                 raise zlib.error("the compressed data makes no progress")  # never loop in place
             data = obj.unconsumed_tail
@@ -114,8 +124,8 @@ class Inflater:
             elif not data and len(out) < step:
                 return  # all input taken and nothing held back
 
-    def end(self, step: int, *, inner: bool = False) -> Iterator[bytes]:
-        """What is left once the whole stream was given, in pieces of at most ``step`` bytes;
+    def end(self, step: int, sink: Sink, *, inner: bool = False) -> None:
+        """What is left once the whole stream was given (to ``sink``, as :meth:`run`);
         :class:`zlib.error` if the stream is not complete. A stream never fed is an empty body
         (HEAD, 204, 304), unless ``inner`` (a layer inside another, which cannot be empty)."""
         if not self.fed:
@@ -128,35 +138,48 @@ class Inflater:
             # says what is wrong with it.
             self.obj = zlib.decompressobj(-zlib.MAX_WBITS)
             data, self.pending = self.pending, b""
-            yield from self._run(data, step)
-        yield from self._run(b"", step)
+            self._run(data, step, sink)
+        self._run(b"", step, sink)
         if not self.obj.eof:
             raise zlib.error("the compressed data ends early (truncated)")
 
     def feed(self, data: bytes, room: int) -> bytes:
         """At most ``room`` (>= 1) bytes of ``data`` decoded."""
-        return _upto(self.pieces(data, room), room)
+        return _upto(lambda sink: self.run(data, room, sink), room)
 
     def finish(self, room: int) -> bytes:
         """At most ``room`` (>= 1) bytes of what is left (see :meth:`end`)."""
-        return _upto(self.end(room), room)
+        return _upto(lambda sink: self.end(room, sink), room)
 
 
-def _upto(pieces: Iterator[bytes], room: int) -> bytes:
+def _upto(decode: Callable[[Sink], None], room: int) -> bytes:
     parts: list[bytes] = []
-    for piece in pieces:
+    left = room
+
+    def sink(piece: bytes) -> None:
+        nonlocal left
         parts.append(piece)
-        room -= len(piece)
-        if room <= 0:
-            break
+        left -= len(piece)
+        if left <= 0:
+            raise _Full
+
+    try:
+        decode(sink)
+    except _Full:
+        pass
     return b"".join(parts)
 
 
-def coding_names(values: Iterable[str]) -> list[str]:
+#: Header values seen on nearly every reply, already split (the general parse costs ~0.5 µs).
+_PLAIN: dict[str, tuple[str, ...]] = {"gzip": ("gzip",), "deflate": ("deflate",), "x-gzip": ("x-gzip",),
+                                      "identity": (), "": ()}
+
+
+def coding_names(values: Iterable[str]) -> tuple[str, ...]:
     """The codings named by ``Content-Encoding`` header ``values``, lower case, in the order
     they were applied, ``identity`` and blank list elements left out."""
     names = [name.strip().lower() for value in values for name in value.split(",")]
-    return [name for name in names if name and name != "identity"]
+    return tuple([name for name in names if name and name != "identity"])
 
 
 class BodyDecoder:
@@ -165,25 +188,29 @@ class BodyDecoder:
     ``codings`` are the reply's ``Content-Encoding`` header values; ``label`` names the peer
     (``host:port``) in errors. :meth:`feed` takes the body as received, chunk by chunk;
     :meth:`finish` returns the decoded body once it is complete. The decoded output is collected
-    here, in one buffer, and is never more than ``cap`` bytes plus one piece being checked: past
-    that :meth:`feed` raises :class:`~okru_proto.ProtocolError` (as for a coding okru does not
+    here and is never more than ``cap`` bytes plus one piece being checked (dropped once the body
+    is refused): past that :meth:`feed` raises :class:`~okru_proto.ProtocolError` (as for a coding okru does not
     decode, more than :data:`MAX_CODINGS` layers, or bytes that do not decode), as soon as it
     is known. Check :attr:`identity` first: a reply without a coding is not decoded at all.
     """
 
-    __slots__ = ("cap", "coding", "error", "label", "layers", "made", "names", "out", "received")
+    __slots__ = ("cap", "error", "label", "layers", "made", "names", "parts", "received", "size")
 
     def __init__(self, codings: Iterable[str], cap: int, label: str) -> None:
         self.cap = cap
         self.label = label
-        names = coding_names(codings)
-        self.names = names
-        self.coding = ", ".join(names)
-        self.out = bytearray()  # the decoded body so far
+        self.parts: list[bytes] = []  # the decoded body so far
+        self.size = 0  # its length
         self.received = 0  # body bytes as received
         # Refused at the first body byte, not here: an empty body (HEAD, 204, 304) carries a
         # Content-Encoding without anything to decode.
         self.error: ProtocolError | None = None
+        plain = _PLAIN.get(codings[0]) if type(codings) is list and len(codings) == 1 else None
+        if plain is not None:  # the usual reply: one coding or none, nothing to check
+            self.names = plain
+            self.layers = [Inflater(plain[0])] if plain else []
+            return
+        names = self.names = coding_names(codings)
         for name in names:
             if name not in DECODED_CODINGS:
                 self.error = ProtocolError(
@@ -193,11 +220,11 @@ class BodyDecoder:
         else:
             if len(names) > MAX_CODINGS:
                 self.error = ProtocolError(
-                    f"{label} sent a reply with {len(names)} stacked Content-Encodings; okru decodes at "
-                    f"most {MAX_CODINGS}")
+                    f"{label} sent a reply with {len(names)} stacked Content-Encodings; okru decodes "
+                    f"at most {MAX_CODINGS}")
         # The header lists codings in the order they were applied: the last one is undone first.
         self.layers = [Inflater(name) for name in reversed(names)] if self.error is None else []
-        # What each layer has put out so far (the work done), held to _limit(cap).
+        # What each intermediate layer put out (the work done), held to _limit(cap).
         self.made = [0] * len(self.layers)
 
     @property
@@ -206,9 +233,8 @@ class BodyDecoder:
         return not self.names
 
     @property
-    def size(self) -> int:
-        """Bytes decoded so far."""
-        return len(self.out)
+    def coding(self) -> str:
+        return ", ".join(self.names)
 
     def feed(self, data: bytes) -> None:
         if not data:
@@ -216,39 +242,62 @@ class BodyDecoder:
         self.received += len(data)
         if self.error is not None:
             raise self.error
+        layers = self.layers
         try:
-            self._push(0, data, False)
+            if len(layers) == 1:
+                layers[0].run(data, min(STEP, self.cap - self.size + 1), self._body)
+            else:
+                layers[0].run(data, STEP, self._sink(0))
         except zlib.error as exc:
+            self.parts = []
             raise self._undecodable(exc) from exc
+        except BaseException:
+            # Refused: drop the body at once (the error's traceback would keep this decoder).
+            self.parts = []
+            raise
 
     def finish(self) -> bytes:
         """The decoded body (:class:`~okru_proto.ProtocolError` if it is not complete)."""
         if self.received and self.layers:  # an empty body has nothing to decode
+            last = len(self.layers) - 1
             try:
-                for i in range(len(self.layers)):
-                    self._push(i, b"", True)
+                for i, layer in enumerate(self.layers):
+                    if i == last:
+                        layer.end(min(STEP, self.cap - self.size + 1), self._body, inner=i > 0)
+                    else:
+                        layer.end(STEP, self._sink(i), inner=i > 0)
             except zlib.error as exc:
+                self.parts = []
                 raise self._undecodable(exc) from exc
-        out, self.out = bytes(self.out), bytearray()
+            except BaseException:
+                self.parts = []
+                raise
+        out = b"".join(self.parts)
+        self.parts = []
         return out
 
-    def _push(self, i: int, data: bytes, final: bool) -> None:
-        """Decode ``data`` with layer ``i`` (its end if ``final``) and pass each piece on."""
-        layer = self.layers[i]
-        last = i == len(self.layers) - 1
-        # The body's pieces: never more than one byte past the cap.
-        step = min(STEP, self.cap - len(self.out) + 1) if last else STEP
-        pieces = layer.end(step, inner=i > 0) if final else layer.pieces(data, step)
-        for piece in pieces:
-            if last:
-                self.out += piece
-                if len(self.out) > self.cap:
-                    raise self._too_big()
-                continue
-            self.made[i] += len(piece)
-            if self.made[i] > _limit(self.cap):
-                raise self._too_big()
-            self._push(i + 1, piece, False)
+    def _sink(self, i: int) -> Sink:
+        """Where layer ``i`` hands its pieces: the next layer (made per call, never kept: a
+        decoder holding its own bound methods would be a cycle, freed only by the garbage
+        collector, and a refused body with it)."""
+        return functools.partial(self._next, i + 1)
+
+    def _next(self, i: int, piece: bytes) -> None:
+        """Layer ``i - 1`` made ``piece``: count it, and decode it with layer ``i``."""
+        made = self.made[i - 1] = self.made[i - 1] + len(piece)
+        if made > _limit(self.cap):
+            raise self._too_big()
+        if i == len(self.layers) - 1:
+            # The body's pieces: at most one byte past the cap when they are made.
+            self.layers[i].run(piece, min(STEP, self.cap - self.size + 1), self._body)
+        else:
+            self.layers[i].run(piece, STEP, self._sink(i))
+
+    def _body(self, piece: bytes) -> None:
+        self.parts.append(piece)
+        self.size += len(piece)
+        if self.size > self.cap:
+            raise self._too_big()
 
     def _too_big(self) -> ProtocolError:
         # The adapters' wording for a body over the cap on the wire, naming the coding instead.
