@@ -232,18 +232,26 @@ def _lease_ttl(core: StoreContext) -> float:
     return store.lease_ttl + (request if request is not None else 0.0)
 
 
-def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float) -> Flow[Token]:
+def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float,
+              adopt: Callable[[], Flow[Token | None]]) -> Flow[Token]:
     """``work``'s effects, passed through; before each of its requests but the first (the lease
-    was just taken), the lease is renewed for ``ttl``, or :class:`_LeaseLost` ends the work
-    before the request is sent."""
+    was just taken), the lease is renewed for ``ttl`` and the store re-read: if another process
+    holds the lease, :class:`_LeaseLost` ends the work; if one saved a token meanwhile (it took
+    the lease while this one's had expired, and let it go), ``adopt`` takes it and the work
+    ends. Either way, before the request is sent."""
     first = True
     try:
         effect: Effect = next(work)
         while True:
             if type(effect) is Request:
-                if not first and not (yield from _call(store, "acquire_lease", key, holder, ttl)):
-                    work.close()
-                    raise _LeaseLost
+                if not first:
+                    if not (yield from _call(store, "acquire_lease", key, holder, ttl)):
+                        work.close()
+                        raise _LeaseLost
+                    adopted = yield from adopt()
+                    if adopted is not None:
+                        work.close()
+                        return adopted
                 first = False
             try:
                 reply = yield effect
@@ -272,7 +280,7 @@ def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
     while True:
         if (yield from _call(store, "acquire_lease", key, holder, ttl)):
             try:
-                token = yield from _renewing(work(holder), store, key, holder, ttl)
+                token = yield from _renewing(work(holder), store, key, holder, ttl, adopt_while_waiting)
             except GeneratorExit:
                 raise  # the caller went away (cancelled): the lease expires after its TTL
             except _LeaseLost:
