@@ -43,7 +43,6 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._defaults import DEFAULT_TIMEOUT
 from ._errors import Error, UsageError
 from ._flow import Callback, Effect, Flow, Sleep, StoreCall
 from ._grants import GrantContext
@@ -314,7 +313,7 @@ def _save(core: StoreContext, key: str, token: Token, expected: int,
         if (yield from _call(store, "compare_and_set", key, token, expected)):
             core.store_generation = expected + 1
             return None
-        loaded = yield from _call(store, "load", key)
+        loaded: StoredToken | None = yield from _call(store, "load", key)
         if loaded is not None and is_newer(loaded, base, base_generation):
             return loaded
         expected = 0 if loaded is None else loaded[1]

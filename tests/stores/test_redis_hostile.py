@@ -169,9 +169,8 @@ def test_a_password_with_reserved_characters(tmp_path: Path, redis_binary: str) 
 
 def test_redis_py_debug_lines_hold_no_password(silent: SilentServer, caplog: pytest.LogCaptureFixture) -> None:
     store = RedisStore(f"redis://u:{quote(PASSWORD, safe='')}@127.0.0.1:{silent.port}/0", timeout=0.3)
-    with caplog.at_level(logging.DEBUG):
-        with pytest.raises(StoreError):
-            store.get_value("k")
+    with caplog.at_level(logging.DEBUG), pytest.raises(StoreError):
+        store.get_value("k")
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORD not in text and quote(PASSWORD, safe="") not in text
 
