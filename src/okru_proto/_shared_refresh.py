@@ -245,17 +245,14 @@ def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: 
             if type(effect) is Request:
                 if not first:
                     if not (yield from _call(store, "acquire_lease", key, holder, ttl)):
-                        work.close()
                         raise _LeaseLost
                     adopted = yield from adopt()
                     if adopted is not None:
-                        work.close()
                         return adopted
                 first = False
             try:
                 reply = yield effect
             except GeneratorExit:
-                work.close()
                 raise
             except BaseException as exc:
                 effect = work.throw(exc)
@@ -263,6 +260,8 @@ def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: 
             effect = work.send(reply)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+    finally:
+        work.close()  # a no-op once it has finished; else the work ends here, unsent
 
 
 def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
@@ -284,6 +283,7 @@ def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
                 raise  # the caller went away (cancelled): the lease expires after its TTL
             except _LeaseLost:
                 token = None  # another process took over: wait for its token, as any waiter
+                deadline = core.clock() + wait
             except BaseException:
                 yield from _release(store, key, holder)
                 raise
