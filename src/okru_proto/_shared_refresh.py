@@ -229,23 +229,28 @@ def _lease_ttl(core: StoreContext) -> float:
     return store.lease_ttl + (request if request is not None else 0.0)
 
 
-def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float) -> Flow[Token]:
+def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float,
+              adopt: Callable[[], Flow[Token | None]]) -> Flow[Token]:
     """``work``'s effects, passed through; before each of its requests but the first (the lease
-    was just taken), the lease is renewed for ``ttl``, or :class:`_LeaseLost` ends the work
-    before the request is sent."""
+    was just taken), the lease is renewed for ``ttl`` and the store re-read: if another process
+    holds the lease, :class:`_LeaseLost` ends the work; if one saved a token meanwhile (it took
+    the lease while this one's had expired, and let it go), ``adopt`` takes it and the work
+    ends. Either way, before the request is sent."""
     first = True
     try:
         effect: Effect = next(work)
         while True:
             if type(effect) is Request:
-                if not first and not (yield from _call(store, "acquire_lease", key, holder, ttl)):
-                    work.close()
-                    raise _LeaseLost
+                if not first:
+                    if not (yield from _call(store, "acquire_lease", key, holder, ttl)):
+                        raise _LeaseLost
+                    adopted = yield from adopt()
+                    if adopted is not None:
+                        return adopted
                 first = False
             try:
                 reply = yield effect
             except GeneratorExit:
-                work.close()
                 raise
             except BaseException as exc:
                 effect = work.throw(exc)
@@ -253,6 +258,8 @@ def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: 
             effect = work.send(reply)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+    finally:
+        work.close()  # a no-op once it has finished; else the work ends here, unsent
 
 
 def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
@@ -269,11 +276,12 @@ def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
     while True:
         if (yield from _call(store, "acquire_lease", key, holder, ttl)):
             try:
-                token = yield from _renewing(work(holder), store, key, holder, ttl)
+                token = yield from _renewing(work(holder), store, key, holder, ttl, adopt_while_waiting)
             except GeneratorExit:
                 raise  # the caller went away (cancelled): the lease expires after its TTL
             except _LeaseLost:
                 token = None  # another process took over: wait for its token, as any waiter
+                deadline = core.clock() + wait
             except BaseException:
                 yield from _release(store, key, holder)
                 raise
@@ -303,7 +311,7 @@ def _save(core: StoreContext, key: str, token: Token, expected: int,
         if (yield from _call(store, "compare_and_set", key, token, expected)):
             core.store_generation = expected + 1
             return None
-        loaded = yield from _call(store, "load", key)
+        loaded: StoredToken | None = yield from _call(store, "load", key)
         if loaded is not None and is_newer(loaded, base, base_generation):
             return loaded
         expected = 0 if loaded is None else loaded[1]
