@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from emu_helpers import BASE, body, call, error_code
 from hypothesis import given
 from hypothesis import strategies as st
 
 from okru_proto.adapter import Request
 from okru_proto.testing import FAULTS, Action, FakeOK
+from tests.emulator.helpers import BASE, body, call, error_code
 
 
 @pytest.mark.parametrize(("fault", "code"), [("flood", 8), ("service", 2)])
@@ -173,7 +173,7 @@ def test_reset_in_pure_handle_and_bad_host(fake: FakeOK) -> None:
 
 
 def test_nameless_param_is_ignored(fake: FakeOK, token: dict[str, str]) -> None:
-    from emu_helpers import md5_hex, signature
+    from tests.emulator.helpers import md5_hex, signature
 
     params = {"application_key": fake.app_key, "method": "users.getLoggedInUser"}
     sig = signature(params, md5_hex(token["access_token"] + fake.app_secret_key))

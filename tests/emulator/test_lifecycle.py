@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from emu_helpers import BASE, body, call, error_code
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, rule
 
 from okru_proto.adapter import Request
 from okru_proto.testing import FakeOK
+from tests.emulator.helpers import BASE, body, call, error_code
 
 DAY = 86400
 

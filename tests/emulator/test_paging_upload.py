@@ -8,12 +8,12 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
-from emu_helpers import body, call, error_code
 from hypothesis import given
 from hypothesis import strategies as st
 
 from okru_proto.adapter import Request, Response
 from okru_proto.testing import FakeOK
+from tests.emulator.helpers import body, call, error_code
 
 
 def _members(fake: FakeOK, token: dict[str, str], **params: str) -> Any:

@@ -7,9 +7,9 @@ import sys
 import time
 
 import pytest
-from emu_helpers import call
 
 from okru_proto.testing import FakeClock, FakeOK
+from tests.emulator.helpers import call
 
 
 def test_imports_no_third_party_or_event_loop() -> None:

@@ -7,12 +7,12 @@ import string
 from dataclasses import dataclass, field
 
 import pytest
-from emu_helpers import body, error_code, md5_hex, rest_request, signature
 from hypothesis import given
 from hypothesis import strategies as st
 
 from okru_proto.adapter import Request
 from okru_proto.testing import FakeOK
+from tests.emulator.helpers import body, error_code, md5_hex, rest_request, signature
 
 APP_ID = "700000000001"
 

@@ -1,48 +1,33 @@
-"""Shared bits of the reliability suites: the async adapters under test and fd accounting.
+"""What the load suites share: the adapters they run on, each one's options for a load, and file
+descriptor accounting.
 
-Each async adapter is a (name, anyio backend, session module, transport options) entry; the
-tests run the same body for every entry against a real loopback server
-(``okru_trio.testing.run_fake_server``, a background thread of this process).
+The tests run the same body on each async adapter of the one matrix (tests/adapters.py) against
+a real loopback server (``okru_trio.testing.run_fake_server``, a background thread of this process).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from tests.adapters import ASYNC_ADAPTERS, Adapter
 
-@dataclass(frozen=True)
-class AsyncAdapter:
-    name: str
-    backend: str
-    module_name: str
-    #: timeout (s) -> the adapter's transport options for a session
-    transport: Callable[[float], dict[str, Any]]
-
-    @property
-    def module(self) -> Any:
-        import importlib
-
-        return importlib.import_module(self.module_name)
+__all__ = ["ASYNC_ADAPTERS", "count_sockets", "leaked", "load_options", "open_fds", "wait_for_fds"]
 
 
-# httpx: ``t`` bounds each connect and each read, as httpx's per-request timeout did before the
-# sessions' ``timeout=`` became the whole-call deadline (issue 11). At concurrency 100 the
-# CPU-bound httpx client takes ~0.8 s of wall time per call on a loaded 2-core machine, so a
-# whole-call deadline of ``t`` would time out most calls rather than just the slow replies.
-ASYNC_ADAPTERS = {
-    "httpx-asyncio": AsyncAdapter("httpx-asyncio", "asyncio", "okru_httpx",
-                                  lambda t: {"connect_timeout": t, "read_timeout": t}),
-    "httpx-trio": AsyncAdapter("httpx-trio", "trio", "okru_httpx",
-                               lambda t: {"connect_timeout": t, "read_timeout": t}),
+def load_options(adapter: Adapter, timeout: float) -> dict[str, Any]:
+    """The session options bounding each request of a load by ``timeout``."""
+    if adapter.is_httpx:
+        # httpx: ``timeout`` bounds each connect and each read, as httpx's per-request timeout did
+        # before the sessions' ``timeout=`` became the whole-call deadline (issue 11). At
+        # concurrency 100 the CPU-bound httpx client takes ~0.8 s of wall time per call on a loaded
+        # 2-core machine, so a whole-call deadline would time out most calls rather than just the
+        # slow replies.
+        return {"connect_timeout": timeout, "read_timeout": timeout}
     # The trio transport's pool is 10 connections per origin by default; the load runs at
     # concurrency 100, so give it a pool that size (the total timeout covers the pool wait too).
-    "trio": AsyncAdapter("trio", "trio", "okru_trio",
-                         lambda t: {"timeout": t, "read_timeout": t, "max_connections": 100}),
-}
+    return {"timeout": timeout, "read_timeout": timeout, "max_connections": 100}
 
 
 def open_fds() -> dict[str, str]:

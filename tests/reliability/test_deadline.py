@@ -14,9 +14,10 @@ import time
 from typing import Any
 
 import pytest
-from hostile import DRIVERS, Driver, HostileServer, continue_forever, drip, raw
 
 from okru_proto import Error, TransportTimeout
+from tests.adapters import Adapter
+from tests.hostile import HostileServer, continue_forever, drip, raw
 
 ARGS = ("512000000001", "CBAKEY", "APP-SECRET-XYZ", "tok.SECRET-ACCESS-TOKEN-123")
 TIMEOUT = 0.25
@@ -29,33 +30,23 @@ SCRIPTS = {
 }
 
 
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
-
-
-async def _timed_call(driver: Driver, server: HostileServer, **options: Any) -> tuple[BaseException, float]:
-    session = driver.module.ServerSession(*ARGS, endpoints=server.endpoints, **options)
+async def _timed_call(adapter: Adapter, server: HostileServer, **options: Any) -> tuple[BaseException, float]:
+    session = adapter.module.ServerSession(*ARGS, endpoints=server.endpoints, **options)
     try:
         start = time.monotonic()
         with pytest.raises(Error) as caught:
-            await driver.run(session.call, "users.getLoggedInUser")
+            await adapter.run(session.call, "users.getLoggedInUser")
         return caught.value, time.monotonic() - start
     finally:
-        await driver.close(session)
+        await adapter.close(session)
 
 
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-async def test_rel_whole_call_deadline_bounds_a_stretching_server(driver: Driver, script: str) -> None:
+async def test_rel_whole_call_deadline_bounds_a_stretching_server(adapter: Adapter, script: str) -> None:
     with HostileServer(SCRIPTS[script](), lifetime=20.0) as server:
-        error, elapsed = await _timed_call(driver, server, timeout=TIMEOUT)
+        error, elapsed = await _timed_call(adapter, server, timeout=TIMEOUT)
         assert len(server.heads) == 1  # the request did reach the server
     assert isinstance(error, TransportTimeout), repr(error)
     assert elapsed < BOUND, f"{script}: the call took {elapsed:.1f} s with timeout={TIMEOUT}"
@@ -66,10 +57,10 @@ async def test_rel_whole_call_deadline_bounds_a_stretching_server(driver: Driver
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_rel_read_timeout_names_itself(driver: Driver) -> None:
+async def test_rel_read_timeout_names_itself(adapter: Adapter) -> None:
     # The server reads the request and never answers: the per-read limit fires first.
     with HostileServer(raw(b"", then_close=False), lifetime=20.0) as server:
-        error, elapsed = await _timed_call(driver, server, timeout=None, read_timeout=0.2)
+        error, elapsed = await _timed_call(adapter, server, timeout=None, read_timeout=0.2)
     assert isinstance(error, TransportTimeout), repr(error)
     assert elapsed < BOUND
     assert "read" in str(error) and "0.2" in str(error)
@@ -79,34 +70,34 @@ async def test_rel_read_timeout_names_itself(driver: Driver) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.network
-@pytest.mark.parametrize("driver", ["httpx-asyncio", "httpx-trio"], indirect=True)
+@pytest.mark.parametrize("adapter_name", ["httpx-asyncio", "httpx-trio"])
 @pytest.mark.parametrize("script", ["100-continue-forever", "drip-body"])
-async def test_rel_users_async_client_is_bounded_in_every_phase(driver: Driver, script: str) -> None:
+async def test_rel_users_async_client_is_bounded_in_every_phase(adapter: Adapter, script: str) -> None:
     """The async adapter bounds a client of yours from outside (a cancel scope), never touching it."""
-    client = driver.user_client(timeout=5.0)
+    client = adapter.user_client(timeout=5.0)
     try:
         with HostileServer(SCRIPTS[script](), lifetime=20.0) as server:
-            error, elapsed = await _timed_call(driver, server, timeout=TIMEOUT, client=client)
+            error, elapsed = await _timed_call(adapter, server, timeout=TIMEOUT, client=client)
         assert client.timeout.read == 5.0 and not client.is_closed
     finally:
-        await driver.close_client(client)
+        await adapter.close_client(client)
     assert isinstance(error, TransportTimeout), repr(error)
     assert elapsed < BOUND and f"{TIMEOUT:g}" in str(error)
 
 
 @pytest.mark.anyio
 @pytest.mark.network
-@pytest.mark.parametrize("driver", ["httpx-sync"], indirect=True)
-async def test_rel_users_blocking_client_body_is_bounded(driver: Driver) -> None:
+@pytest.mark.parametrize("adapter_name", ["httpx-sync"])
+async def test_rel_users_blocking_client_body_is_bounded(adapter: Adapter) -> None:
     """A blocking client of yours cannot be cancelled: each wait is capped at ``timeout`` and the
     body is checked against the deadline between chunks, so a dripped body still ends (by
     ``timeout`` plus at most one read). docs/limits.md says what is not bounded then."""
-    client = driver.user_client(timeout=5.0)
+    client = adapter.user_client(timeout=5.0)
     try:
         with HostileServer(drip(0.02, phase="body"), lifetime=20.0) as server:
-            error, elapsed = await _timed_call(driver, server, timeout=TIMEOUT, client=client)
+            error, elapsed = await _timed_call(adapter, server, timeout=TIMEOUT, client=client)
         assert client.timeout.read == 5.0 and not client.is_closed
     finally:
-        await driver.close_client(client)
+        await adapter.close_client(client)
     assert isinstance(error, TransportTimeout), repr(error)
     assert elapsed < BOUND and f"{TIMEOUT:g}" in str(error)

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import anyio
 import pytest
-from _rel_support import AsyncAdapter
 
 from okru_proto import Endpoints
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
+from tests.adapters import Adapter
+from tests.reliability.load import ASYNC_ADAPTERS, load_options
 
 CONCURRENT = 200
 
@@ -48,7 +49,8 @@ def _check(fake: FakeOK, results: list[object], token: dict[str, str]) -> None:
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.timeout(60)
-async def test_rel_expiry_one_refresh_for_200_concurrent_calls(adapter: AsyncAdapter,
+@pytest.mark.parametrize("adapter_name", ASYNC_ADAPTERS)
+async def test_rel_expiry_one_refresh_for_200_concurrent_calls(adapter: Adapter,
                                                                server: tuple[FakeOK, str]) -> None:
     fake, url = server
     token = _expired_token(fake)
@@ -57,7 +59,7 @@ async def test_rel_expiry_one_refresh_for_200_concurrent_calls(adapter: AsyncAda
         async with adapter.module.ServerSession(
                 fake.app_id, fake.app_key, fake.app_secret_key, token["access_token"],
                 refresh_token=token["refresh_token"], endpoints=Endpoints(api=url, connect=url),
-                **adapter.transport(20.0)) as session:
+                **load_options(adapter, 20.0)) as session:
             start = anyio.Event()
 
             async def one() -> None:

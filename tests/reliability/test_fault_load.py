@@ -25,12 +25,13 @@ from typing import Any
 
 import anyio
 import pytest
-from _rel_support import AsyncAdapter, count_sockets, leaked, open_fds, wait_for_fds
 
 import okru_proto
 from okru_proto import Endpoints, RetryPolicy
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
+from tests.adapters import Adapter
+from tests.reliability.load import ASYNC_ADAPTERS, count_sockets, leaked, load_options, open_fds, wait_for_fds
 
 CALLS = int(os.environ.get("OKRU_FAULT_LOAD_CALLS", "1000"))
 CONCURRENCY = 100
@@ -67,8 +68,9 @@ def _count_injected(fake: FakeOK) -> Counter[str]:
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.timeout(DEADLINE * 2)
+@pytest.mark.parametrize("adapter_name", ASYNC_ADAPTERS)
 @pytest.mark.parametrize("retry", [False, True], ids=["no-retry", "retry"])
-async def test_rel_fault_load(adapter: AsyncAdapter, retry: bool, server: tuple[FakeOK, str]) -> None:
+async def test_rel_fault_load(adapter: Adapter, retry: bool, server: tuple[FakeOK, str]) -> None:
     fake, url = server
     injected = _count_injected(fake)
     outcomes: Counter[str] = Counter()
@@ -81,7 +83,7 @@ async def test_rel_fault_load(adapter: AsyncAdapter, retry: bool, server: tuple[
         policy = RetryPolicy(attempts=10, base=0.001, cap=0.01) if retry else None
         session = adapter.module.ServerSession(
             fake.app_id, fake.app_key, fake.app_secret_key, token["access_token"],
-            endpoints=Endpoints(api=url, connect=url), retry=policy, **adapter.transport(TIMEOUT))
+            endpoints=Endpoints(api=url, connect=url), retry=policy, **load_options(adapter, TIMEOUT))
         started = time.monotonic()
         with anyio.fail_after(DEADLINE):  # no hang: every call ends, or this fails the test
             async with session:

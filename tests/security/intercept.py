@@ -1,5 +1,5 @@
-"""Shared bits of the security suites: every adapter (blocking ones driven from worker threads)
-and a hook on each adapter's single ``send`` seam that records, and may rewrite, what passes."""
+"""A hook on each adapter's single ``send`` seam that records, and may rewrite, what passes (the
+security suites' view of the wire, on every adapter of tests/adapters.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers import ADAPTERS, Adapter  # noqa: F401 - the suites import them from here
-
 from okru_proto.adapter import Request, Response
+from tests.adapters import Adapter
 
 #: (request, response or None) -> the response to hand the core (rewrite it, or return as is)
 Rewrite = Callable[[Request, Response], Response]

@@ -24,25 +24,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from _sec_support import ADAPTERS, Adapter, Exchange, intercept, replace_header
 
 from okru_proto import Endpoints, TransportError, UploadError, UsageError
 from okru_proto.adapter import Request, Response, implicit_flow, parse_callback, run_sync
 from okru_proto.errors import DialogError, StateMismatchError
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
+from tests.adapters import Adapter
+from tests.security.intercept import Exchange, intercept, replace_header
 
 EVIL = "evil.example"
-
-
-@pytest.fixture(params=sorted(ADAPTERS))
-def adapter(request: pytest.FixtureRequest) -> Adapter:
-    return ADAPTERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(adapter: Adapter) -> str:
-    return adapter.backend
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +256,7 @@ async def test_sec_dialog_foreign_host_refused_nothing_sent(adapter: Adapter, lo
     loopback_host = urlsplit(url).hostname
     for exchange in seen:
         assert urlsplit(exchange.request.url).hostname == loopback_host
-    if not adapter.is_trio_transport:
+    if adapter.is_httpx:
         assert not list(session.client.cookies.jar)  # and nothing lingers in the user's client
 
 
@@ -300,7 +291,7 @@ async def test_sec_dialog_cookies_and_password_stay_with_the_host_that_asked(
     assert set_by == {f"127.0.0.1:{port}"}
     api_requests = [e.request for e in seen if e.request.host == f"localhost:{port}"]
     assert api_requests and all(r.header("cookie") is None for r in api_requests)
-    if not adapter.is_trio_transport:
+    if adapter.is_httpx:
         assert not list(session.client.cookies.jar)
 
 

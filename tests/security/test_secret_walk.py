@@ -20,8 +20,6 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from _sec_support import ADAPTERS, Adapter, Exchange, intercept
-from test_sec_echo import ENCODINGS, echo_response
 
 import okru_proto
 import okru_proto.errors
@@ -29,6 +27,9 @@ from okru_proto import Endpoints
 from okru_proto.adapter import Request, Response, parse_callback, server_secret
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
+from tests.adapters import Adapter
+from tests.security.intercept import Exchange, intercept
+from tests.security.test_echo import ENCODINGS, echo_response
 
 APP_ID = "700000000042"
 APP_KEY = "CBAWALKAPPKEYQQ"
@@ -39,16 +40,6 @@ PASSWORD = "PASSWORD-k3vv"
 REDIRECT = "http://localhost/callback"
 SCOPE = ("VALUABLE_ACCESS", "PHOTO_CONTENT", "GROUP_CONTENT")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
-
-
-@pytest.fixture(params=sorted(ADAPTERS))
-def adapter(request: pytest.FixtureRequest) -> Adapter:
-    return ADAPTERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(adapter: Adapter) -> str:
-    return adapter.backend
 
 
 @pytest.fixture
@@ -118,7 +109,7 @@ async def _walk(adapter: Adapter, fake: FakeOK, url: str, cap: Captured) -> None
 
     def make(kind: str, *args: Any, **options: Any) -> Any:
         options.setdefault("endpoints", endpoints)
-        if adapter.is_trio_transport:
+        if not adapter.is_httpx:
             options.setdefault("timeout", 10.0)
         else:
             options.setdefault("timeout", 10.0)

@@ -1,46 +1,17 @@
-"""circuit_for_signing and session_for: the circuit rule, once in the core, for the CLI's needs
-(a sig computed by hand; the session class for credentials already held; docs/protocol.md §2.2)."""
+"""session_for on every adapter: the session class for credentials already held, chosen by the
+circuit rule once in the core (docs/protocol.md §2.2; the CLI's need). circuit_for_signing, the
+pure half, is tested in tests/core/wire/test_circuit.py."""
 
 from __future__ import annotations
 
 import hashlib
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import okru_httpx.sync
 import okru_trio
 from okru_proto import UsageError
-from okru_proto.adapter import (
-    SESSION_CLASSES,
-    circuit_for,
-    circuit_for_signing,
-    session_for,
-    signing_secret,
-)
-
-maybe = st.one_of(st.none(), st.just(""), st.text(alphabet="abcXYZ019", min_size=1, max_size=8))
-
-
-def test_a_session_secret_alone_signs_client_server() -> None:
-    # The client circuit's secret is the session secret key; the token is not part of it.
-    assert circuit_for_signing(session_secret_key="s") == "client"
-    assert signing_secret("client", session_secret_key="s").reveal() == "s"  # type: ignore[union-attr]
-    assert circuit_for_signing(session_secret_key="s", app_secret_key="A", access_token="t") == "client"
-    assert circuit_for_signing(access_token="t", app_secret_key="A") == "server"
-    assert circuit_for_signing(app_secret_key="A") == "app"
-    assert circuit_for_signing() == "public"
-
-
-@given(maybe, maybe, maybe)
-def test_circuit_for_signing_agrees_with_circuit_for_when_a_token_is_held(token, session_secret, app_secret):
-    by_hand = circuit_for_signing(access_token=token, session_secret_key=session_secret, app_secret_key=app_secret)
-    called = circuit_for(access_token=token, session_secret_key=session_secret, app_secret_key=app_secret)
-    if token or not session_secret:
-        assert by_hand == called
-    else:
-        assert (by_hand, called) == ("client", "app" if app_secret else "public")
+from okru_proto.adapter import SESSION_CLASSES, session_for
 
 
 def test_session_classes_cover_every_circuit_that_holds_credentials() -> None:
@@ -55,10 +26,10 @@ def test_session_classes_cover_every_circuit_that_holds_credentials() -> None:
     ({"app_secret_key": "AppSecret"}, "app"),
     ({}, "public"),
 ])
-@pytest.mark.parametrize("adapter", [okru_httpx.sync, okru_trio], ids=lambda m: m.__name__)
-def test_session_for_builds_the_circuits_session(adapter, creds, circuit) -> None:
-    session = session_for(adapter, app_id="512", app_key="KEY", **creds)
-    assert type(session) is getattr(adapter, SESSION_CLASSES[circuit])
+@pytest.mark.parametrize("module", [okru_httpx.sync, okru_trio], ids=lambda m: m.__name__)
+def test_session_for_builds_the_circuits_session(module, creds, circuit) -> None:
+    session = session_for(module, app_id="512", app_key="KEY", **creds)
+    assert type(session) is getattr(module, SESSION_CLASSES[circuit])
     assert session.core.circuit == circuit
     assert session.core.app_key == "KEY"
     if circuit == "server":

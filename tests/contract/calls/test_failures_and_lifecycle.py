@@ -19,8 +19,7 @@ from okru_proto import (
     TransportTimeout,
 )
 from okru_proto.errors import FloodBlockedError
-
-from ._harness import USER_CLIENT_ADAPTERS, Env
+from tests.adapters import HTTPX_ADAPTERS, Env
 
 pytestmark = pytest.mark.anyio
 
@@ -173,10 +172,9 @@ async def test_no_retry_by_default(env: Env) -> None:
 
 # -- the user's own client --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("adapter_name", USER_CLIENT_ADAPTERS)
+@pytest.mark.parametrize("adapter_name", HTTPX_ADAPTERS)
 async def test_user_client_is_honoured_and_left_open(env: Env) -> None:
-    assert env.adapter.user_client is not None
-    client, seen = env.adapter.user_client(env.fake, {"x-trace": "t-1", "user-agent": "my-app/1.0"}, 7.0)
+    client, seen = env.adapter.recording_client(env.fake, {"x-trace": "t-1", "user-agent": "my-app/1.0"}, 7.0)
     session = server_session(env, client=client)
     async with env.adapter.entered(session):
         assert (await env.adapter.call(session, ME))["uid"] == env.fake.user_id

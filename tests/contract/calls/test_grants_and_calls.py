@@ -6,8 +6,7 @@ import pytest
 
 from okru_proto import Token
 from okru_proto.errors import MethodNotFoundError, SignatureError
-
-from ._harness import Env
+from tests.adapters import Env
 
 pytestmark = pytest.mark.anyio
 

@@ -18,11 +18,9 @@ import anyio
 import pytest
 
 from okru_proto import Token, UsageError
+from tests.adapters import ADAPTERS, ASYNC_ADAPTERS, Env
 
-from ._harness import ADAPTERS, Env
-
-# Parametrizing ``adapter_name`` (the conftest fixture every other one builds on) picks adapters.
-ASYNC_ADAPTERS = sorted(name for name in ADAPTERS if name != "httpx-sync")
+# Parametrizing ``adapter_name`` (the fixture every other one builds on) picks adapters.
 BLOCKING_ADAPTERS = ["httpx-sync"]
 
 pytestmark = pytest.mark.anyio
@@ -121,7 +119,7 @@ async def test_blocking_adapter_refuses_an_awaitable_result_and_closes_it(env: E
     session = refresh_session(env, on_token=sneaky)  # not detectable before it runs
     with pytest.raises(UsageError, match="awaitable"):
         await env.adapter.enter(session)
-    await env.adapter.exit(session)
+    await env.adapter.close(session)
     assert len(made) == 1 and inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
     assert saver.saved == []
 

@@ -11,7 +11,7 @@ import okru_proto.adapter as adapter
 from okru_proto import UsageError
 from okru_proto.adapter import Response
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+SRC = Path(__file__).resolve().parents[3] / "src"
 
 
 def test_every_name_resolves() -> None:

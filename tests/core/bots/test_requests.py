@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -247,3 +249,11 @@ def test_every_failure_is_an_okru_error() -> None:
             finish(core().chat_url_flow(CHAT), Response(200, (), body))
         except Error:
             pass
+
+
+def test_core_import_loads_no_event_loop() -> None:
+    code = ("import sys, okru_proto; from okru_proto.bots import parse_webhook, DedupWindow; "
+            "from okru_proto.adapter import BotCore; "
+            "bad = {'asyncio', 'trio', 'anyio', 'httpx', 'socket'} & set(sys.modules); print(sorted(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,4 +1,5 @@
-"""The circuit rule, once in the core (docs/protocol.md §2.2): circuit_for and signing_secret."""
+"""The circuit rule, once in the core (docs/protocol.md §2.2): circuit_for, signing_secret, and
+circuit_for_signing for the CLI's needs (a sig computed by hand)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from okru_proto import Secret, Token, UsageError
-from okru_proto.adapter import CIRCUITS, ServerSessionSpec, SessionCore, circuit_for, signing_secret
+from okru_proto.adapter import (
+    CIRCUITS,
+    ServerSessionSpec,
+    SessionCore,
+    circuit_for,
+    circuit_for_signing,
+    signing_secret,
+)
 
 
 def test_each_circuit_from_its_credentials():
@@ -75,3 +83,26 @@ def test_server_session_spec_reports_server_circuit():
             return 0.0
 
     assert S(1, "K", "AppSecret", "tok").core.circuit == "server"
+
+
+maybe = st.one_of(st.none(), st.just(""), st.text(alphabet="abcXYZ019", min_size=1, max_size=8))
+
+
+def test_a_session_secret_alone_signs_client_server() -> None:
+    # The client circuit's secret is the session secret key; the token is not part of it.
+    assert circuit_for_signing(session_secret_key="s") == "client"
+    assert signing_secret("client", session_secret_key="s").reveal() == "s"  # type: ignore[union-attr]
+    assert circuit_for_signing(session_secret_key="s", app_secret_key="A", access_token="t") == "client"
+    assert circuit_for_signing(access_token="t", app_secret_key="A") == "server"
+    assert circuit_for_signing(app_secret_key="A") == "app"
+    assert circuit_for_signing() == "public"
+
+
+@given(maybe, maybe, maybe)
+def test_circuit_for_signing_agrees_with_circuit_for_when_a_token_is_held(token, session_secret, app_secret):
+    by_hand = circuit_for_signing(access_token=token, session_secret_key=session_secret, app_secret_key=app_secret)
+    called = circuit_for(access_token=token, session_secret_key=session_secret, app_secret_key=app_secret)
+    if token or not session_secret:
+        assert by_hand == called
+    else:
+        assert (by_hand, called) == ("client", "app" if app_secret else "public")

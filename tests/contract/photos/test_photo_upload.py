@@ -1,4 +1,4 @@
-"""Contract: the upload and paging helpers (docs/protocol.md §7.2, §7.3) behave the same in every adapter."""
+"""Contract: the photo upload helper (docs/protocol.md §7.2) behaves the same in every adapter."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import pytest
 
 from okru_proto import Photo, RetryPolicy, UploadedPhoto, UploadError, UsageError, photo_media
-from okru_proto.adapter import Page, Request, SourceRange, StreamedBody
-
-from ._harness import Env
+from okru_proto.adapter import Request, SourceRange, StreamedBody
+from tests.adapters import Env
 
 pytestmark = pytest.mark.anyio
 
@@ -33,15 +31,6 @@ async def _upload(env: Env, session: Any, *files: Any, **kwargs: Any) -> tuple[U
     assert isinstance(result, tuple)
     return result
 
-
-async def _collect(env: Env, make: Callable[[], Any]) -> list[Any]:
-    """Drain ``make()``: a sync iterator in a worker thread, or an async iterator here."""
-    if env.adapter.blocking:
-        return await anyio.to_thread.run_sync(lambda: list(make()))
-    return [item async for item in make()]
-
-
-# -- upload ------------------------------------------------------------------------------------
 
 async def test_upload_bytes_photo_and_path_then_post(wired_env: Env, tmp_path: Path) -> None:
     fake = wired_env.fake
@@ -177,41 +166,3 @@ async def test_a_photo_file_that_shrinks_after_measuring_is_a_usage_error(env: E
         assert len(seen) == 1
         assert env.fake.photos == photos_before  # nothing was stored from a short body
         assert "access_token" not in str(caught.value)
-
-
-# -- paging ------------------------------------------------------------------------------------
-
-async def test_pages_and_items_over_group_members(wired_env: Env) -> None:
-    fake = wired_env.fake
-    session = _server_session(wired_env)
-    params = {"uid": fake.group_id}
-    async with wired_env.adapter.entered(session):
-        pages = await _collect(wired_env, lambda: session.pages("group.getMembers", params, count=10))
-        assert [type(p) for p in pages] == [Page] * 3
-        assert [len(p.items) for p in pages] == [10, 10, 5]
-        assert [p.has_more for p in pages] == [True, True, False]
-        members = await _collect(wired_env, lambda: session.items("group.getMembers", params, count=10,
-                                                                   items="members"))
-    assert [m["userId"] for m in members] == fake.groups[fake.group_id].members
-    sent = [c.params for c in fake.calls("group.getMembers")[-3:]]
-    assert "anchor" not in sent[0] and sent[1]["anchor"] and sent[2]["anchor"] != sent[1]["anchor"]
-    assert all(s["count"] == "10" for s in sent)
-
-
-async def test_items_over_the_legacy_shape(env: Env) -> None:
-    session = _server_session(env)
-    async with env.adapter.entered(session):
-        photos = await _collect(env, lambda: session.items("photos.getPhotos", count=5))
-        assert len(photos) == len({p["id"] for p in photos}) == 12
-        # max_pages bounds the iteration.
-        first = await _collect(env, lambda: session.pages("photos.getPhotos", count=5, max_pages=1))
-        assert len(first) == 1 and first[0].has_more
-
-
-async def test_paging_usage_errors_are_raised_at_once(env: Env) -> None:
-    session = _server_session(env)
-    async with env.adapter.entered(session):
-        with pytest.raises(UsageError):
-            session.pages("group.getMembers", count=0)
-        with pytest.raises(UsageError):
-            session.items("not a method")
