@@ -123,7 +123,8 @@ class Adapter:
         """Drain ``session.pages(...)``/``items(...)``/``bot.chats(...)``: a sync iterator in a
         worker thread, an async one here."""
         if self.blocking:
-            return await _to_thread().run_sync(list, iterator)
+            items: list[Any] = await _to_thread().run_sync(list, iterator)
+            return items
         return [item async for item in iterator]
 
     async def call(self, session: Any, method: str, *args: Any, **params: Any) -> Any:

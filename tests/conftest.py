@@ -8,7 +8,8 @@ nothing here imports them at module level.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -105,17 +106,17 @@ class _BotAdapter:
         self.adapter = adapter
         self.name, self.backend, self.blocking = adapter.name, adapter.backend, adapter.blocking
 
-    def bot(self, fake: FakeOK, **options: object) -> object:
+    def bot(self, fake: FakeOK, **options: Any) -> Any:
         return self.adapter.bot(fake, **options)
 
-    async def call(self, fn: object, *args: object, **kwargs: object) -> object:
-        return await self.adapter.run(fn, *args, **kwargs)  # type: ignore[arg-type]
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self.adapter.run(fn, *args, **kwargs)
 
-    async def chats(self, bot: object, **kwargs: object) -> list[object]:
-        return await self.adapter.collect(bot.chats(**kwargs))  # type: ignore[attr-defined]
+    async def chats(self, bot: Any, **kwargs: Any) -> list[Any]:
+        return await self.adapter.collect(bot.chats(**kwargs))
 
-    async def history(self, bot: object, chat_id: str, **kwargs: object) -> list[object]:
-        return await self.adapter.collect(bot.history(chat_id, **kwargs))  # type: ignore[attr-defined]
+    async def history(self, bot: Any, chat_id: str, **kwargs: Any) -> list[Any]:
+        return await self.adapter.collect(bot.history(chat_id, **kwargs))
 
-    async def close(self, bot: object) -> None:
+    async def close(self, bot: Any) -> None:
         await self.adapter.close(bot)
