@@ -24,11 +24,9 @@ import threading
 import zlib
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
-
-from drivers import Adapter
 
 from okru_proto import Endpoints
+from tests.adapters import ADAPTERS, Adapter
 
 __all__ = [
     "DRIVERS",
@@ -342,33 +340,9 @@ def close_after_request() -> Script:
     return raw(b"")
 
 
-# -- driving any adapter from an async test --------------------------------------------------------
+# -- old names, kept while branches written before the one matrix merge --------------------------
 
-
-class Driver(Adapter):
-    """One adapter as an anyio test drives it: the security suites' :class:`Adapter`, plus a
-    client of the user's own for the httpx adapters."""
-
-    @property
-    def is_httpx(self) -> bool:
-        return self.module_name.startswith("okru_httpx")
-
-    def user_client(self, **options: Any) -> Any:
-        """A client of the user's own for an httpx adapter (sync or async as the adapter needs)."""
-        import httpx
-
-        return (httpx.Client if self.blocking else httpx.AsyncClient)(**options)
-
-    async def close_client(self, client: Any) -> None:
-        if self.blocking:
-            client.close()
-        else:
-            await client.aclose()
-
-
-DRIVERS = {
-    "httpx-sync": Driver("httpx-sync", "asyncio", "okru_httpx.sync", blocking=True),
-    "httpx-asyncio": Driver("httpx-asyncio", "asyncio", "okru_httpx"),
-    "httpx-trio": Driver("httpx-trio", "trio", "okru_httpx"),
-    "trio": Driver("trio", "trio", "okru_trio"),
-}
+#: Deprecated: the adapters are tests/adapters.py's ``ADAPTERS`` (the ``adapter`` fixture).
+DRIVERS = ADAPTERS
+#: Deprecated: tests/adapters.py's ``Adapter``.
+Driver = Adapter

@@ -1,6 +1,6 @@
 """okru_httpx at its edges (issue 11): options shared with okru_trio, every exception typed, the
 deadline wired into our own client, the body cap and decoding as units (the loopback versions
-are in tests/security/test_sec_hostile.py and tests/reliability/test_rel_deadline.py)."""
+are in tests/security/test_hostile.py and tests/reliability/test_deadline.py)."""
 
 from __future__ import annotations
 
