@@ -27,9 +27,9 @@ import zlib
 from typing import Any
 
 import pytest
-from hostile import DRIVERS, JSON_HEAD, Driver, HostileServer, Script, raw
 
 from okru_proto import ProtocolError
+from tests.hostile import DRIVERS, JSON_HEAD, Driver, HostileServer, Script, raw
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hostile import DRIVERS, Conn, Driver, HostileServer, respond
 
 from okru_proto import Endpoints, ProtocolError
+from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
 
 TOKEN = "tkn1UPLOAD:CQABxyz"
 

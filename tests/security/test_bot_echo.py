@@ -19,10 +19,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import pytest
-from hostile import DRIVERS, Conn, Driver, HostileServer, respond
 
 from okru_proto import APIError, Endpoints, Error, ProtocolError
 from okru_proto.errors import HTTPStatusError
+from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
 
 TOKEN = "tkn1Sx9:CQAB/+=-ECHO42zz"
 SIG = "lS8ThopDldI-SIGECHO-7731"

@@ -16,9 +16,9 @@ import socket
 from typing import Any
 
 import pytest
-from hostile import DRIVERS, JSON_HEAD, Conn, Driver, HostileServer, Script, raw
 
 from okru_proto import Endpoints, ProtocolError, RetryPolicy, TransportError, TransportTimeout
+from tests.hostile import DRIVERS, JSON_HEAD, Conn, Driver, HostileServer, Script, raw
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"

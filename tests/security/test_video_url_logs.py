@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from hostile import DRIVERS, Conn, Driver, HostileServer, respond
 
 from okru_proto import Error
+from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-VIDEO"
