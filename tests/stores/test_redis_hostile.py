@@ -65,6 +65,24 @@ class SilentServer:
             conn.close()
 
 
+class DrippingServer(SilentServer):
+    """Answers the first command it gets with a long reply, one byte every 50 ms."""
+
+    def _swallow(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+        except OSError:
+            return
+        pace = threading.Event()
+        for byte in b"$40\r\n" + b"x" * 40 + b"\r\n":
+            if self._stop.is_set() or pace.wait(0.05):
+                return
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+
 @pytest.fixture
 def silent() -> Iterator[SilentServer]:
     server = SilentServer()
@@ -97,6 +115,19 @@ def test_a_silent_redis_is_a_store_error_at_the_timeout(operation: str, silent: 
     assert silent.received.count(b"AUTH") == 1  # one connection, one try: no retry behind the timeout
     no_secret(error, PASSWORD, quote(PASSWORD, safe=""))
     assert PASSWORD not in repr(store) and quote(PASSWORD, safe="") not in repr(store)
+
+
+def test_a_reply_dripped_byte_by_byte_is_cut_at_the_timeout_too() -> None:
+    # Each byte comes well inside a read timeout; the reply takes 2.3 s. The deadline is the
+    # operation's, so every recv waits only what is left of it.
+    server = DrippingServer()
+    try:
+        store = RedisStore(f"redis://127.0.0.1:{server.port}/0", timeout=0.5)
+        elapsed, error = timed(lambda: store.get_value("k"))
+        assert 0.45 <= elapsed < 0.9, elapsed
+        assert "timed out" in str(error)
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "trio"])
