@@ -17,7 +17,7 @@ import pytest
 import okru_httpx
 import okru_httpx.sync
 from okru_httpx._deadline import DEADLINE, Deadline, _AsyncBackend, _Backend, _Stream
-from okru_httpx._reply import BodyReader
+from okru_httpx._response import BodyReader
 from okru_proto import Error, ProtocolError, TransportError, TransportTimeout, UsageError
 from okru_proto.adapter import API, Request
 
@@ -226,7 +226,7 @@ def test_body_reader_deadline_between_chunks() -> None:
 
 def test_a_deadline_hit_while_reading_says_whole_call(monkeypatch: pytest.MonkeyPatch) -> None:
     import okru_httpx._deadline as deadline
-    import okru_httpx._reply as body
+    import okru_httpx._response as body
 
     clock = [1000.0]
     # The deadline is set (and capped) in _deadline and checked between body chunks in _body.
