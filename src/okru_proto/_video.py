@@ -10,7 +10,14 @@ touches it.
 
 OK does not publish what the upload host answers to a chunk or to the status GET. Everything
 okru reads from those replies goes through :func:`parse_upload_status`, the one place to correct
-against the real server; what it accepts is listed there and in docs/video.md.
+against the real server; what it accepts is listed there and in docs/video.md. What okru then
+believes of it, and when a resumable upload stops (failed attempts in a row, bytes sent, claims
+beyond what was sent), is decided in one place too: :class:`_Resumable`.
+
+The source must stay the one the upload started with: the flow has the adapter measure it (a
+:class:`~okru_proto.adapter.Measure` effect answered with a :class:`SourceFingerprint`) before
+every chunk and at the end, and a :class:`ResumeState` carries a digest of a sample of the bytes
+the host holds (:func:`sample_ranges`), which ``resume=`` checks. docs/protocol.md §12.2.
 """
 
 from __future__ import annotations
