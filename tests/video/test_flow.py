@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from okru_io import measure_source
 from okru_proto import ResumeState, RetryPolicy, Secret, Token, UploadError, UsageError, video_media
 from okru_proto.adapter import (
     Request,
@@ -22,7 +23,6 @@ from okru_proto.adapter import (
     upload_video_flow,
 )
 from okru_proto.errors import VideoUploadError
-from okru_io import measure_source
 from okru_proto.testing import FakeOK
 
 KB = 1024
