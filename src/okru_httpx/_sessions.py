@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 import anyio
 import httpx
 
-from okru_io import source_size, source_size_async
+from okru_io import measure_source, measure_source_async, source_size, source_size_async
 from okru_proto import Error
 from okru_proto.adapter import (
     AppSessionSpec,
@@ -103,6 +103,8 @@ class HttpxSession(SessionBase, AsyncSessionBase):
 
     async def _source_size(self, source: Any) -> int:
         return await source_size_async(source)
+
+    _measure_source = staticmethod(measure_source_async)
 
     def _streamed(self, request: Request) -> httpx.Request:
         body: Any = request.body
@@ -196,6 +198,8 @@ class SyncHttpxSession(SessionBase, SyncSessionBase):
 
     def _source_size(self, source: Any) -> int:
         return source_size(source)
+
+    _measure_source = staticmethod(measure_source)
 
     def _streamed(self, request: Request) -> httpx.Request:
         body: Any = request.body

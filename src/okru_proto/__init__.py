@@ -127,6 +127,7 @@ _NEVER_TOP_LEVEL = frozenset({
     "DEFAULT_TIMEOUT", "GrantContext", "SESSION_CLASSES", "check_base_url", "circuit_for_signing",
     "retrying", "session_for", "trusted_response",
     "Claim", "OnceStore", "ValueStore",  # the stores beyond tokens (okru_stores, STORE_API)
+    "Measure", "SourceFingerprint", "SourceQuery", "sample_ranges", "upload_byte_budget",  # issue 20
 })
 _moved: dict[str, str] = {}
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from okru_io import measure_source
 from okru_proto import ResumeState, RetryPolicy, Secret, Token, UploadError, UsageError, video_media
 from okru_proto.adapter import (
     Request,
@@ -49,7 +50,7 @@ def _send(fake: FakeOK):  # type: ignore[no-untyped-def]
 
 def _upload(fake: FakeOK, core: object, data: bytes, **kw: object) -> object:
     kw.setdefault("retry", NO_WAIT)
-    flow = upload_video_flow(core, data, size=len(data), file_name="clip.mp4", boundary="b0undary", **kw)  # type: ignore[arg-type]
+    flow = upload_video_flow(core, data, measure=measure_source, file_name="clip.mp4", boundary="b0undary", **kw)  # type: ignore[arg-type]
     return run_sync(flow, _send(fake), lambda s: None)
 
 
@@ -119,9 +120,11 @@ def test_threshold_picks_resumable_and_false_forces_multipart() -> None:
     assert not small.resumable  # type: ignore[attr-defined]
     big = _upload(fake, core, _data(20 * KB), resumable=True, chunk_size=8 * KB)
     assert big.resumable  # type: ignore[attr-defined]
+    from okru_proto.adapter import SourceFingerprint
+
     with pytest.raises(UsageError, match="2 GB"):
-        run_sync(upload_video_flow(core, b"x" * 10, size=(2 << 30) + 1, file_name="x", boundary="b",  # type: ignore[arg-type]
-                                   resumable=False), _send(fake), lambda s: None)
+        run_sync(upload_video_flow(core, b"x" * 10, measure=lambda q: SourceFingerprint((2 << 30) + 1),  # type: ignore[arg-type]
+                                   file_name="x", boundary="b", resumable=False), _send(fake), lambda s: None)
 
 
 @pytest.mark.parametrize("fmt", ["json", "text", "range", "unreadable"])

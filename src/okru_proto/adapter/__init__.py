@@ -13,7 +13,7 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   equivalents, and :class:`API` (the ``api.group.method()`` proxy over any session);
 * the flow protocol: a :data:`Flow` is a generator that yields :class:`Request` values (send it,
   ``.send()`` back the :class:`Response`) or effects (:class:`Sleep`, :class:`RefreshNeeded`,
-  :class:`Callback`, :class:`StoreCall`); :func:`run_sync` / :func:`run_async` drive one, and
+  :class:`Callback`, :class:`StoreCall`, :class:`Measure`); :func:`run_sync` / :func:`run_async` drive one, and
   :func:`guarded` / :func:`scrub_error` keep secrets out of what it raises;
 * the core session itself (:class:`SessionCore`, the grants, :func:`circuit_for`,
   :func:`signing_secret`, :func:`circuit_for_signing`, :func:`session_for`) and every
@@ -50,6 +50,7 @@ from .._flow import (
     Callback,
     Effect,
     Flow,
+    Measure,
     RefreshNeeded,
     Sleep,
     StoreCall,
@@ -96,10 +97,14 @@ from .._video import (
     MULTIPART_LIMIT,
     RESUMABLE_THRESHOLD,
     VIDEO_STEPS,
+    SourceFingerprint,
+    SourceQuery,
     UploadStatus,
     content_range,
     parse_upload_status,
     parse_video_upload_url,
+    sample_ranges,
+    upload_byte_budget,
     upload_video_flow,
 )
 from .._wire.decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, BodyDecoder, Inflater, decode_body
@@ -209,6 +214,7 @@ __all__ = [
     "ImplicitGrant",
     "ImplicitSessionSpec",
     "Inflater",
+    "Measure",
     "OnToken",
     "OnceStore",
     "Page",
@@ -227,6 +233,8 @@ __all__ = [
     "SessionCore",
     "SessionSpec",
     "Sleep",
+    "SourceFingerprint",
+    "SourceQuery",
     "SourceRange",
     "StoreCall",
     "StreamedBody",
@@ -278,6 +286,7 @@ __all__ = [
     "reveal",
     "run_async",
     "run_sync",
+    "sample_ranges",
     "scrub_error",
     "server_secret",
     "session_for",
@@ -285,6 +294,7 @@ __all__ = [
     "token_from_json",
     "token_to_json",
     "trusted_response",
+    "upload_byte_budget",
     "upload_photos_flow",
     "upload_video_flow",
     "wire_params",
