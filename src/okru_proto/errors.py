@@ -8,7 +8,7 @@ error payload to its class. Every class here is a subclass of one of the top-lev
 catching a base catches its leaves (docs/errors.md).
 
 The classes live with the code that raises them (``_errors``, ``_upload``, ``_video``,
-``_store``, ``_graph``, ``_webhook``); this module owns only the list.
+``_store``, ``_graph``, ``_webhook``, ``apps``); this module owns only the list.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from ._store import StoreError
 from ._upload import UploadError
 from ._video import VideoUploadError
 from ._webhook import WebhookError
+from .apps import LaunchError, PaymentError
 
 __all__ = [
     "ERROR_CODES",
@@ -65,11 +66,13 @@ __all__ = [
     "HTTPStatusError",
     "HumanCheckRequiredError",
     "InvalidSessionError",
+    "LaunchError",
     "LimitReachedError",
     "MethodNotFoundError",
     "NotSessionMethodError",
     "OAuthError",
     "ParamError",
+    "PaymentError",
     "PermissionDeniedError",
     "ProtocolError",
     "ReloginRequiredError",

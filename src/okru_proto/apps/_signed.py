@@ -1,0 +1,100 @@
+"""What OK.ru sends an app's own server, read and checked: the signed GET parameters of an
+iframe launch and of a ``callbacks.payment`` call (docs/protocol.md §13.1).
+
+Both are signed the same way, and OK spells out neither set: okru signs every parameter that
+arrived except ``sig``, sorted by name as every other OK signature (§2.4), ``name=value`` joined
+with nothing between, followed by the application secret key; MD5 of the UTF-8 bytes, lower-case
+hex (okru's choice, the one public implementations make, §13.1). A duplicated name, an empty
+name, text that is not UTF-8, or more parameters than :data:`MAX_PARAMS` is refused: OK sends
+each name once, so a repeat can only be a forgery trying to make two readers see two values.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from hashlib import md5
+from urllib.parse import parse_qsl
+
+from .._sign import java_key_order
+
+__all__ = ["MAX_PARAMS", "MAX_QUERY", "BadParams", "digest_matches", "md5_hex", "read_params", "same_text", "sig_of"]
+
+#: More parameters than this is not OK (a launch carries about 20, a payment about 15).
+MAX_PARAMS = 100
+#: A longer query string is not OK's (bounded work before anything is checked).
+MAX_QUERY = 16 * 1024
+
+
+class BadParams(ValueError):
+    """The parameters cannot be read; the message names the problem, never a value."""
+
+
+def read_params(params: Mapping[str, str] | str) -> dict[str, str]:
+    """``params`` as a fresh ``name -> value`` dict of str.
+
+    A mapping is taken as given (a web framework's decoded query); a str is a query string, with
+    or without the leading ``?``, or a whole URL or path with its query (a ``#fragment`` dropped),
+    percent-encoded, ``+`` meaning a space as in any form-encoded query."""
+    if isinstance(params, str):
+        return _parse_query(params)
+    if not isinstance(params, Mapping):
+        raise BadParams(f"parameters must be a mapping or a query string, not {type(params).__name__}")
+    if len(params) > MAX_PARAMS:
+        raise BadParams(f"more than {MAX_PARAMS} parameters")
+    out: dict[str, str] = {}
+    for name, value in params.items():
+        if type(name) is not str or type(value) is not str:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise BadParams("parameter names and values must be str (a query string's decoded text)")
+            name, value = str(name), str(value)
+        if not name:
+            raise BadParams("a parameter has an empty name")
+        out[name] = value
+    return out
+
+
+def _parse_query(text: str) -> dict[str, str]:
+    head, mark, rest = text.partition("?")
+    if mark and (not head or "://" in head or head.startswith("/")):
+        text = rest  # "?a=1", a whole URL, or a path with its query
+    text = text.split("#", 1)[0]
+    if len(text) > MAX_QUERY:
+        raise BadParams(f"the query string is longer than {MAX_QUERY} characters")
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8",
+                          errors="strict", max_num_fields=MAX_PARAMS)
+    except UnicodeDecodeError:
+        raise BadParams("the query string's percent-encoded text is not UTF-8") from None
+    except ValueError:
+        raise BadParams(f"more than {MAX_PARAMS} parameters") from None
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        if not name:
+            raise BadParams("a parameter has an empty name")
+        if name in out:
+            raise BadParams(f"parameter {name!r} appears twice")
+        out[name] = value
+    return out
+
+
+def md5_hex(text: str) -> str:
+    """Lower-case hex MD5 of ``text``'s UTF-8 bytes (lone surrogates, which no real parameter
+    holds, are encoded as themselves: the digest then simply never matches)."""
+    return md5(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def sig_of(params: Mapping[str, str], secret: str) -> str:
+    """The ``sig`` OK puts on ``params``: every name but ``sig``, in OK's order (§2.4)."""
+    return md5_hex("".join([f"{k}={v}" for k, v in java_key_order(params) if k != "sig"]) + secret)
+
+
+def digest_matches(expected: str, received: str) -> bool:
+    """``received`` (hex, any case) equals ``expected`` (lower-case hex), compared in constant
+    time: a timing difference must not tell a forger how many leading characters are right."""
+    return hmac.compare_digest(expected.encode("ascii"), received.lower().encode("utf-8", "surrogatepass"))
+
+
+def same_text(expected: str, received: str) -> bool:
+    """``received == expected`` exactly, in constant time (an application key)."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), received.encode("utf-8", "surrogatepass"))
