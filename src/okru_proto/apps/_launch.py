@@ -17,8 +17,8 @@ from typing import TypedDict
 from urllib.parse import urlsplit
 
 from okru_proto import Endpoints, ProtocolError, Secret, UsageError
-from .._types import SECRET_PARAM_NAMES  # private: okru_proto.adapter would load every wire step
 
+from .._types import SECRET_PARAM_NAMES  # private: okru_proto.adapter would load every wire step
 from ._signed import BadParams, digest_matches, md5_hex, read_params, same_text, sig_of
 
 __all__ = ["OK_API_HOSTS", "Launch", "LaunchError", "LaunchSession", "Params", "verify_launch"]
