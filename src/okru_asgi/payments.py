@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 
 from okru_proto import Secret, UsageError
@@ -182,6 +183,7 @@ class PaymentsApp:
         self._refused = RefusedLog(log, "payments_app", "allowed_networks")
         self._holders = itertools.count(1)
         self._prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
+        self._loop: object = None
         self._slots: anyio.CapacityLimiter | None = None
         self._threads: anyio.CapacityLimiter | None = None
         self._success = self._wire(payment_reply(format=format))
@@ -270,10 +272,13 @@ class PaymentsApp:
 
     async def _payment(self, payment: Payment, send: Send) -> None:
         deadline = anyio.current_time() + self.timeout
-        if self._slots is None:  # made on the server's loop, on first use
+        loop = anyio.lowlevel.current_token()
+        if self._loop is not loop:  # made on the server's loop, on first use (a new loop: anew)
             self._slots = anyio.CapacityLimiter(self.max_handlers)
             self._threads = anyio.CapacityLimiter(self.max_handlers)
+            self._loop = loop
         slots = self._slots
+        assert slots is not None
         acquired = False
         with anyio.move_on_after(self.timeout):
             await slots.acquire()
