@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module and registers its options here: ``call``/``sign``
 (``_call_cli``), ``login``/``logout`` (``_login_cmd``), ``fake-server`` (``_fake_server_cli``),
-``bot`` (``_bot_cli``), ``upload-video`` (``_video_cli``); ``demo``'s two options stay here, its
+``bot`` (``_bot_cli``), ``upload-video`` (``_video_cli``), ``purchase`` (``_purchase_cli``);
+``demo``'s two options stay here, its
 steps are ``_demo``'s. Credentials they share are ``_creds``'. All OK.ru knowledge (signing,
 grants, parsing, errors) comes from ``okru_proto``; requests go through ``okru_httpx.sync``.
 """
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import _call_cli as call_cli
     from . import _fake_server_cli as fake_server_cli
     from . import _login_cmd as login_cmd
+    from . import _purchase_cli as purchase_cli
     from . import _video_cli as video_cli
     from ._bot_cli import add_bot_parser
 
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake_server_cli.register(sub, common)
     add_bot_parser(sub, [common])
     video_cli.register(sub, common)
+    purchase_cli.register(sub, common)
     return parser
 
 

@@ -28,12 +28,14 @@ from xml.etree import ElementTree
 from .._errors import UsageError
 from .._sign import sign
 from .._types import Request, Response
+from ._http import Incoming, plain_json
 from ._token import auth_sig
 
 if TYPE_CHECKING:
     from ._store import Store
 
-__all__ = ["CALL_SPACING", "CALL_TRIES", "FakePayments", "PaymentAttempt", "Purchase", "payments_of"]
+__all__ = ["CALL_SPACING", "CALL_TRIES", "FakePayments", "PaymentAttempt", "Purchase", "payment_endpoint",
+           "payments_of"]
 
 #: OK calls a game's callback at most this many times per payment (callbacks.payment page).
 CALL_TRIES = 3
@@ -117,6 +119,9 @@ class FakePayments:
         self.source_address = SOURCE_ADDRESS
         #: Every purchase by transaction id, oldest first.
         self.purchases: dict[str, Purchase] = {}
+        #: The game's callback URL for purchases made through ``GET /fake/payment`` (the
+        #: emulator's stand-in for the user confirming ``FAPI.UI.showPayment``); None: off.
+        self.callback_url: str | None = None
 
     # -- launches ------------------------------------------------------------------------
     def launch_params(self, *, app_id: str | None = None, login: str | None = None,
@@ -252,6 +257,40 @@ class FakePayments:
                 response = None
             self.report(purchase, response)
         return purchase
+
+
+def _purchase_json(purchase: Purchase) -> dict[str, Any]:
+    return {"transaction_id": purchase.transaction_id, "state": purchase.state, "due": purchase.due,
+            "attempts": [{"time": a.time, "status": a.status, "error_code": a.error_code, "success": a.success,
+                          "problem": a.problem} for a in purchase.attempts]}
+
+
+def payment_endpoint(store: Store, incoming: Incoming) -> Response:
+    """``GET /fake/payment`` (the emulator's own, not OK's): with ``product_code`` and
+    ``amount`` (and optionally ``extra_attributes``, ``product_option``, ``login``) the user buys
+    it, as after confirming ``FAPI.UI.showPayment``: a purchase towards :attr:`callback_url`,
+    answered with its transaction id (whoever serves the emulator delivers it); with
+    ``transaction_id`` alone, that purchase's state and attempts."""
+    payments = payments_of(store)
+    params = incoming.params
+    if "transaction_id" in params and "amount" not in params:
+        found = payments.purchases.get(params["transaction_id"])
+        if found is None:
+            return plain_json({"error": "no such transaction_id"}, 404)
+        return plain_json(_purchase_json(found))
+    if payments.callback_url is None:
+        return plain_json({"error": "no payment callback URL is set (okru fake-server --payment-callback URL)"}, 409)
+    amount = params.get("amount", "")
+    if not (amount.isascii() and amount.isdigit()):
+        return plain_json({"error": "amount must be a whole number of OKs"}, 400)
+    try:
+        purchase = payments.purchase(payments.callback_url, product_code=params.get("product_code"),
+                                     amount=int(amount), login=params.get("login"),
+                                     product_option=params.get("product_option"),
+                                     extra_attributes=params.get("extra_attributes"))
+    except UsageError as exc:
+        return plain_json({"error": str(exc)}, 400)
+    return plain_json(_purchase_json(purchase))
 
 
 def payments_of(store: Store) -> FakePayments:
