@@ -126,6 +126,7 @@ _NEVER_TOP_LEVEL = frozenset({
     "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT", "GrantContext", "SESSION_CLASSES", "check_base_url", "circuit_for_signing",
     "retrying", "session_for", "trusted_response",
+    "Claim", "OnceStore", "ValueStore",  # the stores beyond tokens (okru_stores, STORE_API)
 })
 _moved: dict[str, str] = {}
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ._circuit import Circuit, circuit_for, signing_secret
+from ._defaults import DEFAULT_TIMEOUT
 from ._errors import Error, UsageError, api_error_from_payload
 from ._flow import Callback, Flow, RefreshNeeded, guarded
 from ._grants import Grant
@@ -107,6 +108,9 @@ class SessionCore:
         self.store: Any = store
         self.store_generation = 0
         self.store_key: Any = None if store is None else check_store(self, store, store_key)
+        # The longest one request may take (the adapter's timeout=, set by SessionSpec): a
+        # store's lease outlives the token.do it guards (_shared_refresh). None: unbounded.
+        self.request_timeout: float | None = DEFAULT_TIMEOUT
 
     # -- credentials ---------------------------------------------------------------------
     def require_app_secret(self, who: str) -> Secret:

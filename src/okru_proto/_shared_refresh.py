@@ -4,21 +4,34 @@ A session given ``store=`` keeps its token in memory exactly as without one (a n
 no store I/O); the store is read and written only here, on start (:func:`authorize_with_store`)
 and when the token must be refreshed (:func:`shared_refresh`, run by the session's
 ``refresh_flow`` under the driver's in-process lock, so at most one caller per process gets
-here per expiry). Across processes the store's lease elects one refresher:
+here per expiry). Records are keyed by the application and the ``store_key``
+(:func:`record_key`): two apps given one ``store_key`` by mistake never share a token. Across
+processes the store's lease elects one refresher:
 
 1. take the lease (``acquire_lease``); if another process holds it, re-read the store until it
-   holds a newer token than this process has (adopt it) or the lease is free, waiting at most
-   the store's ``lease_wait`` (polling with :class:`Sleep`, doubling up to 0.25 s);
-2. holding the lease, re-read: a token newer than ours that is not the one that just failed and
-   is not expired is adopted without any request (someone refreshed meanwhile);
-3. otherwise refresh with the newest refresh token known (the stored one if newer: a server that
-   rotates refresh tokens has already invalidated ours), save it with ``compare_and_set`` against
-   the generation read, release the lease, and fire ``on_token`` (only here: the refreshing
-   process is the one that reports a new token).
+   holds a token newer than this process's (adopt it) or the lease is free, waiting at most the
+   store's ``lease_wait`` (polling with :class:`Sleep`, doubling up to 0.25 s);
+2. holding the lease, re-read: a newer token that is not the one that just failed and is not
+   expired is adopted without any request (someone refreshed meanwhile);
+3. otherwise refresh with the newest refresh token known (the stored one unless it is older
+   than ours: a server that rotates refresh tokens has already invalidated ours), save it with
+   ``compare_and_set`` against the generation read, release the lease, and fire ``on_token``
+   (only here: the refreshing process is the one that reports a new token).
 
-A process only ever adopts a *higher* generation than the one it holds, so no process goes back
-to an older token. A lease outlives a killed holder by at most ``lease_ttl`` seconds. Store I/O is
-the :class:`StoreCall` effect: the drivers run it, so the same flow serves blocking and async
+*Newer* (:func:`is_newer`) compares what matters, not only the store's counter: a different
+token issued later (its ``expires_at - expires_in``, on the sessions' wall clock) is newer; a
+token whose issue time is known is newer than one built from a bare access token; only between
+tokens alike in that does the higher generation win. So a store that lost its data (a Redis
+restart without persistence, ``FLUSHALL``: generations start again at 1) or came back from an
+older snapshot never makes a process keep refreshing, nor go back to an older token.
+
+The lease outlives the request it guards: it is taken for the longest the next request may take
+(the session's ``timeout=``, :attr:`SessionCore.request_timeout`) plus the store's
+``lease_ttl``, and renewed before every further request of the refresh (a holder that lost it
+stops before sending). A holder that comes back late anyway (its lease expired: no deadline,
+a stalled store) never writes over a newer token: its compare-and-set fails and it adopts the
+stored one. A lease outlives a killed holder by at most that TTL. Store I/O is the
+:class:`StoreCall` effect: the drivers run it, so the same flow serves blocking and async
 sessions (docs/embedding.md).
 """
 
@@ -30,14 +43,15 @@ import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._defaults import DEFAULT_TIMEOUT
 from ._errors import Error, UsageError
-from ._flow import Callback, Flow, Sleep, StoreCall
+from ._flow import Callback, Effect, Flow, Sleep, StoreCall
 from ._grants import GrantContext
 from ._oauth import refresh_flow
 from ._retry import retrying
 from ._store import StoredToken, StoreError, TokenStore
 from ._token import Token
-from ._types import reveal
+from ._types import Request, reveal
 
 if TYPE_CHECKING:
     from ._grants import Grant
@@ -51,6 +65,7 @@ class StoreContext(GrantContext, Protocol):
     A protocol, so this module does not import the session that imports it."""
 
     store_generation: int
+    request_timeout: float | None
 
     @property
     def app_id(self) -> str | None: ...
@@ -75,12 +90,14 @@ class StoreContext(GrantContext, Protocol):
 
     def set_token(self, token: Token) -> None: ...
 
-__all__ = ["authorize_with_store", "check_store", "default_store_key", "shared_refresh"]
+__all__ = ["authorize_with_store", "check_store", "default_store_key", "is_newer", "record_key",
+           "shared_refresh"]
 
 _FIRST_POLL = 0.01
 _MAX_POLL = 0.25
 #: compare_and_set only fails while we hold the lease if the lease expired under us and another
-#: process saved meanwhile; we retry against the generation it wrote, a few times at most.
+#: process saved meanwhile (we adopt its token), or the store lost or rolled back its data (we
+#: write over what it holds, if older): a few times at most.
 _SAVE_ATTEMPTS = 5
 
 
@@ -113,11 +130,21 @@ def check_store(core: StoreContext, store: object, store_key: str | None) -> str
     if core.grant is None and core.token is None:
         raise UsageError("a token store shares a user's token; this session has none "
                          "(AppSession/PublicSession need no store)")
+    if core.app_id is None:
+        raise UsageError("a token store keeps each application's tokens apart, by its numeric id: "
+                         "pass app_id")
     if store_key is None:
         return default_store_key(core)
     if not isinstance(store_key, str) or not store_key:
         raise UsageError("store_key must be a non-empty str")
     return store_key
+
+
+def record_key(core: StoreContext) -> str:
+    """The key the store keeps this session's token under: ``<app_id>:<store_key>``. The app id
+    is digits only, so the first ``:`` ends it: two apps never share a record, whatever the
+    ``store_key``."""
+    return f"{core.app_id}:{core.store_key}"
 
 
 def _call(store: TokenStore, method: str, *args: Any) -> Flow[Any]:
@@ -144,18 +171,44 @@ def _adopt(core: StoreContext, token: Token, generation: int) -> Token:
     return token
 
 
+def _issued(token: Token) -> float | None:
+    """When ``token`` was issued (by the clock of the session that got it), if known."""
+    if token.expires_at is None:
+        return None
+    return token.expires_at - (token.expires_in or 0)
+
+
+def _same(one: Token, other: Token | None) -> bool:
+    return other is not None and reveal(one.access_token) == reveal(other.access_token)
+
+
+def is_newer(stored: StoredToken, held: Token | None, held_generation: int) -> bool:
+    """True if the stored token is newer than ``held`` (saved as ``held_generation``): a
+    different token, issued later; or known to be issued when ``held`` is not (a bare access
+    token, e.g. a worker's configured one); or, alike in that, of a higher generation. The
+    generation alone is not enough: a store that lost its data counts from 1 again."""
+    token, generation = stored
+    if held is None:
+        return True
+    if _same(token, held):
+        return False
+    theirs, mine = _issued(token), _issued(held)
+    if theirs is not None and mine is not None and theirs != mine:
+        return theirs > mine
+    if (theirs is None) != (mine is None):
+        return mine is None
+    return generation > held_generation
+
+
 def _newer(core: StoreContext, loaded: StoredToken | None, failed: Token | None) -> StoredToken | None:
-    """The stored token if this process should take it instead of refreshing: a higher
-    generation than ours, not the token that just failed, not expired (by its own expires_at,
+    """The stored token if this process should take it instead of refreshing: newer than ours
+    (:func:`is_newer`), not the token that just failed, not expired (by its own expires_at,
     minus ``refresh_before`` when set)."""
-    if loaded is None:
+    if loaded is None or not is_newer(loaded, core.token, core.store_generation):
         return None
-    token, generation = loaded
-    if generation <= core.store_generation:
+    if failed is not None and _same(loaded[0], failed):
         return None
-    if failed is not None and reveal(token.access_token) == reveal(failed.access_token):
-        return None
-    if token.expired(core.clock(), core.refresh_before or 0.0):
+    if loaded[0].expired(core.clock(), core.refresh_before or 0.0):
         return None
     return loaded
 
@@ -167,43 +220,95 @@ def _release(store: TokenStore, key: str, holder: str) -> Flow[None]:
         pass  # the lease expires on its own after lease_ttl; the token is already saved
 
 
+class _LeaseLost(Exception):
+    """The lease was taken by another process before this one's next request (it had expired)."""
+
+
+def _lease_ttl(core: StoreContext) -> float:
+    """How long a lease is taken for: the longest the next request may take, plus ``lease_ttl``
+    (the store I/O around it, a clock a little off)."""
+    store: TokenStore = core.store
+    request = core.request_timeout
+    return store.lease_ttl + (request if request is not None else 0.0)
+
+
+def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float) -> Flow[Token]:
+    """``work``'s effects, passed through; before each of its requests but the first (the lease
+    was just taken), the lease is renewed for ``ttl``, or :class:`_LeaseLost` ends the work
+    before the request is sent."""
+    first = True
+    try:
+        effect: Effect = next(work)
+        while True:
+            if type(effect) is Request:
+                if not first and not (yield from _call(store, "acquire_lease", key, holder, ttl)):
+                    work.close()
+                    raise _LeaseLost
+                first = False
+            try:
+                reply = yield effect
+            except GeneratorExit:
+                work.close()
+                raise
+            except BaseException as exc:
+                effect = work.throw(exc)
+                continue
+            effect = work.send(reply)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
 def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
             adopt_while_waiting: Callable[[], Flow[Token | None]], what: str) -> Flow[Token]:
-    """Run ``work(holder)`` holding the key's lease; while another process holds it, poll
-    ``adopt_while_waiting`` until it finds a token or the lease is free, at most ``lease_wait``."""
+    """Run ``work(holder)`` holding the key's lease (renewed before each request); while another
+    process holds it, poll ``adopt_while_waiting`` until it finds a token or the lease is free,
+    at most ``lease_wait`` (default: as long as that lease can last, plus ``lease_ttl``)."""
     store: TokenStore = core.store
-    deadline = core.clock() + store.lease_wait
+    ttl = _lease_ttl(core)
+    wait = store.lease_wait if store.lease_wait is not None else ttl + store.lease_ttl
+    deadline = core.clock() + wait
     delay = _FIRST_POLL
     holder = _holder()
     while True:
-        if (yield from _call(store, "acquire_lease", key, holder, store.lease_ttl)):
+        if (yield from _call(store, "acquire_lease", key, holder, ttl)):
             try:
-                token = yield from work(holder)
+                token = yield from _renewing(work(holder), store, key, holder, ttl)
             except GeneratorExit:
-                raise  # the caller went away (cancelled): the lease expires after lease_ttl
+                raise  # the caller went away (cancelled): the lease expires after its TTL
+            except _LeaseLost:
+                token = None  # another process took over: wait for its token, as any waiter
             except BaseException:
                 yield from _release(store, key, holder)
                 raise
-            yield from _release(store, key, holder)
-            return token
+            else:
+                yield from _release(store, key, holder)
+            if token is not None:
+                return token
         adopted = yield from adopt_while_waiting()
         if adopted is not None:
             return adopted
         if core.clock() >= deadline:
-            raise StoreError(f"waited {store.lease_wait:g} s for another process to {what} "
+            raise StoreError(f"waited {wait:g} s for another process to {what} "
                              f"(its lease on {key!r} is still held); raise the store's lease_wait, "
                              f"or check that process")
         yield Sleep(delay)
         delay = min(delay * 2, _MAX_POLL)
 
 
-def _save(core: StoreContext, key: str, token: Token, expected: int) -> Flow[int]:
-    """Save ``token`` over generation ``expected``; the generation it got."""
+def _save(core: StoreContext, key: str, token: Token, expected: int,
+          base: Token | None, base_generation: int) -> Flow[StoredToken | None]:
+    """Save ``token`` (refreshed from ``base``, read as ``base_generation``) over generation
+    ``expected``: None when saved (``core.store_generation`` is then its generation), or the
+    stored token to adopt instead, when another process saved one newer than ``base`` meanwhile
+    (this process's lease had expired): a late holder never writes over a newer token."""
     store: TokenStore = core.store
     for _ in range(_SAVE_ATTEMPTS):
         if (yield from _call(store, "compare_and_set", key, token, expected)):
-            return expected + 1
+            core.store_generation = expected + 1
+            return None
         loaded = yield from _call(store, "load", key)
+        if loaded is not None and is_newer(loaded, base, base_generation):
+            return loaded
         expected = 0 if loaded is None else loaded[1]
     raise StoreError(f"could not save the new token under {key!r}: other processes kept "
                      f"writing it while this one held an expired lease (raise lease_ttl)")
@@ -216,23 +321,37 @@ def _refresh_with_retry(core: StoreContext, base: Token) -> Flow[Token]:
         core.require_app_id(), core.require_app_secret("refresh"), base, core.endpoints, core.clock())))
 
 
+def _adopt_or_report(core: StoreContext, key: str, token: Token, expected: int,
+                     base: Token | None, base_generation: int) -> Flow[Token]:
+    """Save the token this process got and report it (``on_token``), or adopt the newer one
+    another process saved meanwhile (which that process reported)."""
+    other = yield from _save(core, key, token, expected, base, base_generation)
+    if other is not None:
+        return _adopt(core, *other)
+    core.set_token(token)
+    if core.on_token is not None:
+        yield Callback(core.on_token, token)
+    return token
+
+
 def authorize_with_store(core: StoreContext) -> Flow[Token | None]:
     """Start: adopt the stored token if there is one; else get one (the grant, run by one
     process under the lease, or the token the session was built with) and save it."""
     store: TokenStore = core.store
-    key: str = core.store_key
+    key = record_key(core)
     loaded = yield from _call(store, "load", key)
     if loaded is not None:
         return _adopt(core, *loaded)
     if core.grant is None:
         token = core.token
         assert token is not None  # check_store refused a session with neither
-        generation = yield from _save(core, key, token, 0)
-        loaded = yield from _call(store, "load", key)
-        if loaded is not None and loaded[1] > generation:
-            return _adopt(core, *loaded)
-        core.store_generation = generation
-        return token
+        if (yield from _call(store, "compare_and_set", key, token, 0)):
+            core.store_generation = 1
+            return token
+        loaded = yield from _call(store, "load", key)  # another process saved first: take its token
+        if loaded is None:
+            raise StoreError(f"the store lost the token saved under {key!r} at once: is it evicting keys?")
+        return _adopt(core, *loaded)
 
     def adopt_while_waiting() -> Flow[Token | None]:
         loaded = yield from _call(store, "load", key)
@@ -244,11 +363,7 @@ def authorize_with_store(core: StoreContext) -> Flow[Token | None]:
             return _adopt(core, *loaded)
         assert core.grant is not None
         token = yield from core.grant.flow(core, core.clock())
-        generation = yield from _save(core, key, token, 0)
-        _adopt(core, token, generation)
-        if core.on_token is not None:
-            yield Callback(core.on_token, token)
-        return token
+        return (yield from _adopt_or_report(core, key, token, 0, None, 0))
 
     return (yield from _leased(core, key, work, adopt_while_waiting, "authorize"))
 
@@ -258,7 +373,7 @@ def shared_refresh(core: StoreContext) -> Flow[Token]:
     if core.token is None or not core.can_refresh:
         raise UsageError("this session cannot refresh: it needs a refresh token, app_id and app_secret_key")
     store: TokenStore = core.store
-    key: str = core.store_key
+    key = record_key(core)
     failed = core.token
 
     def adopt_while_waiting() -> Flow[Token | None]:
@@ -270,16 +385,14 @@ def shared_refresh(core: StoreContext) -> Flow[Token]:
         newer = _newer(core, loaded, failed)
         if newer is not None:
             return _adopt(core, *newer)
-        base, expected = failed, 0
+        base, base_generation, expected = failed, core.store_generation, 0
         if loaded is not None:
             expected = loaded[1]
-            if loaded[1] >= core.store_generation and loaded[0].refresh_token:
-                base = loaded[0]  # the newest refresh token: a rotating server voided the older ones
+            if loaded[0].refresh_token and (_same(loaded[0], failed)
+                                            or is_newer(loaded, failed, core.store_generation)):
+                # the newest refresh token: a rotating server voided the older ones
+                base, base_generation = loaded
         token = yield from _refresh_with_retry(core, base)
-        generation = yield from _save(core, key, token, expected)
-        _adopt(core, token, generation)
-        if core.on_token is not None:
-            yield Callback(core.on_token, token)
-        return token
+        return (yield from _adopt_or_report(core, key, token, expected, base, base_generation))
 
     return (yield from _leased(core, key, work, adopt_while_waiting, "refresh the token"))

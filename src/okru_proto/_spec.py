@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     # time, and typing.Unpack needs Python 3.11.
     from typing_extensions import Unpack
 
+from ._defaults import DEFAULT_TIMEOUT
 from ._errors import UsageError
 from ._flow import is_async_callable
 from ._grants import CodeGrant, ImplicitGrant, PasswordGrant, RefreshGrant
@@ -94,7 +95,11 @@ class SessionSpec:
                              "(its token would never be saved); pass a plain function, or use the "
                              "async adapter")
         self._core = SessionCore(clock=self._clock, **core_args, **core_options)
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
         self._init_transport(**options)
+        # The whole-call deadline bounds a store's lease (_shared_refresh); None: no deadline.
+        if timeout is None or (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)):
+            self._core.request_timeout = None if timeout is None else float(timeout)
 
     @property
     def core(self) -> SessionCore:

@@ -8,6 +8,11 @@ stores that do I/O live in the ``okru_stores`` package; the flows never call the
 yield a :class:`~okru_proto._flow.StoreCall` effect, which the blocking driver runs with the
 store's plain method and the async driver with its ``a``-prefixed twin.
 
+The same stores keep two more kinds of record, each in its own namespace (a key of one kind
+never reaches a record of another, whatever its characters): *once* records
+(:class:`OnceStore`: exactly-once work across processes, e.g. a payment credited once) and plain
+*values* (:class:`ValueStore`: e.g. a bot conversation's state).
+
 Tokens are stored as versioned JSON (:func:`token_to_json`): it holds the access token, the
 session secret and the refresh token in the clear, and a refresh token is a long-lived
 credential (docs/workers.md says how to encrypt at rest).
@@ -16,7 +21,8 @@ credential (docs/workers.md says how to encrypt at rest).
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ._errors import Error
 from ._token import Token
@@ -24,9 +30,12 @@ from ._types import Secret, reveal
 
 __all__ = [
     "TOKEN_FORMAT",
+    "Claim",
+    "OnceStore",
     "StoreError",
     "StoredToken",
     "TokenStore",
+    "ValueStore",
     "token_from_json",
     "token_to_json",
 ]
@@ -39,8 +48,9 @@ StoredToken = tuple[Token, int]
 
 
 class StoreError(Error):
-    """The token store failed: unreachable, timed out, locked too long, or holding data this
-    version of okru cannot read. The store's own exception is ``__cause__``."""
+    """A store failed: unreachable, timed out, locked too long, or holding data this version of
+    okru cannot read. The store's own exception is ``__cause__``; the message never holds a
+    stored secret or a password."""
 
     retryable = True
 
@@ -61,13 +71,20 @@ class TokenStore(Protocol):
       ``ttl`` seconds (nobody held it, or the previous lease expired).
     * ``release_lease(key, holder)``: drop the lease if ``holder`` still holds it.
 
-    ``lease_ttl`` (seconds a refresher may hold the lease) and ``lease_wait`` (how long a
-    process waits for another one's refresh before giving up with :class:`StoreError`) tune the
-    refresh flow.
+    ``lease_ttl`` and ``lease_wait`` tune the refresh flow: a refresher holds the lease for the
+    longest its next request may take (the session's ``timeout=``) plus ``lease_ttl`` seconds,
+    renewed before each request; a process waits for another one's refresh at most
+    ``lease_wait`` seconds (``None``: as long as that lease can last, plus ``lease_ttl``) before
+    giving up with :class:`StoreError`.
+
+    What a store must keep (docs/workers.md): the newest token per key for as long as any worker
+    runs, written atomically. A store that loses it (a restart without persistence, a flush, an
+    eviction) is survived by the running workers, who compare tokens by issue time, not only by
+    generation (``_shared_refresh``).
     """
 
     lease_ttl: float
-    lease_wait: float
+    lease_wait: float | None
 
     def load(self, key: str) -> StoredToken | None: ...
 
@@ -84,6 +101,70 @@ class TokenStore(Protocol):
     async def aacquire_lease(self, key: str, holder: str, ttl: float) -> bool: ...
 
     async def arelease_lease(self, key: str, holder: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What :meth:`OnceStore.claim` found: ``"claimed"`` (the caller now holds the key and does
+    the work), ``"busy"`` (another holder's claim is live: do not do the work now) or ``"done"``
+    (an outcome is recorded: ``outcome`` is it, the work must not run again)."""
+
+    status: Literal["claimed", "busy", "done"]
+    outcome: str | None = None
+
+
+@runtime_checkable
+class OnceStore(Protocol):
+    """Exactly-once work across processes: claim a key, do the work, record its outcome.
+
+    * ``claim(key, holder, ttl)``, atomically: an outcome is recorded -> ``Claim("done",
+      outcome)``; another holder's claim is still live -> ``Claim("busy")``; else ``holder`` now
+      holds the key for ``ttl`` seconds -> ``Claim("claimed")`` (the same holder claiming again
+      renews it). A holder killed while working blocks the key ``ttl`` seconds at most.
+    * ``finish(key, holder, outcome, keep)``: record ``outcome`` for ``keep`` seconds and drop
+      the claim. If another outcome is already recorded, keep that one and return False; else
+      record and return True (even if the claim had expired meanwhile and nobody else claimed).
+    * ``release(key, holder)``: drop the claim without an outcome (the work failed: the next try
+      may claim the key again); no-op if ``holder`` does not hold it.
+
+    Every method has an ``a``-prefixed async twin (asyncio and trio alike), raises
+    :class:`StoreError` on failure and is bounded by the store's timeout.
+    """
+
+    def claim(self, key: str, holder: str, ttl: float) -> Claim: ...
+
+    def finish(self, key: str, holder: str, outcome: str, keep: float) -> bool: ...
+
+    def release(self, key: str, holder: str) -> None: ...
+
+    async def aclaim(self, key: str, holder: str, ttl: float) -> Claim: ...
+
+    async def afinish(self, key: str, holder: str, outcome: str, keep: float) -> bool: ...
+
+    async def arelease(self, key: str, holder: str) -> None: ...
+
+
+@runtime_checkable
+class ValueStore(Protocol):
+    """Small string values with an optional expiry (e.g. a bot conversation's state).
+
+    ``get_value(key)``: the value, or None (never set, deleted or expired);
+    ``set_value(key, value, ttl=None)``: store it (for ``ttl`` seconds, or until deleted);
+    ``delete_value(key)``: drop it (no-op if absent). Async twins, errors and bounds as
+    :class:`OnceStore`'s.
+    """
+
+    def get_value(self, key: str) -> str | None: ...
+
+    def set_value(self, key: str, value: str, ttl: float | None = None) -> None: ...
+
+    def delete_value(self, key: str) -> None: ...
+
+    async def aget_value(self, key: str) -> str | None: ...
+
+    async def aset_value(self, key: str, value: str, ttl: float | None = None) -> None: ...
+
+    async def adelete_value(self, key: str) -> None: ...
 
 
 _SECRETS = ("access_token", "session_secret_key", "refresh_token")

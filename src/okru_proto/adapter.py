@@ -29,7 +29,10 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
 * reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
   :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
-  body, stacked codings included).
+  body, stacked codings included);
+* what a shared store is beyond tokens (the stores are okru_stores'): :class:`OnceStore` (claim a
+  key, do the work once, record its :class:`Claim`'s outcome) and :class:`ValueStore` (small
+  values with an expiry), for code that takes ``store=``.
 
 Nothing here does I/O. This module owns only the list; each name lives with its code.
 """
@@ -103,7 +106,7 @@ from ._spec import (
     ServerSessionSpec,
     SessionSpec,
 )
-from ._store import token_from_json, token_to_json
+from ._store import Claim, OnceStore, ValueStore, token_from_json, token_to_json
 from ._types import (
     SECRET_PARAM_NAMES,
     Request,
@@ -174,6 +177,7 @@ __all__ = [
     "BotCore",
     "BotSessionSpec",
     "Callback",
+    "Claim",
     "Circuit",
     "ClientSessionSpec",
     "CodeGrant",
@@ -188,6 +192,7 @@ __all__ = [
     "ImplicitSessionSpec",
     "Inflater",
     "OnToken",
+    "OnceStore",
     "Page",
     "Pager",
     "PasswordGrant",
@@ -211,6 +216,7 @@ __all__ = [
     "SyncBotBase",
     "SyncSessionBase",
     "UploadStatus",
+    "ValueStore",
     "build_multipart",
     "canonical_string",
     "check_base_url",

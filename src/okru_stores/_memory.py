@@ -1,5 +1,7 @@
-"""``MemoryTokenStore``: the store protocol in one process's memory (threads share it; processes
-do not). Useful in tests, and for several sessions of one process acting for one user."""
+"""``MemoryStore``: every store protocol in one process's memory (threads share it; processes do
+not). Useful in tests, for several sessions of one process acting for one user, and as the
+default of code that takes an optional store (a bot's conversation state, a payment app's
+outcomes) when it runs as one process."""
 
 from __future__ import annotations
 
@@ -8,16 +10,19 @@ import time
 from collections.abc import Callable
 
 from okru_proto import Token
-from okru_proto._store import StoredToken
+from okru_proto._store import Claim, StoredToken
 
-__all__ = ["MemoryTokenStore"]
+from ._common import check_holder, check_key, check_text, check_ttl
+
+__all__ = ["MemoryStore", "MemoryTokenStore"]
 
 
-class MemoryTokenStore:
-    """A dict of ``key -> (token, generation)`` and leases, behind a lock. ``clock`` (default
-    ``time.monotonic``) times the leases; tests pass a fake one."""
+class MemoryStore:
+    """Tokens (with their leases), once records and values, each kind in its own dict, behind
+    one lock. ``clock`` (default ``time.monotonic``) times every expiry; tests pass a fake one.
+    ``lease_ttl``/``lease_wait``: see :class:`~okru_proto.TokenStore`."""
 
-    def __init__(self, *, lease_ttl: float = 30.0, lease_wait: float = 35.0,
+    def __init__(self, *, lease_ttl: float = 30.0, lease_wait: float | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
@@ -25,7 +30,12 @@ class MemoryTokenStore:
         self._lock = threading.Lock()
         self._tokens: dict[str, StoredToken] = {}
         self._leases: dict[str, tuple[str, float]] = {}
+        self._claims: dict[str, tuple[str, float]] = {}
+        self._outcomes: dict[str, tuple[str, float]] = {}
+        self._values: dict[str, tuple[str, float | None]] = {}
+        self._swept_at = 64
 
+    # -- TokenStore ----------------------------------------------------------------------------
     def load(self, key: str) -> StoredToken | None:
         with self._lock:
             return self._tokens.get(key)
@@ -65,5 +75,111 @@ class MemoryTokenStore:
     async def arelease_lease(self, key: str, holder: str) -> None:
         self.release_lease(key, holder)
 
+    # -- OnceStore -----------------------------------------------------------------------------
+    def claim(self, key: str, holder: str, ttl: float) -> Claim:
+        check_key(key)
+        check_holder(holder)
+        seconds = check_ttl("ttl", ttl)
+        assert seconds is not None
+        with self._lock:
+            now = self._clock()
+            outcome = self._outcomes.get(key)
+            if outcome is not None:
+                if outcome[1] > now:
+                    return Claim("done", outcome[0])
+                del self._outcomes[key]
+            current = self._claims.get(key)
+            if current is not None and current[0] != holder and current[1] > now:
+                return Claim("busy")
+            self._claims[key] = (holder, now + seconds)
+            self._sweep()
+            return Claim("claimed")
+
+    def finish(self, key: str, holder: str, outcome: str, keep: float) -> bool:
+        check_key(key)
+        check_holder(holder)
+        check_text("outcome", outcome)
+        seconds = check_ttl("keep", keep)
+        assert seconds is not None
+        with self._lock:
+            now = self._clock()
+            recorded = self._outcomes.get(key)
+            if recorded is not None and recorded[1] > now:
+                return False
+            self._outcomes[key] = (outcome, now + seconds)
+            self._claims.pop(key, None)
+            self._sweep()
+            return True
+
+    def release(self, key: str, holder: str) -> None:
+        check_key(key)
+        check_holder(holder)
+        with self._lock:
+            current = self._claims.get(key)
+            if current is not None and current[0] == holder:
+                del self._claims[key]
+
+    async def aclaim(self, key: str, holder: str, ttl: float) -> Claim:
+        return self.claim(key, holder, ttl)
+
+    async def afinish(self, key: str, holder: str, outcome: str, keep: float) -> bool:
+        return self.finish(key, holder, outcome, keep)
+
+    async def arelease(self, key: str, holder: str) -> None:
+        self.release(key, holder)
+
+    # -- ValueStore ----------------------------------------------------------------------------
+    def get_value(self, key: str) -> str | None:
+        check_key(key)
+        with self._lock:
+            entry = self._values.get(key)
+            if entry is None:
+                return None
+            if entry[1] is not None and entry[1] <= self._clock():
+                del self._values[key]
+                return None
+            return entry[0]
+
+    def set_value(self, key: str, value: str, ttl: float | None = None) -> None:
+        check_key(key)
+        check_text("value", value)
+        seconds = check_ttl("ttl", ttl, optional=True)
+        with self._lock:
+            self._values[key] = (value, None if seconds is None else self._clock() + seconds)
+            self._sweep()
+
+    def delete_value(self, key: str) -> None:
+        check_key(key)
+        with self._lock:
+            self._values.pop(key, None)
+
+    async def aget_value(self, key: str) -> str | None:
+        return self.get_value(key)
+
+    async def aset_value(self, key: str, value: str, ttl: float | None = None) -> None:
+        self.set_value(key, value, ttl)
+
+    async def adelete_value(self, key: str) -> None:
+        self.delete_value(key)
+
+    def _sweep(self) -> None:
+        # Expired records are dropped when read; this bounds what is never read again: whenever
+        # a dict has doubled since the last sweep, drop its expired entries (amortized O(1)).
+        if len(self._values) + len(self._outcomes) + len(self._claims) < 2 * self._swept_at:
+            return
+        now = self._clock()
+        for key in [k for k, (_, until) in self._values.items() if until is not None and until <= now]:
+            del self._values[key]
+        for key in [k for k, (_, until) in self._outcomes.items() if until <= now]:
+            del self._outcomes[key]
+        for key in [k for k, (_, until) in self._claims.items() if until <= now]:
+            del self._claims[key]
+        self._swept_at = max(64, len(self._values) + len(self._outcomes) + len(self._claims))
+
     def __repr__(self) -> str:
-        return f"MemoryTokenStore(keys={len(self._tokens)})"
+        return (f"MemoryStore(tokens={len(self._tokens)}, once={len(self._outcomes) + len(self._claims)}, "
+                f"values={len(self._values)})")
+
+
+#: The name before stores kept more than tokens (okru 0.1); the same class.
+MemoryTokenStore = MemoryStore

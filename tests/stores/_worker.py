@@ -1,5 +1,5 @@
 """One worker process of the multi-process proofs: ``python _worker.py <store> <url> <calls>
-<lease_ttl> <app_id> <app_key> <secret> <access> <refresh>``; prints one JSON line.
+<lease_ttl> <app_id> <app_key> <secret> <access> <refresh> [<timeout>]``; prints one JSON line.
 
 ``<store>`` is ``sqlite:<path>`` or ``redis:<url>``. The session is okru_httpx's async
 ServerSession with ``store=``; it starts (adopting the stored token) and makes ``<calls>``
@@ -19,21 +19,23 @@ from okru_proto import Endpoints, Error
 def make_store(spec: str, lease_ttl: float) -> Any:
     kind, _, where = spec.partition(":")
     if kind == "sqlite":
-        from okru_stores import SQLiteTokenStore
+        from okru_stores import SQLiteStore
 
-        return SQLiteTokenStore(where, lease_ttl=lease_ttl, lease_wait=20.0)
-    from okru_stores import RedisTokenStore
+        return SQLiteStore(where, lease_ttl=lease_ttl, lease_wait=20.0)
+    from okru_stores import RedisStore
 
-    return RedisTokenStore(where, lease_ttl=lease_ttl, lease_wait=20.0, timeout=2.0)
+    return RedisStore(where, lease_ttl=lease_ttl, lease_wait=20.0, timeout=2.0)
 
 
 async def main(argv: list[str]) -> dict[str, Any]:
     import okru_httpx
 
-    spec, url, calls, lease_ttl, app_id, app_key, secret, access, refresh = argv
+    spec, url, calls, lease_ttl, app_id, app_key, secret, access, refresh, *rest = argv
     store = make_store(spec, float(lease_ttl))
+    # timeout: the whole-call deadline, which a refresher's lease outlives by lease_ttl
     session = okru_httpx.ServerSession(app_id, app_key, secret, access, refresh_token=refresh,
-                                       endpoints=Endpoints(api=url, connect=url), store=store, store_key="k")
+                                       endpoints=Endpoints(api=url, connect=url), store=store, store_key="k",
+                                       timeout=float(rest[0]) if rest else 60.0)
     outcome: dict[str, Any] = {"ok": 0, "errors": []}
     try:
         async with session:

@@ -35,15 +35,15 @@ def save_first_token(fake: FakeOK, store: Any) -> dict[str, str]:
     """A token saved in the store (generation 1), then expired on the server."""
     issued = fake.issue_token()
     token = Token(access_token=Secret(issued["access_token"]), refresh_token=Secret(issued["refresh_token"]))
-    assert store.compare_and_set("k", token, 0)
+    assert store.compare_and_set(f"{fake.app_id}:k", token, 0)  # the record of store_key="k"
     fake.expire_access_tokens()
     return issued
 
 
 def spawn(spec: str, url: str, fake: FakeOK, issued: dict[str, str], calls: int = CALLS,
-          lease_ttl: float = 10.0) -> subprocess.Popen[str]:
+          lease_ttl: float = 10.0, timeout: float = 60.0) -> subprocess.Popen[str]:
     args = [sys.executable, WORKER, spec, url, str(calls), str(lease_ttl), fake.app_id, fake.app_key,
-            fake.app_secret_key, issued["access_token"], issued["refresh_token"]]
+            fake.app_secret_key, issued["access_token"], issued["refresh_token"], str(timeout)]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -80,7 +80,7 @@ def test_eight_processes_refresh_exactly_once(kind: str, rotate: bool, tmp_path:
         start, end = outcome["generations"]
         # adopted the first token (or, if it started late, the refreshed token), never went back
         assert start in (1, 2) and end == 2
-    saved = store.load("k")
+    saved = store.load(f"{fake.app_id}:k")
     assert saved is not None and saved[1] == 2
     if rotate:
         assert saved[0].refresh_token is not None and saved[0].refresh_token.reveal() != issued["refresh_token"]
@@ -93,18 +93,19 @@ def test_a_refresher_killed_holding_the_lease_is_replaced(kind: str, tmp_path: P
     spec, store = store_spec(kind, tmp_path, flushed_redis)
     issued = save_first_token(fake, store)
     fake.inject("slow", method="/oauth/token.do", seconds=30)  # the first refresher hangs in token.do
-    doomed = spawn(spec, url, fake, issued, calls=1, lease_ttl=1.0)
+    # Its lease lasts the call's deadline (timeout=3) plus lease_ttl: 4 s after its last renewal.
+    doomed = spawn(spec, url, fake, issued, calls=1, lease_ttl=1.0, timeout=3.0)
     deadline = time.monotonic() + 20
     while token_dos(fake) == 0:  # bounded wait: the doomed worker holds the lease and is in token.do
         assert time.monotonic() < deadline and doomed.poll() is None, "the first worker never refreshed"
         time.sleep(0.01)
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
-    survivor = spawn(spec, url, fake, issued, calls=5, lease_ttl=1.0)
+    survivor = spawn(spec, url, fake, issued, calls=5, lease_ttl=1.0, timeout=3.0)
     (outcome,) = results([survivor])
     assert outcome["errors"] == [] and outcome["ok"] == 5
     assert token_dos(fake) == 2
-    saved = store.load("k")
+    saved = store.load(f"{fake.app_id}:k")
     assert saved is not None and saved[1] == 2
 
 

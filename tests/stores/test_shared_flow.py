@@ -90,7 +90,7 @@ class SharedRefresh(RuleBasedStateMachine):
         self.store = MemoryTokenStore(lease_ttl=1000.0, lease_wait=10_000.0, clock=lambda: self.now[0])
         issued = self.fake.issue_token()
         boot = Token(access_token=Secret(issued["access_token"]), refresh_token=Secret(issued["refresh_token"]))
-        self.store.compare_and_set("k", boot, 0)
+        self.store.compare_and_set(f"{self.fake.app_id}:k", boot, 0)
         self.procs = [Process(self.fake, self.store, lambda: self.now[0], "k", boot) for _ in range(PROCESSES)]
         for proc in self.procs:
             proc.core.store_generation = 1
@@ -235,7 +235,7 @@ def test_waiting_is_bounded_by_lease_wait() -> None:
     store = MemoryTokenStore(lease_ttl=100.0, lease_wait=2.0, clock=lambda: now[0])
     core = _core(store, store_key="k")
     core.clock = lambda: now[0]
-    assert store.acquire_lease("k", "someone-else", 100.0)
+    assert store.acquire_lease(f"{core.app_id}:k", "someone-else", 100.0)
     flow = core.refresh_flow()
     effect = next(flow)
     with pytest.raises(StoreError, match="waited 2 s"):
