@@ -59,8 +59,9 @@ from okru_proto.apps import (
     payment_reply,
 )
 
+from okru_stores import Claim, MemoryStore, OnceStore
+
 from ._network import Network, RefusedLog, client_address, networks
-from ._once import ClaimLike, MemoryOnceStore, OnceStore
 
 __all__ = ["PaymentsApp", "payments_app"]
 
@@ -168,7 +169,7 @@ class PaymentsApp:
         self._secret = Secret(secret)
         self.application_key = application_key
         self.prices = _prices(prices)
-        self.store: OnceStore = MemoryOnceStore() if store is None else store
+        self.store: OnceStore = MemoryStore() if store is None else store
         self.allowed = None if allowed_networks is None else networks(allowed_networks, "allowed_networks")
         self.trusted_proxies = networks(trusted_proxies, "trusted_proxies")
         self.format: ReplyFormat = format
@@ -305,7 +306,7 @@ class PaymentsApp:
         delay = 0.05
         while True:
             try:
-                claim: ClaimLike = await self.store.aclaim(key, holder, self.claim_ttl)
+                claim: Claim = await self.store.aclaim(key, holder, self.claim_ttl)
             except Exception:
                 self.stats["failed"] += 1
                 log.exception("payments_app: the store could not claim transaction %r; answered SERVICE (2) "
