@@ -12,7 +12,9 @@ point ``okru``), so the fixtures need no import and no ``conftest.py``:
   ``okru_httpx.sync`` session class over ``fake_ok`` (adds ``endpoints=`` and ``client=``);
 * ``fake_ok_server``: ``fake_ok`` served on 127.0.0.1 over HTTP/1.1 in a background thread
   (:class:`OKTestServer`: ``.url``, ``.endpoints``, ``.fake``), for ``okru_trio`` and for code
-  that builds its own HTTP client.
+  that builds its own HTTP client;
+* ``ok_payments``: OK's side of a game (:class:`OKPayments`): the demo user's launch URL, and
+  purchases whose ``callbacks.payment`` calls reach the game's URL or ASGI app (``_payments``).
 
 This module imports only pytest and the pure core at load time, so it is harmless where httpx or
 trio are not installed: the fixtures that need them import them when they are used.
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
 
     from okru_httpx.testing import FakeOKTransport
 
-__all__ = ["IN_PROCESS_ENDPOINTS", "OKTestApp", "OKTestServer"]
+from ._payments import OKPayments, ok_payments
+
+__all__ = ["IN_PROCESS_ENDPOINTS", "OKPayments", "OKTestApp", "OKTestServer", "ok_payments"]
 
 #: Endpoints for in-process use. The ``.invalid`` names never resolve (RFC 2606): a client that
 #: is not wired to the emulator fails at once instead of reaching the real OK.ru.
