@@ -8,6 +8,7 @@ the hops that trusted proxies added: a client can write anything at the start of
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from collections import OrderedDict
@@ -33,6 +34,7 @@ def networks(values: Iterable[str | Network], what: str) -> tuple[Network, ...]:
         raise UsageError(f"{what}: {exc} (give networks such as '217.20.145.192/28' or addresses)") from None
 
 
+@functools.lru_cache(maxsize=4096)  # the same few peers (OK's servers, a proxy) again and again
 def _address(text: str) -> Address | None:
     try:
         address = ipaddress.ip_address(text.strip().strip("[]"))

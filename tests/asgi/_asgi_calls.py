@@ -5,9 +5,13 @@ Only for unit tests of the app's behaviour; the end-to-end tests run real server
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import anyio
 from urllib.parse import urlencode
 
 OK_ADDRESS = "217.20.145.193"
@@ -57,3 +61,27 @@ async def call(app: Any, query: str = "", *, method: str = "GET", client: tuple[
     names = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start["headers"]}
     assert names["content-length"] == str(len(body["body"]))
     return Answer(start["status"], names, body["body"])
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The ASGI lifespan around the block, as uvicorn and hypercorn run it: startup, then
+    shutdown (the app's background work lives in between)."""
+    to_app, app_reads = anyio.create_memory_object_stream[dict[str, Any]](2)
+    app_writes, from_app = anyio.create_memory_object_stream[dict[str, Any]](2)
+
+    async def receive() -> dict[str, Any]:
+        return await app_reads.receive()
+
+    async def send(message: dict[str, Any]) -> None:
+        await app_writes.send(message)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(app, {"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+        await to_app.send({"type": "lifespan.startup"})
+        assert (await from_app.receive())["type"] == "lifespan.startup.complete"
+        try:
+            yield
+        finally:
+            await to_app.send({"type": "lifespan.shutdown"})
+            assert (await from_app.receive())["type"] == "lifespan.shutdown.complete"

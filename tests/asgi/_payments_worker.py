@@ -52,7 +52,7 @@ def main() -> int:
     sock.listen(64)
     print(f"READY http://127.0.0.1:{sock.getsockname()[1]}/ok/payment", flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, proxy_headers=False,
-                                  lifespan="off")).run(sockets=[sock])
+                                  lifespan="on")).run(sockets=[sock])
     return 0
 
 

@@ -6,6 +6,7 @@ a handler runs, store failures, the JSON variant, and no secret in any log line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from okru_proto import UsageError
 from okru_proto.apps import Payment, PaymentRejected
 from okru_stores import Claim, MemoryStore
 
-from ._asgi_calls import APP_KEY, SECRET, Answer, call, signed_query
+from ._asgi_calls import APP_KEY, SECRET, Answer, call, lifespan, signed_query
 
 SUCCESS = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
            b'<callbacks_payment_response xmlns="http://api.forticom.com/1.0/">true</callbacks_payment_response>')
@@ -60,6 +61,15 @@ def is_success(answer: Answer) -> bool:
 def run_virtual(main: Callable[[], Any]) -> None:
     """``main`` under trio on a virtual clock: time jumps whenever every task waits."""
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def served(app: PaymentsApp, with_lifespan: bool) -> Any:
+    """The app as a server runs it: with the lifespan (one task renews every claim) or without
+    (each request renews its own)."""
+    return lifespan(app) if with_lifespan else contextlib.nullcontext()
+
+
+both_modes = pytest.mark.parametrize("with_lifespan", [True, False], ids=["lifespan", "no-lifespan"])
 
 
 # -- the request before the payment ---------------------------------------------------------------
@@ -240,7 +250,8 @@ async def test_the_json_variant() -> None:
 
 # -- time: deadlines, busy repeats, renewed claims (virtual time on trio) ----------------------------
 
-def test_an_async_handler_past_its_deadline_is_cancelled_and_runs_again_on_the_next_try() -> None:
+@both_modes
+def test_an_async_handler_past_its_deadline_is_cancelled_and_runs_again_on_the_next_try(with_lifespan: bool) -> None:
     events: list[str] = []
 
     async def handler(payment: Payment) -> None:
@@ -255,18 +266,20 @@ def test_an_async_handler_past_its_deadline_is_cancelled_and_runs_again_on_the_n
 
     async def main() -> None:
         app = app_for(handler, timeout=5.0)
-        start = trio.current_time()
-        first = await call(app, signed_query("d-1"))
-        assert first.error_code == 2 and trio.current_time() - start == pytest.approx(5.0)
-        assert events == ["started", "cancelled"] and app.stats["timeouts"] == 1
-        assert is_success(await call(app, signed_query("d-1")))  # released: the next try ran it
-        assert is_success(await call(app, signed_query("d-1")))
-        assert events == ["started", "cancelled", "credited"]
+        async with served(app, with_lifespan):
+            start = trio.current_time()
+            first = await call(app, signed_query("d-1"))
+            assert first.error_code == 2 and trio.current_time() - start == pytest.approx(5.0)
+            assert events == ["started", "cancelled"] and app.stats["timeouts"] == 1
+            assert is_success(await call(app, signed_query("d-1")))  # released: the next try ran it
+            assert is_success(await call(app, signed_query("d-1")))
+            assert events == ["started", "cancelled", "credited"]
 
     run_virtual(main)
 
 
-def test_a_thread_past_its_deadline_keeps_the_transaction_and_its_outcome_is_recorded() -> None:
+@both_modes
+def test_a_thread_past_its_deadline_keeps_the_transaction_and_its_outcome_is_recorded(with_lifespan: bool) -> None:
     release = threading.Event()
     ran: list[str] = []
 
@@ -281,19 +294,20 @@ def test_a_thread_past_its_deadline_keeps_the_transaction_and_its_outcome_is_rec
         async def first() -> None:
             answers.append(await call(app, signed_query("d-2")))
 
-        async with trio.open_nursery() as nursery:
+        async with served(app, with_lifespan), trio.open_nursery() as nursery:
             nursery.start_soon(first)
-            while not answers and app.stats["timeouts"] == 0:
+            while not app.stats["timeouts"]:
                 await trio.sleep(1)
-            await trio.sleep(1)
+            # It answered SERVICE 2 at its deadline; the thread still runs and holds the claim.
             # OK's next try while the thread still runs: SERVICE 2, the handler is not run again.
             repeat = await call(app, signed_query("d-2"))
             assert repeat.error_code == 2 and app.stats["busy"] == 1
             release.set()
-        # The first request answered SERVICE 2 at its deadline, then recorded the thread's outcome.
+            while app.runner.live:  # the thread's outcome is recorded when it returns
+                await trio.sleep(1)
         assert answers[0].error_code == 2
         assert is_success(await call(app, signed_query("d-2")))
-        assert ran == ["d-2"]
+        assert ran == ["d-2"] and app.stats["credited"] == 1
 
     # The thread blocks in real time; the nursery's virtual sleeps let the deadline pass first.
     trio.run(main, clock=trio.testing.MockClock(rate=1000))
@@ -331,7 +345,8 @@ def test_a_repeat_waits_busy_wait_for_the_running_handler(release_after: float, 
     run_virtual(main)
 
 
-def test_a_long_handler_renews_its_claim_so_no_other_server_runs_it() -> None:
+@both_modes
+def test_a_long_handler_renews_its_claim_so_no_other_server_runs_it(with_lifespan: bool) -> None:
     runs: list[str] = []
 
     async def main() -> None:
@@ -350,7 +365,7 @@ def test_a_long_handler_renews_its_claim_so_no_other_server_runs_it() -> None:
         async def first() -> None:
             answers.append(await call(one, signed_query("l-1")))
 
-        async with trio.open_nursery() as nursery:
+        async with served(one, with_lifespan), trio.open_nursery() as nursery:
             nursery.start_soon(first)
             for _ in range(4):  # 40 s, far past the claim's 3 s: renewed every second
                 await trio.sleep(10)

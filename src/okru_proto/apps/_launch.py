@@ -12,14 +12,17 @@ still be the sender's to choose.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from hashlib import md5
+from hmac import compare_digest
 from typing import TypedDict
 from urllib.parse import urlsplit
 
 from okru_proto import Endpoints, ProtocolError, Secret, UsageError
 
 from .._types import SECRET_PARAM_NAMES  # private: okru_proto.adapter would load every wire step
-from ._signed import BadParams, digest_matches, md5_hex, read_params, same_text, sig_of
+from ._signed import MAX_PARAMS, BadParams, read_params, same_text, sig_of
+
+_new = object.__new__
 
 __all__ = ["OK_API_HOSTS", "Launch", "LaunchError", "LaunchSession", "Params", "verify_launch"]
 
@@ -63,7 +66,7 @@ class Params(Mapping[str, str]):
 def _flag(params: Mapping[str, str], name: str) -> bool:
     # OK writes numbers (authorized=1, first_start=0) and words (container=true, mob=true);
     # anything else reads as False and stays visible in ``raw`` (okru's choice, §13.2).
-    return params.get(name, "").strip().lower() in ("1", "true")
+    return str(params.get(name, "")).strip().lower() in ("1", "true")
 
 
 class LaunchSession(TypedDict):
@@ -76,26 +79,81 @@ class LaunchSession(TypedDict):
     endpoints: Endpoints
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Launch:
-    """A verified launch (DOC-APP fields; docs/protocol.md §13.2). ``raw`` holds every parameter
-    as received. The repr masks ``session_key`` and ``session_secret_key``."""
+def _text(name: str) -> property:
+    def get(self: Launch) -> str | None:
+        return self._params.get(name) or None
+    get.__doc__ = f"``{name}`` as received, or None."
+    return property(get)
 
-    logged_user_id: str
-    session_key: str
-    session_secret_key: str
-    application_key: str
-    api_server: str | None
-    authorized: bool
-    refplace: str | None
-    referer: str | None
-    custom_args: str | None
-    first_start: bool
-    container: bool
-    mob: bool
-    mob_platform: str | None
-    web_server: str | None
-    raw: Params
+
+def _flag_of(name: str, doc: str) -> property:
+    def get(self: Launch) -> bool:
+        return _flag(self._params, name)
+    get.__doc__ = doc
+    return property(get)
+
+
+class Launch:
+    """A verified launch (DOC-APP fields; docs/protocol.md §13.2), read-only. ``raw`` holds every
+    parameter as received; the fields read from it. The repr masks ``session_key`` and
+    ``session_secret_key``. Made by :func:`verify_launch` only."""
+
+    # Read-only without a __setattr__ of its own: every field is a property without a setter,
+    # and __slots__ refuses new attributes; so building one costs a single slot store.
+    __slots__ = ("_params",)
+    _params: dict[str, str]
+
+    def __init__(self, params: Mapping[str, str]) -> None:
+        raise UsageError("a Launch comes from verify_launch(params, app_secret_key=...), which checks it")
+
+    @classmethod
+    def _verified(cls, params: dict[str, str]) -> Launch:
+        launch = object.__new__(cls)
+        launch._params = params
+        return launch
+
+    @property
+    def logged_user_id(self) -> str:
+        """The user who opened the app (a constant id)."""
+        return self._params["logged_user_id"]
+
+    @property
+    def session_key(self) -> str:
+        """The user's session (the token of the client-server circuit)."""
+        return self._params["session_key"]
+
+    @property
+    def session_secret_key(self) -> str:
+        """The session's secret (signs the user's REST calls)."""
+        return self._params["session_secret_key"]
+
+    @property
+    def application_key(self) -> str:
+        return self._params["application_key"]
+
+    @property
+    def raw(self) -> Params:
+        """Every parameter as received (read-only; its repr masks credentials)."""
+        return Params(self._params)
+
+    api_server = _text("api_server")
+    refplace = _text("refplace")
+    referer = _text("referer")
+    custom_args = _text("custom_args")
+    mob_platform = _text("mob_platform")
+    web_server = _text("web_server")
+    authorized = _flag_of("authorized", "True when the user authorized the app (``authorized=1``).")
+    first_start = _flag_of("first_start", "True on the first start after installing (``first_start=1``).")
+    container = _flag_of("container", "True on desktop ok.ru (``container=true``).")
+    mob = _flag_of("mob", "True on mobile (``mob=true``); ``mob_platform`` says which.")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Launch):
+            return NotImplemented
+        return self._params == other._params
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._params.items())))
 
     def __repr__(self) -> str:
         return (f"Launch(logged_user_id={self.logged_user_id!r}, application_key={self.application_key!r}, "
@@ -154,28 +212,44 @@ def verify_launch(params: Mapping[str, str] | str, *, app_secret_key: Secret | s
     time) and, when given, its ``application_key`` is this app's.
 
     Raises :class:`LaunchError` for anything missing, malformed or not matching."""
-    secret = _secret_text(app_secret_key, "app_secret_key")
+    secret = app_secret_key if type(app_secret_key) is str else _secret_text(app_secret_key, "app_secret_key")
+    if not secret:
+        raise UsageError("app_secret_key must be the application's secret key (a non-empty str)")
     try:
-        received = read_params(params)
+        received = params.copy() if type(params) is dict and len(params) <= MAX_PARAMS and "" not in params \
+            else read_params(params)
+        get = received.get
+        sig, auth_sig, user, session_key = get("sig"), get("auth_sig"), get("logged_user_id"), get("session_key")
+        if not (sig and auth_sig and user and session_key and get("session_secret_key")
+                and get("application_key")):
+            missing = [name for name in _REQUIRED if not get(name)]
+            raise LaunchError(f"launch parameters: {', '.join(missing)} missing or empty (is this OK.ru's "
+                              "launch URL, with all its parameters?)")
+        # sig_of, its common case inlined (ASCII text, names of str): this runs on every page load.
+        text = "".join([f"{name}={received[name]}" for name in sorted(received) if name != "sig"])
+        if text.isascii():
+            expected = md5((text + secret).encode()).hexdigest()
+        else:
+            expected = sig_of(received, secret)
+    except TypeError:
+        raise LaunchError("launch parameters: parameter names must be str") from None
     except BadParams as exc:
         raise LaunchError(f"launch parameters: {exc}") from None
-    missing = [name for name in _REQUIRED if not received.get(name)]
-    if missing:
-        raise LaunchError(f"launch parameters: {', '.join(missing)} missing or empty (is this OK.ru's "
-                          "launch URL, with all its parameters?)")
-    if not digest_matches(sig_of(received, secret), received["sig"]):
-        raise LaunchError("launch parameters: sig does not match: not signed by OK.ru with this app's "
-                          "secret key, or changed after signing")
-    user, session_key = received["logged_user_id"], received["session_key"]
-    if not digest_matches(md5_hex(user + session_key + secret), received["auth_sig"]):
-        raise LaunchError("launch parameters: auth_sig does not match logged_user_id and session_key")
+    try:
+        # hmac.compare_digest: constant time (a str holding other than ASCII is a TypeError).
+        # OK writes lower-case hex; upper case is compared again lowered (the second compare
+        # only runs on a mismatch, which the answer reveals anyway).
+        if not (compare_digest(expected, sig) or compare_digest(expected, sig.lower())):
+            raise LaunchError("launch parameters: sig does not match: not signed by OK.ru with this app's "
+                              "secret key, or changed after signing")
+        expected = md5((user + session_key + secret).encode()).hexdigest()
+        if not (compare_digest(expected, auth_sig) or compare_digest(expected, auth_sig.lower())):
+            raise LaunchError("launch parameters: auth_sig does not match logged_user_id and session_key")
+    except (TypeError, AttributeError, UnicodeEncodeError):
+        raise LaunchError("launch parameters: sig, auth_sig, logged_user_id and session_key must be text "
+                          "(sig and auth_sig hex)") from None
     if application_key is not None and not same_text(application_key, received["application_key"]):
         raise LaunchError("launch parameters: application_key is another app's")
-    get = received.get
-    return Launch(
-        logged_user_id=user, session_key=session_key, session_secret_key=received["session_secret_key"],
-        application_key=received["application_key"], api_server=get("api_server") or None,
-        authorized=_flag(received, "authorized"), refplace=get("refplace"), referer=get("referer"),
-        custom_args=get("custom_args"), first_start=_flag(received, "first_start"),
-        container=_flag(received, "container"), mob=_flag(received, "mob"),
-        mob_platform=get("mob_platform"), web_server=get("web_server"), raw=Params(received))
+    launch = _new(Launch)  # Launch._verified, inlined: this is the hot path of every page load
+    launch._params = received
+    return launch

@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from hashlib import md5
 from urllib.parse import parse_qsl
 
-from .._sign import java_key_order
-
 __all__ = ["MAX_PARAMS", "MAX_QUERY", "BadParams", "digest_matches", "md5_hex", "read_params", "same_text", "sig_of"]
 
 #: More parameters than this is not OK (a launch carries about 20, a payment about 15).
@@ -31,26 +29,25 @@ class BadParams(ValueError):
 
 
 def read_params(params: Mapping[str, str] | str) -> dict[str, str]:
-    """``params`` as a fresh ``name -> value`` dict of str.
+    """``params`` as a fresh ``name -> value`` dict.
 
-    A mapping is taken as given (a web framework's decoded query); a str is a query string, with
-    or without the leading ``?``, or a whole URL or path with its query (a ``#fragment`` dropped),
+    A mapping is copied as given (a web framework's decoded query: names and values are str, as
+    its type says; a name that is not is refused where it is signed, :func:`sig_of`, and a value
+    is signed as its text, ``f"{value}"``); a str is a query string, with or without
+    the leading ``?``, or a whole URL or path with its query (a ``#fragment`` dropped),
     percent-encoded, ``+`` meaning a space as in any form-encoded query."""
-    if isinstance(params, str):
+    if type(params) is dict:
+        out = params.copy()
+    elif isinstance(params, str):
         return _parse_query(params)
-    if not isinstance(params, Mapping):
+    elif isinstance(params, Mapping):
+        out = dict(params)
+    else:
         raise BadParams(f"parameters must be a mapping or a query string, not {type(params).__name__}")
-    if len(params) > MAX_PARAMS:
+    if len(out) > MAX_PARAMS:
         raise BadParams(f"more than {MAX_PARAMS} parameters")
-    out: dict[str, str] = {}
-    for name, value in params.items():
-        if type(name) is not str or type(value) is not str:
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise BadParams("parameter names and values must be str (a query string's decoded text)")
-            name, value = str(name), str(value)
-        if not name:
-            raise BadParams("a parameter has an empty name")
-        out[name] = value
+    if "" in out:
+        raise BadParams("a parameter has an empty name")
     return out
 
 
@@ -81,20 +78,51 @@ def _parse_query(text: str) -> dict[str, str]:
 def md5_hex(text: str) -> str:
     """Lower-case hex MD5 of ``text``'s UTF-8 bytes (lone surrogates, which no real parameter
     holds, are encoded as themselves: the digest then simply never matches)."""
-    return md5(text.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        return md5(text.encode()).hexdigest()
+    except UnicodeEncodeError:
+        return md5(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-be", "surrogatepass")
 
 
 def sig_of(params: Mapping[str, str], secret: str) -> str:
-    """The ``sig`` OK puts on ``params``: every name but ``sig``, in OK's order (§2.4)."""
-    return md5_hex("".join([f"{k}={v}" for k, v in java_key_order(params) if k != "sig"]) + secret)
+    """The ``sig`` OK puts on ``params``: every name but ``sig``, in OK's order (names by UTF-16
+    code unit as Java sorts them, §2.4, the rule of ``okru_proto.sign``; ASCII names sort the same
+    as plain ``sorted``, so the UTF-16 key is taken only when a name beyond the BMP exists).
+
+    Raises :class:`BadParams` when a name is not a str (values are written as text: the ones of
+    a query string are; a mapping's must be, as its type says)."""
+    try:
+        names = sorted(params)
+        text = "".join([f"{name}={params[name]}" for name in names if name != "sig"])
+        if not text.isascii():  # rare: only then can the two orders differ
+            joined = "".join(names)
+            if max(joined) > "\uffff":
+                names.sort(key=_utf16)
+                text = "".join([f"{name}={params[name]}" for name in names if name != "sig"])
+    except TypeError:
+        raise BadParams("parameter names must be str (a query string's decoded text)") from None
+    text += secret
+    try:
+        return md5(text.encode()).hexdigest()
+    except UnicodeEncodeError:  # a lone surrogate, which no real parameter holds: it never matches
+        return md5(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def digest_matches(expected: str, received: str) -> bool:
     """``received`` (hex, any case) equals ``expected`` (lower-case hex), compared in constant
     time: a timing difference must not tell a forger how many leading characters are right."""
-    return hmac.compare_digest(expected.encode("ascii"), received.lower().encode("utf-8", "surrogatepass"))
+    try:
+        return hmac.compare_digest(expected, received.lower())  # str: ASCII only, else TypeError
+    except TypeError:
+        return False  # not ASCII, or not a str: not a hex digest
 
 
 def same_text(expected: str, received: str) -> bool:
     """``received == expected`` exactly, in constant time (an application key)."""
+    if not isinstance(received, str):
+        return False
     return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), received.encode("utf-8", "surrogatepass"))

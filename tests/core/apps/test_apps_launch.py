@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from okru_proto import Endpoints, Error, ProtocolError, Secret, UsageError
 from okru_proto.apps import OK_API_HOSTS, Launch, LaunchError, verify_launch
+from okru_proto.apps import _launch as launch_module
 from okru_proto.apps import _signed as signed_module
 from okru_proto.errors import LaunchError as LaunchErrorFromErrors
 
@@ -124,8 +125,12 @@ def test_bad_arguments_are_usage_errors() -> None:
         verify_launch(QUERY, app_secret_key="")
     with pytest.raises(LaunchError, match="mapping or a query string"):
         verify_launch(42, app_secret_key=SECRET)  # type: ignore[arg-type]
-    with pytest.raises(LaunchError, match="must be str"):
-        verify_launch({**DECODED, "authorized": 1}, app_secret_key=SECRET)  # type: ignore[dict-item]
+    with pytest.raises(LaunchError, match="names must be str"):
+        verify_launch({**DECODED, 1: "x"}, app_secret_key=SECRET)  # type: ignore[dict-item]
+    with pytest.raises(LaunchError, match="must be text"):
+        verify_launch(sign({**DECODED, "logged_user_id": 571234567890}), app_secret_key=SECRET)  # type: ignore[dict-item]
+    # A value that is not a str (the type says str) is signed as its text, as the wire would carry it.
+    assert verify_launch({**DECODED, "authorized": 1}, app_secret_key=SECRET).authorized is True  # type: ignore[dict-item]
 
 
 def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,11 +139,12 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
     calls: list[tuple[bytes, bytes]] = []
     real = hmac.compare_digest
 
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append((a, b))
+    def spy(a: Any, b: Any) -> bool:
+        calls.append((a.encode() if isinstance(a, str) else a, b.encode() if isinstance(b, str) else b))
         return real(a, b)
 
     monkeypatch.setattr(signed_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(launch_module, "compare_digest", spy)
     verify_launch(QUERY, app_secret_key=SECRET, application_key=APP_KEY)
     compared = {b for _, b in calls}
     assert {DECODED["sig"].encode(), DECODED["auth_sig"].encode(), APP_KEY.encode()} <= compared

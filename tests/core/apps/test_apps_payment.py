@@ -230,3 +230,20 @@ def test_error_replies_carry_the_invocation_error_header() -> None:
         payment_reply(ValueError("x"))  # type: ignore[arg-type]
     with pytest.raises(UsageError):
         error_reply(500)
+
+
+def test_the_payment_signature_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hmac
+
+    from okru_proto.apps import _signed
+
+    seen: list[str] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        seen.append(b if isinstance(b, str) else b.decode())
+        return real(a, b)
+
+    monkeypatch.setattr(_signed.hmac, "compare_digest", spy)
+    parse_payment(QUERY, app_secret_key=SECRET, application_key=APP_KEY)
+    assert "b53e29aa73c79f06893b9342c2699ad9" in seen and APP_KEY in seen
