@@ -118,7 +118,7 @@ async def bare_app(scope: Any, receive: Any, send: Any) -> None:
     prices, no record of the transaction, no handler)."""
     if scope["type"] != "http":
         if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
+            while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
         return

@@ -10,9 +10,9 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
-from urllib.parse import urlencode
 
 OK_ADDRESS = "217.20.145.193"
 SECRET = "EXAMPLESECRET0123456789A"

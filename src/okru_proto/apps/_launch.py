@@ -227,10 +227,7 @@ def verify_launch(params: Mapping[str, str] | str, *, app_secret_key: Secret | s
                               "launch URL, with all its parameters?)")
         # sig_of, its common case inlined (ASCII text, names of str): this runs on every page load.
         text = "".join([f"{name}={received[name]}" for name in sorted(received) if name != "sig"])
-        if text.isascii():
-            expected = md5((text + secret).encode()).hexdigest()
-        else:
-            expected = sig_of(received, secret)
+        expected = md5((text + secret).encode()).hexdigest() if text.isascii() else sig_of(received, secret)
     except TypeError:
         raise LaunchError("launch parameters: parameter names must be str") from None
     except BadParams as exc:
