@@ -18,6 +18,7 @@ import trio
 import trio.testing
 
 from okru_asgi import PaymentsApp, payments_app
+from okru_asgi.payments._memory import ProcessOnceStore
 from okru_proto import UsageError
 from okru_proto.apps import Payment, PaymentRejected
 from okru_stores import Claim, MemoryStore
@@ -162,7 +163,7 @@ async def test_sync_and_async_handlers_credit_once_per_transaction() -> None:
 @pytest.mark.anyio
 async def test_the_default_store_is_this_process_memory() -> None:
     app = app_for(Ledger().sync)
-    assert isinstance(app.store, MemoryStore)
+    assert isinstance(app.store, ProcessOnceStore)
     await call(app, signed_query("t-9"))
     assert app.store.claim("okru.payment:17:CBAEXAMPLEABABABA:t-9", "probe", 1.0).status == "done"
 

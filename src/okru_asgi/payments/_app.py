@@ -33,9 +33,10 @@ from okru_proto.apps import (
     parse_payment,
     payment_reply,
 )
-from okru_stores import MemoryStore, OnceStore
+from okru_stores import OnceStore
 
-from .._network import Network, RefusedLog, client_address, networks
+from .._network import Address, Network, RefusedLog, client_address, networks
+from ._memory import ProcessOnceStore
 from ._once import Handler, OnceRunner
 
 __all__ = ["PaymentsApp", "payments_app"]
@@ -129,11 +130,12 @@ class PaymentsApp:
         self.trusted_proxies = networks(trusted_proxies, "trusted_proxies")
         self.format: ReplyFormat = format
         self.stats = dict.fromkeys(_STATS, 0)
-        self.store: OnceStore = MemoryStore() if store is None else store
+        self.store: OnceStore = ProcessOnceStore() if store is None else store
         self.runner = OnceRunner(handler, self.store, format=format, timeout=timeout, busy_wait=busy_wait,
                                  claim_ttl=_seconds(claim_ttl, "claim_ttl"), keep=_seconds(keep, "keep"),
                                  max_handlers=max_handlers, stats=self.stats)
         self._refused = RefusedLog(log, "payments_app", "allowed_networks")
+        self._allowed_cache: dict[Address | None, bool] = {}
         self._success = _wire(payment_reply(format=format))
 
     @property
@@ -172,7 +174,7 @@ class PaymentsApp:
                 if message.get("type") == "lifespan.startup":
                     if not runner.renewing:
                         runner.renewing = True
-                        tasks.start_soon(runner.renew_forever)
+                        tasks.start_soon(runner.watch)
                     await send({"type": "lifespan.startup.complete"})
                 elif message.get("type") == "lifespan.shutdown":
                     runner.renewing = False
@@ -199,7 +201,13 @@ class PaymentsApp:
             return
         if self.allowed is not None:
             address = client_address(scope, self.trusted_proxies)
-            if address is None or not any(address in net for net in self.allowed):
+            allowed = self._allowed_cache.get(address)
+            if allowed is None:  # the same few senders again and again: decided once each
+                allowed = address is not None and any(address in net for net in self.allowed)
+                if len(self._allowed_cache) >= 4096:
+                    self._allowed_cache.clear()
+                self._allowed_cache[address] = allowed
+            if not allowed:
                 self.stats["refused"] += 1
                 self._refused.refused(address)
                 await self._bare(send, 403)
@@ -211,7 +219,7 @@ class PaymentsApp:
             await self._answer(send, payment_reply(error, format=self.format), 414)
             return
         try:
-            payment = parse_payment(query.decode("utf-8"), app_secret_key=self._secret,
+            payment = parse_payment(query.decode("utf-8"), app_secret_key=self._secret.reveal(),
                                     application_key=self.application_key)
             if self.prices is not None:
                 check_price(payment, self.prices)

@@ -4,8 +4,10 @@ outcome recorded for OK's repeats, and the bound on handlers running at once.
 
 * A transaction's key is claimed in the store for ``claim_ttl`` seconds before the handler runs;
   while it runs, the claim is renewed every third of that. Under the ASGI lifespan (uvicorn and
-  hypercorn run it by default) one task of the app renews every live claim, so a request costs
-  no task of its own; without it, each request renews its own claim in a task group.
+  hypercorn run it by default) one task of the app (:meth:`OnceRunner.watch`) renews every live
+  claim and cancels every handler past its deadline, checking every third of ``claim_ttl`` (at
+  most a quarter of ``timeout``), so a request costs neither a task nor a timer of its own;
+  without the lifespan, each request renews its own claim in a task group and has its own timer.
 * A repeat finding the key claimed by another holder waits up to ``busy_wait`` for an outcome,
   then gets SERVICE (2): OK comes back 5 s later.
 * ``timeout`` bounds the wait for the handler. An ``async`` handler is cancelled at the deadline
@@ -42,7 +44,7 @@ from okru_proto.apps import (
     error_reply,
     payment_reply,
 )
-from okru_stores import OnceStore
+from okru_stores import Claim, OnceStore
 
 __all__ = ["OnceRunner", "is_async"]
 
@@ -86,9 +88,24 @@ class _ThreadJob:
         self.done = threading.Event()
 
 
+class _Live:
+    """A handler running now: its claim (``key``, None when not keyed, and ``holder``), its
+    ``transaction``, the ``scope`` it runs in and its ``deadline``."""
+
+    __slots__ = ("deadline", "holder", "key", "scope", "transaction")
+
+    def __init__(self, key: str | None, holder: str, transaction: str, scope: anyio.CancelScope,
+                 deadline: float) -> None:
+        self.key = key
+        self.holder = holder
+        self.transaction = transaction
+        self.scope = scope
+        self.deadline = deadline
+
+
 class OnceRunner:
     """Runs ``handler`` at most once per key: :meth:`run` for each payment, and
-    :meth:`renew_forever` in the server's lifespan. ``stats`` is the app's counter dict."""
+    :meth:`watch` in the server's lifespan. ``stats`` is the app's counter dict."""
 
     def __init__(self, handler: Handler, store: OnceStore, *, format: ReplyFormat, timeout: float,
                  busy_wait: float, claim_ttl: float, keep: float, max_handlers: int,
@@ -108,10 +125,12 @@ class OnceRunner:
         self._success_outcome = self.outcome(self._success)
         self._holders = itertools.count(1)
         self._prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
-        #: Claims being worked on (key -> holder, transaction), renewed by renew_forever.
-        self.live: dict[str, tuple[str, str]] = {}
-        #: True while the lifespan's renew_forever runs (then requests renew nothing themselves).
+        #: Handlers running now, by holder (renewed and timed out by watch under the lifespan).
+        self.live: dict[str, _Live] = {}
+        #: True while the lifespan's watch runs (then requests renew and time out nothing themselves).
         self.renewing = False
+        #: Seconds between two rounds of watch: renewals and deadlines.
+        self.tick = min(claim_ttl / 3, timeout / 4)
         self._running = 0
         self._waiters: deque[list[Any]] = deque()
         self._threads: tuple[object, anyio.CapacityLimiter] | None = None
@@ -140,10 +159,8 @@ class OnceRunner:
             return self.service
 
     # -- handler slots ---------------------------------------------------------------------
-    async def _take_slot(self, deadline: float) -> bool:
-        if self._running < self.max_handlers and not self._waiters:
-            self._running += 1
-            return True
+    async def _wait_slot(self, deadline: float) -> bool:
+        """Wait for a handler slot (all ``max_handlers`` are busy); True when one was handed over."""
         waiter: list[Any] = [anyio.Event(), False]  # [wake, granted]
         self._waiters.append(waiter)
         try:
@@ -171,42 +188,54 @@ class OnceRunner:
     async def run(self, payment: Payment, key: str | None, answer: Callable[[PaymentReply], Awaitable[None]]) -> None:
         """Handle ``payment`` (keyed by ``key``; None: never de-duplicated) and ``answer`` OK."""
         deadline = anyio.current_time() + self.timeout
-        if not await self._take_slot(deadline):
+        if self._running < self.max_handlers and not self._waiters:
+            self._running += 1
+        elif not await self._wait_slot(deadline):
             self.stats["busy"] += 1
             log.warning("payments_app: no handler slot freed within %.1f s (max_handlers=%d); answered "
                         "SERVICE (2) so OK tries again", self.timeout, self.max_handlers)
             await answer(self.service)
             return
         try:
-            await self._keyed(payment, key, deadline, answer)
+            holder = f"{self._prefix}.{next(self._holders)}"
+            if key is not None:
+                claim = await self._claim(key, holder, payment.transaction_id)
+                if claim is None or claim.status != "claimed":
+                    reply = await self._not_claimed(claim, key, holder, payment.transaction_id, deadline)
+                    if reply is not None:
+                        await answer(reply)
+                        return
+            # Under the lifespan, watch() cancels the scope past the deadline; else its own timer.
+            scope = anyio.CancelScope() if self.renewing else anyio.CancelScope(deadline=deadline)
+            live = self.live[holder] = _Live(key, holder, payment.transaction_id, scope, deadline)
+            if self.renewing or key is None:
+                await answer((await self._work(payment, live))[0].reply)
+                return
+            async with anyio.create_task_group() as tasks:  # no lifespan: this request renews its claim
+                tasks.start_soon(self._renew_until_done, live)
+                ended, job = await self._work(payment, live)
+                await answer(ended.reply)
+                if job is None:
+                    tasks.cancel_scope.cancel()
+                # else: a thread past the deadline; renewing stops once it recorded (live entry gone)
         finally:
             self._give_slot()
 
-    async def _keyed(self, payment: Payment, key: str | None, deadline: float,
-                     answer: Callable[[PaymentReply], Awaitable[None]]) -> None:
-        transaction = payment.transaction_id
-        if key is None:
-            ended, _ = await self._work(payment, None, "", deadline)
-            await answer(ended.reply)
-            return
-        holder = f"{self._prefix}.{next(self._holders)}"
-        busy_until = 0.0  # set when first busy (anyio.current_time() is not free)
+    async def _not_claimed(self, claim: Claim | None, key: str, holder: str, transaction: str,
+                           deadline: float) -> PaymentReply | None:
+        """The key was not simply claimed: the answer to give (a recorded outcome, SERVICE), or
+        None once this request holds the key after waiting for another holder."""
+        busy_until = 0.0
         delay = 0.05
         while True:
-            try:
-                claim = await self.store.aclaim(key, holder, self.claim_ttl)
-            except Exception:
+            if claim is None:  # the store failed (logged)
                 self.stats["failed"] += 1
-                log.exception("payments_app: the store could not claim transaction %r; answered SERVICE (2) "
-                              "so OK tries again", transaction)
-                await answer(self.service)
-                return
+                return self.service
+            if claim.status == "claimed":
+                return None
             if claim.status == "done":
                 self.stats["repeats"] += 1
-                await answer(self.recorded(claim.outcome, transaction))
-                return
-            if claim.status == "claimed":
-                break
+                return self.recorded(claim.outcome, transaction)
             now = anyio.current_time()
             if not busy_until:
                 busy_until = min(now + self.busy_wait, deadline)
@@ -214,48 +243,52 @@ class OnceRunner:
                 # Another process runs this transaction's handler now: OK's next try (5 s on)
                 # finds its outcome, or the key free if that process died.
                 self.stats["busy"] += 1
-                log.info("payments_app: transaction %r is being handled by another server; answered "
-                         "SERVICE (2) so OK tries again", transaction)
-                await answer(self.service)
-                return
+                log.info("payments_app: transaction %r is being handled by another server; answered SERVICE "
+                         "(2) so OK tries again", transaction)
+                return self.service
             await anyio.sleep(delay)
             delay = min(delay * 2, 0.5)
-        self.live[key] = (holder, transaction)
-        if self.renewing:  # the lifespan's task renews it
-            ended, job = await self._work(payment, key, holder, deadline)
-            await answer(ended.reply)
-            return
-        async with anyio.create_task_group() as tasks:  # no lifespan: this request renews its claim
-            tasks.start_soon(self._renew_until_done, key)
-            ended, job = await self._work(payment, key, holder, deadline)
-            await answer(ended.reply)
-            if job is None:
-                tasks.cancel_scope.cancel()
-            # else: a thread past the deadline; renewing stops once it recorded (live entry gone)
+            claim = await self._claim(key, holder, transaction)
 
-    async def _work(self, payment: Payment, key: str | None, holder: str,
-                    deadline: float) -> tuple[_Ended, _ThreadJob | None]:
-        """Run the handler within the deadline and record (or release) its outcome; the answer
+    async def _claim(self, key: str, holder: str, transaction: str) -> Claim | None:
+        try:
+            return await self.store.aclaim(key, holder, self.claim_ttl)
+        except Exception:
+            log.exception("payments_app: the store could not claim transaction %r; answered SERVICE (2) so OK "
+                          "tries again", transaction)
+            return None
+
+    async def _work(self, payment: Payment, live: _Live) -> tuple[_Ended, _ThreadJob | None]:
+        """Run the handler within its deadline and record (or release) its outcome; the answer
         for OK, and the job of a thread still running past the deadline (which records itself)."""
         transaction = payment.transaction_id
         if self.is_async:
             ended: _Ended | None = None
-            with anyio.CancelScope(deadline=deadline):
-                ended = await self._call_async(payment)
+            with live.scope:
+                try:
+                    result = self.handler(payment)
+                    if inspect.isawaitable(result):
+                        await result
+                except PaymentRejected as exc:
+                    ended = self._rejected(exc)
+                except Exception:
+                    ended = self._failed(payment)
+                else:
+                    self.stats["credited"] += 1
+                    ended = _Ended(self._success, final=True)
             if ended is None:
                 self.stats["timeouts"] += 1
                 log.warning("payments_app: the handler ran past timeout=%.1f s on transaction %r and was "
                             "cancelled; answered SERVICE (2) so OK tries again", self.timeout, transaction)
                 ended = _Ended(self.service, final=False)
-            if key is not None:
-                await self._record(key, holder, ended, transaction)
+            await self._record(live, ended)
             return ended, None
         job = _ThreadJob()
         loop = anyio.lowlevel.current_token()
         if self._threads is None or self._threads[0] is not loop:
             self._threads = (loop, anyio.CapacityLimiter(self.max_handlers))
-        with anyio.move_on_after(deadline - anyio.current_time()):
-            await anyio.to_thread.run_sync(self._call_in_thread, payment, key, holder, job,
+        with live.scope:
+            await anyio.to_thread.run_sync(self._call_in_thread, payment, live, job,
                                            abandon_on_cancel=True, limiter=self._threads[1])
         with job.lock:
             result = job.ended
@@ -267,23 +300,10 @@ class OnceRunner:
                         "(2). It runs in a thread, which cannot be stopped: it keeps the transaction, and its "
                         "outcome is recorded for OK's next try", self.timeout, transaction)
             return _Ended(self.service, final=False), job
-        if key is not None:
-            await self._record(key, holder, result, transaction)
+        await self._record(live, result)
         return result, None
 
-    async def _call_async(self, payment: Payment) -> _Ended:
-        try:
-            result = self.handler(payment)
-            if inspect.isawaitable(result):
-                await result
-        except PaymentRejected as exc:
-            return self._rejected(exc)
-        except Exception:
-            return self._failed(payment)
-        self.stats["credited"] += 1
-        return _Ended(self._success, final=True)
-
-    def _call_in_thread(self, payment: Payment, key: str | None, holder: str, job: _ThreadJob) -> None:
+    def _call_in_thread(self, payment: Payment, live: _Live, job: _ThreadJob) -> None:
         try:
             result = self.handler(payment)
             if inspect.isawaitable(result):  # a plain function that returned a coroutine
@@ -298,8 +318,8 @@ class OnceRunner:
         with job.lock:
             job.ended = ended
             abandoned = job.abandoned
-        if abandoned and key is not None:  # the request answered SERVICE at its deadline: record here
-            self._record_blocking(key, holder, ended, payment.transaction_id)
+        if abandoned:  # the request answered SERVICE at its deadline: record here
+            self._record_blocking(live, ended)
         job.done.set()
 
     def _rejected(self, exc: PaymentRejected) -> _Ended:
@@ -314,28 +334,35 @@ class OnceRunner:
         return _Ended(self.service, final=False)
 
     # -- recording -----------------------------------------------------------------------------
-    async def _record(self, key: str, holder: str, ended: _Ended, transaction: str) -> None:
+    async def _record(self, live: _Live, ended: _Ended) -> None:
+        key = live.key
         try:
+            if key is None:
+                return
             if ended.final:
-                first = await self.store.afinish(key, holder, self.outcome(ended.reply), self.keep)
-                self._after_finish(first, transaction)
+                first = await self.store.afinish(key, live.holder, self.outcome(ended.reply), self.keep)
+                self._after_finish(first, live.transaction)
             else:
-                await self.store.arelease(key, holder)
+                await self.store.arelease(key, live.holder)
         except Exception:
-            self._store_failed(ended, transaction)
+            self._store_failed(ended, live.transaction)
         finally:
-            self.live.pop(key, None)
+            self.live.pop(live.holder, None)
 
-    def _record_blocking(self, key: str, holder: str, ended: _Ended, transaction: str) -> None:
+    def _record_blocking(self, live: _Live, ended: _Ended) -> None:
+        key = live.key
         try:
+            if key is None:
+                return
             if ended.final:
-                self._after_finish(self.store.finish(key, holder, self.outcome(ended.reply), self.keep), transaction)
+                self._after_finish(self.store.finish(key, live.holder, self.outcome(ended.reply), self.keep),
+                                   live.transaction)
             else:
-                self.store.release(key, holder)
+                self.store.release(key, live.holder)
         except Exception:
-            self._store_failed(ended, transaction)
+            self._store_failed(ended, live.transaction)
         finally:
-            self.live.pop(key, None)
+            self.live.pop(live.holder, None)
 
     def _after_finish(self, first: bool, transaction: str) -> None:
         if not first:
@@ -351,37 +378,44 @@ class OnceRunner:
             log.warning("payments_app: could not release transaction %r (the store failed); it frees itself "
                         "after claim_ttl=%.1f s", transaction, self.claim_ttl, exc_info=True)
 
-    # -- renewing claims -----------------------------------------------------------------------
-    async def _renew(self, key: str) -> None:
-        entry = self.live.get(key)
-        if entry is None:
+    # -- renewing claims, and deadlines under the lifespan ---------------------------------------
+    async def _renew(self, live: _Live) -> None:
+        key = live.key
+        if key is None or live.holder not in self.live:
             return
-        holder, transaction = entry
         try:
-            claim = await self.store.aclaim(key, holder, self.claim_ttl)
+            claim = await self.store.aclaim(key, live.holder, self.claim_ttl)
         except Exception:
             log.warning("payments_app: could not renew the claim on transaction %r (the store failed)",
-                        transaction, exc_info=True)
+                        live.transaction, exc_info=True)
             return
         if claim.status == "claimed":
-            if key not in self.live:  # its work ended (released) while this renewal was on the way
-                await self.store.arelease(key, holder)
+            if live.holder not in self.live:  # its work ended (released) while this renewal was on the way
+                await self.store.arelease(key, live.holder)
             return
-        if self.live.pop(key, None) is not None and claim.status == "busy":
+        if self.live.pop(live.holder, None) is not None and claim.status == "busy":
             log.error("payments_app: lost the claim on transaction %r while its handler runs: another server "
-                      "may run it too", transaction)
+                      "may run it too", live.transaction)
 
-    async def _renew_until_done(self, key: str) -> None:
-        while key in self.live:
+    async def _renew_until_done(self, live: _Live) -> None:
+        while live.holder in self.live:
             await anyio.sleep(self.claim_ttl / 3)
-            await self._renew(key)
+            await self._renew(live)
 
-    async def renew_forever(self) -> None:
-        """Renew every live claim every third of ``claim_ttl`` (the lifespan runs this)."""
+    async def watch(self) -> None:
+        """Under the lifespan: every :attr:`tick` seconds, cancel the handlers past their deadline,
+        and every third of ``claim_ttl`` renew every live claim."""
+        renewed = anyio.current_time()
         while True:
-            await anyio.sleep(self.claim_ttl / 3)
-            for key in list(self.live):
-                await self._renew(key)
+            await anyio.sleep(self.tick)
+            now = anyio.current_time()
+            for live in list(self.live.values()):
+                if now >= live.deadline:
+                    live.scope.cancel()
+            if now - renewed >= self.claim_ttl / 3 - 1e-9:
+                renewed = now
+                for live in list(self.live.values()):
+                    await self._renew(live)
 
 
 async def _await(result: Awaitable[Any]) -> Any:

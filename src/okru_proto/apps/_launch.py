@@ -218,11 +218,15 @@ def verify_launch(params: Mapping[str, str] | str, *, app_secret_key: Secret | s
     try:
         received = params.copy() if type(params) is dict and len(params) <= MAX_PARAMS and "" not in params \
             else read_params(params)
-        get = received.get
-        sig, auth_sig, user, session_key = get("sig"), get("auth_sig"), get("logged_user_id"), get("session_key")
-        if not (sig and auth_sig and user and session_key and get("session_secret_key")
-                and get("application_key")):
-            missing = [name for name in _REQUIRED if not get(name)]
+        try:
+            sig, auth_sig = received["sig"], received["auth_sig"]
+            user, session_key = received["logged_user_id"], received["session_key"]
+            present = sig and auth_sig and user and session_key and received["session_secret_key"] \
+                and received["application_key"]
+        except KeyError:
+            present = False
+        if not present:
+            missing = [name for name in _REQUIRED if not received.get(name)]
             raise LaunchError(f"launch parameters: {', '.join(missing)} missing or empty (is this OK.ru's "
                               "launch URL, with all its parameters?)")
         # sig_of, its common case inlined (ASCII text, names of str): this runs on every page load.

@@ -121,23 +121,11 @@ class Payment:
     raw: Params
 
 
-def _number(received: Mapping[str, str], name: str, required: bool) -> int | None:
-    text = received.get(name)
-    if text is None or (text == "" and not required):
-        if required:
-            raise PaymentError(CALLBACK_INVALID_PAYMENT, f"{name} missing")
-        return None
-    if not (text.isascii() and text.isdigit()) or len(text) > _LONGEST_NUMBER:
+def _number(text: str, name: str) -> int:
+    if not (text.isdigit() and text.isascii()) or len(text) > _LONGEST_NUMBER:
         raise PaymentError(CALLBACK_INVALID_PAYMENT, f"{name} is not a whole number of at most "
                            f"{_LONGEST_NUMBER} digits")
     return int(text)
-
-
-def _text(received: Mapping[str, str], name: str) -> str:
-    text = received.get(name)
-    if not text:
-        raise PaymentError(CALLBACK_INVALID_PAYMENT, f"{name} missing or empty")
-    return text
 
 
 def parse_payment(params: Mapping[str, str] | str, *, app_secret_key: Secret | str,
@@ -150,21 +138,24 @@ def parse_payment(params: Mapping[str, str] | str, *, app_secret_key: Secret | s
     whole number) required; ``trial_days`` a whole number and ``extra_attributes`` JSON when sent;
     ``method``, when sent, ``callbacks.payment``; ``application_key``, when both sent and given,
     this app's (OK does not say it sends it: a callback without one is accepted)."""
-    if isinstance(app_secret_key, Secret):
-        app_secret_key = app_secret_key.reveal()
-    if not isinstance(app_secret_key, str) or not app_secret_key:
+    if type(app_secret_key) is not str:
+        app_secret_key = app_secret_key.reveal() if isinstance(app_secret_key, Secret) else app_secret_key
+        if not isinstance(app_secret_key, str):
+            raise UsageError("app_secret_key must be the application's secret key (a non-empty str)")
+    if not app_secret_key:
         raise UsageError("app_secret_key must be the application's secret key (a non-empty str)")
     try:
         received = read_params(params)
+        expected = sig_of(received, app_secret_key)
     except BadParams as exc:
         raise PaymentError(CALLBACK_INVALID_PAYMENT, str(exc)) from None
-    sig = received.get("sig")
+    get = received.get
+    sig = get("sig")
     if not sig:
         raise PaymentError(PARAM_SIGNATURE, "sig missing")
-    if not digest_matches(sig_of(received, app_secret_key), sig):
+    if not digest_matches(expected, sig):
         raise PaymentError(PARAM_SIGNATURE, "sig does not match: not signed by OK.ru with this app's "
                            "secret key, or changed after signing")
-    get = received.get
     method = get("method")
     if method is not None and method != "callbacks.payment":
         raise PaymentError(CALLBACK_INVALID_PAYMENT, "method is not callbacks.payment")
@@ -174,6 +165,11 @@ def parse_payment(params: Mapping[str, str] | str, *, app_secret_key: Secret | s
     transaction_id = get("transaction_id")
     if transaction_id is None:
         raise PaymentError(CALLBACK_INVALID_PAYMENT, "transaction_id missing")
+    uid, transaction_time, amount = get("uid"), get("transaction_time"), get("amount")
+    if not uid or not transaction_time or amount is None:
+        for name in ("uid", "transaction_time", "amount"):
+            if not get(name):
+                raise PaymentError(CALLBACK_INVALID_PAYMENT, f"{name} missing or empty")
     extra: Any = None
     extra_text = get("extra_attributes")
     if extra_text:
@@ -182,16 +178,13 @@ def parse_payment(params: Mapping[str, str] | str, *, app_secret_key: Secret | s
         except (ValueError, RecursionError):
             raise PaymentError(CALLBACK_INVALID_PAYMENT, "extra_attributes is not JSON") from None
     card_promo = get("card_promo")
-    amount = _number(received, "amount", True)
-    assert amount is not None
-    return Payment(
-        uid=_text(received, "uid"), transaction_id=transaction_id,
-        transaction_time=_text(received, "transaction_time"), product_code=get("product_code") or None,
-        product_option=get("product_option") or None, amount=amount, currency=get("currency") or None,
-        payment_system=get("payment_system") or None, extra_attributes=extra,
-        trial_days=_number(received, "trial_days", False),
-        card_promo=None if not card_promo else card_promo.strip().lower() in ("1", "true"),
-        application_key=sent_key, raw=Params(received))
+    trial_days = get("trial_days")
+    assert uid is not None and transaction_time is not None and amount is not None
+    return Payment(uid, transaction_id, transaction_time, get("product_code") or None,
+                   get("product_option") or None, _number(amount, "amount"), get("currency") or None,
+                   get("payment_system") or None, extra, None if not trial_days else _number(trial_days, "trial_days"),
+                   None if not card_promo else card_promo.strip().lower() in ("1", "true"), sent_key,
+                   Params(received))
 
 
 def check_price(payment: Payment, prices: Mapping[str, int]) -> None:

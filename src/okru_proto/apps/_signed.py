@@ -65,13 +65,15 @@ def _parse_query(text: str) -> dict[str, str]:
         raise BadParams("the query string's percent-encoded text is not UTF-8") from None
     except ValueError:
         raise BadParams(f"more than {MAX_PARAMS} parameters") from None
-    out: dict[str, str] = {}
-    for name, value in pairs:
-        if not name:
-            raise BadParams("a parameter has an empty name")
-        if name in out:
-            raise BadParams(f"parameter {name!r} appears twice")
-        out[name] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise BadParams(f"parameter {name!r} appears twice")
+            seen.add(name)
+    if "" in out:
+        raise BadParams("a parameter has an empty name")
     return out
 
 
