@@ -42,6 +42,8 @@ class _Bounded:
     """Mixed before a redis-py connection class: every phase waits at most what is left."""
 
     _sock: Any
+    socket_timeout: Any
+    socket_connect_timeout: Any
 
     def _left(self) -> float | None:
         at = DEADLINE.get()

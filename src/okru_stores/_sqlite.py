@@ -66,24 +66,24 @@ class SQLiteStore:
         self.lease_wait = lease_wait
         self.timeout = timeout
         self._codec = Codec(encrypt, decrypt)
-        self._identity = make_private(self.path)
+        self._identity: tuple[int, int, int] | None = (-1, -1, -1)  # not checked yet
         self._next_sweep = 0.0
-
-        def setup(db: sqlite3.Connection) -> None:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-        self._run(setup)
+        self._run(lambda db: None)
 
     def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        if identity(self.path) != self._identity:
-            # Replaced since it was checked (or deleted): check it again, never follow a link.
+        fresh = identity(self.path) != self._identity
+        if fresh:
+            # New, or replaced since it was checked (or deleted): check it again (never through a
+            # link), and give a new file its tables.
             self._identity = make_private(self.path)
         try:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path!r}: {exc}") from exc
         try:
+            if fresh:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
             return operation(db)
         except sqlite3.Error as exc:
             raise StoreError(f"the store {self.path!r} failed: {exc}") from exc

@@ -328,3 +328,10 @@ def test_once_rules_state_machine(kind: str, tmp_path: Path, redis_url: str) -> 
 
     run_state_machine_as_test(machine, settings=settings(max_examples=50 if kind == "redis" else 200,
                                                          stateful_step_count=30, deadline=None))
+
+
+def test_half_an_encryption_hook_pair_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="both encrypt= and decrypt="):
+        SQLiteStore(tmp_path / "h.sqlite3", encrypt=lambda data: data)
+    with pytest.raises(UsageError, match="both encrypt= and decrypt="):
+        RedisStore("redis://127.0.0.1:6379/0", decrypt=lambda data: data)
