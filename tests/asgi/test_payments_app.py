@@ -489,3 +489,66 @@ async def test_the_app_secret_never_reaches_a_log_line_or_an_answer(caplog: pyte
     text = " ".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert caplog.records and SECRET not in text and SECRET not in repr(app)
     assert all(SECRET.encode() not in body for body in bodies)
+
+
+def test_max_handlers_bounds_the_handlers_running_at_once() -> None:
+    running: list[str] = []
+    most: list[int] = [0]
+
+    async def main() -> None:
+        gate = trio.Event()
+
+        async def handler(payment: Payment) -> None:
+            running.append(payment.transaction_id)
+            most[0] = max(most[0], len(running))
+            if payment.transaction_id == "m-1":
+                await gate.wait()
+            running.remove(payment.transaction_id)
+
+        app = app_for(handler, max_handlers=1, timeout=10.0)
+        answers: dict[str, Answer] = {}
+
+        async def ask(transaction: str) -> None:
+            answers[transaction] = await call(app, signed_query(transaction))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask, "m-1")
+            await trio.sleep(0.5)
+            nursery.start_soon(ask, "m-2")  # another payment: waits for the one slot
+            await trio.sleep(3)
+            assert running == ["m-1"] and "m-2" not in answers
+            gate.set()
+        assert most[0] == 1 and is_success(answers["m-1"]) and is_success(answers["m-2"])
+
+    run_virtual(main)
+
+
+def test_slots_hand_over_in_order_and_time_out() -> None:
+    from okru_asgi.payments._slots import Slots
+
+    async def main() -> None:
+        slots = Slots(1)
+        assert slots.take() and not slots.take()
+        got: list[str] = []
+
+        async def waiter(name: str, deadline: float) -> None:
+            if await slots.wait(deadline):
+                got.append(name)
+            else:
+                got.append(name + " timed out")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter, "first", trio.current_time() + 5)
+            await trio.sleep(0.1)
+            nursery.start_soon(waiter, "second", trio.current_time() + 1)
+            await trio.sleep(2)  # the second gave up; the first still waits
+            assert got == ["second timed out"] and len(slots.waiters) == 1
+            slots.give()  # handed to the first: the count stays
+        assert got == ["second timed out", "first"] and slots.running == 1
+        slots.give()
+        assert slots.running == 0 and slots.take()
+        with trio.move_on_after(1):  # a waiter cancelled leaves the queue
+            await slots.wait(trio.current_time() + 10)
+        assert not slots.waiters
+
+    run_virtual(main)

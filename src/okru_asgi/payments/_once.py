@@ -10,6 +10,7 @@ outcome recorded for OK's repeats, and the bound on handlers running at once.
   without the lifespan, each request renews its own claim in a task group and has its own timer.
 * A repeat finding the key claimed by another holder waits up to ``busy_wait`` for an outcome,
   then gets SERVICE (2): OK comes back 5 s later.
+* At most ``max_handlers`` handlers run at once (``_slots``).
 * ``timeout`` bounds the wait for the handler. An ``async`` handler is cancelled at the deadline
   (nothing recorded, the claim released: like a crash). A plain function runs in a worker thread,
   which cannot be stopped: past the deadline OK gets SERVICE (2), the thread keeps the claim
@@ -26,7 +27,6 @@ import logging
 import os
 import secrets
 import threading
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +45,8 @@ from okru_proto.apps import (
     payment_reply,
 )
 from okru_stores import Claim, OnceStore
+
+from ._slots import Slots
 
 __all__ = ["OnceRunner", "is_async"]
 
@@ -131,8 +133,7 @@ class OnceRunner:
         self.renewing = False
         #: Seconds between two rounds of watch: renewals and deadlines.
         self.tick = min(claim_ttl / 3, timeout / 4)
-        self._running = 0
-        self._waiters: deque[list[Any]] = deque()
+        self._slots = Slots(max_handlers)
         self._threads: tuple[object, anyio.CapacityLimiter] | None = None
 
     # -- outcomes --------------------------------------------------------------------------
@@ -158,39 +159,11 @@ class OnceRunner:
                       "another version of okru?); answered SERVICE (2)", transaction)
             return self.service
 
-    # -- handler slots ---------------------------------------------------------------------
-    async def _wait_slot(self, deadline: float) -> bool:
-        """Wait for a handler slot (all ``max_handlers`` are busy); True when one was handed over."""
-        waiter: list[Any] = [anyio.Event(), False]  # [wake, granted]
-        self._waiters.append(waiter)
-        try:
-            with anyio.move_on_after(deadline - anyio.current_time()):
-                await waiter[0].wait()
-        except BaseException:
-            if waiter[1]:
-                self._give_slot()
-            else:
-                self._waiters.remove(waiter)
-            raise
-        if not waiter[1]:
-            self._waiters.remove(waiter)
-        return bool(waiter[1])
-
-    def _give_slot(self) -> None:
-        if self._waiters:  # the slot changes hands: the count stays
-            waiter = self._waiters.popleft()
-            waiter[1] = True
-            waiter[0].set()
-        else:
-            self._running -= 1
-
     # -- one payment -------------------------------------------------------------------------
     async def run(self, payment: Payment, key: str | None, answer: Callable[[PaymentReply], Awaitable[None]]) -> None:
         """Handle ``payment`` (keyed by ``key``; None: never de-duplicated) and ``answer`` OK."""
         deadline = anyio.current_time() + self.timeout
-        if self._running < self.max_handlers and not self._waiters:
-            self._running += 1
-        elif not await self._wait_slot(deadline):
+        if not self._slots.take() and not await self._slots.wait(deadline):
             self.stats["busy"] += 1
             log.warning("payments_app: no handler slot freed within %.1f s (max_handlers=%d); answered "
                         "SERVICE (2) so OK tries again", self.timeout, self.max_handlers)
@@ -219,7 +192,7 @@ class OnceRunner:
                     tasks.cancel_scope.cancel()
                 # else: a thread past the deadline; renewing stops once it recorded (live entry gone)
         finally:
-            self._give_slot()
+            self._slots.give()
 
     async def _not_claimed(self, claim: Claim | None, key: str, holder: str, transaction: str,
                            deadline: float) -> PaymentReply | None:
