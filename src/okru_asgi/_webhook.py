@@ -90,7 +90,7 @@ class WebhookApp:
         if not callable(handler):
             raise UsageError("webhook_app needs a handler: async def handler(event): ...")
         self.handler = handler
-        self.sources = SourceCheck(allowed_networks, trusted_proxies, log=log)
+        self.sources = SourceCheck(allowed_networks, trusted_proxies, log=log, app="webhook_app")
         self.dedup = DedupWindow(dedup_window)
         if type(max_body) is not int or max_body < 1:
             raise UsageError("max_body is a number of bytes >= 1")
