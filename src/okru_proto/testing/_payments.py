@@ -26,8 +26,8 @@ from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 from .._errors import UsageError
-from .._wire.sign import sign
 from .._values import Request, Response
+from .._wire.sign import sign
 from ._http import Incoming, plain_json
 from ._token import auth_sig
 
