@@ -80,11 +80,16 @@ class SourceCheck:
         if not self._trusted(peer):
             if forwarded and not self._forwarded_noted:
                 self._forwarded_noted = True
+                # Said once: the header is either a proxy nobody told the app about, or a client
+                # posing as another address. Under uvicorn's defaults (proxy headers on, trusted for
+                # 127.0.0.1) a local client's pose has already replaced the address this app sees.
                 self._log.warning(
-                    "a request carried X-Forwarded-For but no proxy is trusted, so it was ignored and the "
-                    "peer address %s used; behind a reverse proxy, pass trusted_proxies=[its address] (and "
-                    "check that your ASGI server does not rewrite the client address from that header itself, "
-                    "as uvicorn does by default for 127.0.0.1: --forwarded-allow-ips)", peer)
+                    "a request carried X-Forwarded-For while no proxy is trusted, so the header was ignored "
+                    "and the address the server gave, %s, was checked. Behind a reverse proxy, pass "
+                    "trusted_proxies=[its address]. Note that uvicorn by default replaces that address with "
+                    "the header's last hop for requests from 127.0.0.1 (--forwarded-allow-ips), so any local "
+                    "client can pose as OK: run it with --no-proxy-headers (proxy_headers=False). "
+                    "This is said once", peer)
             return peer
         for hop in reversed(forwarded):
             address = _address(hop)
