@@ -1,19 +1,14 @@
-"""The emulator's Bot API rules (pure, through ``FakeOK.handle``) and ``webhook_app`` driven
-directly as an ASGI callable (no lifespan: the fallback background paths on asyncio and trio)."""
+"""The emulator's Bot API rules (pure, through ``FakeOK.handle``); the core's webhook parsing
+loads no event loop. (``webhook_app`` itself: tests/asgi.)"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 from typing import Any
 
-import trio
-
-from okru_asgi import webhook_app
 from okru_proto.adapter import Request
-from okru_proto.bots import MessageCreated, UnknownEvent
 from okru_proto.testing import FakeOK
 
 BASE = "https://api.ok.ru/graph"
@@ -95,66 +90,6 @@ def test_webhook_retries_stop_after_eight_hours() -> None:
     bots.delivered(delivery, 200)
     fake.clock.advance(8 * 3600)
     assert bots.due() == []
-
-
-async def _drive(app: Any, body: bytes, client: str = "217.20.145.193") -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-    messages = [{"type": "http.request", "body": body[:5], "more_body": True},
-                {"type": "http.request", "body": body[5:], "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": "POST", "client": (client, 5000),
-             "headers": [(b"content-type", b"application/json")]}
-    await app(scope, receive, send)
-    return sent
-
-
-BODY = json.dumps({"message": {"text": "t", "mid": "mid:1"}, "recipient": {"chat_id": "chat:1"}}).encode()
-
-
-def test_app_without_lifespan_on_asyncio() -> None:
-    async def main() -> list[Any]:
-        got: list[Any] = []
-        done = asyncio.Event()
-
-        async def handler(event: Any) -> None:
-            got.append(event)
-            done.set()
-
-        app = webhook_app(handler)
-        sent = await _drive(app, BODY)
-        assert sent[0]["status"] == 200 and not got  # answered before the handler ran
-        await asyncio.wait_for(done.wait(), 10)
-        assert (await _drive(app, BODY, client="10.0.0.1"))[0]["status"] == 403
-        return got
-
-    (event,) = asyncio.run(main())
-    assert isinstance(event, MessageCreated) and event.text == "t"
-
-
-def test_app_without_lifespan_on_trio() -> None:
-    got: list[Any] = []
-
-    async def main() -> None:
-        done = trio.Event()
-
-        async def handler(event: Any) -> None:
-            got.append(event)
-            done.set()
-
-        app = webhook_app(handler)
-        sent = await _drive(app, b'{"webhookType":"NEW_THING","a":1}', client="::ffff:217.20.153.49")
-        assert sent[0]["status"] == 200
-        with trio.fail_after(10):
-            await done.wait()
-
-    trio.run(main)
-    assert isinstance(got[0], UnknownEvent) and got[0].raw == {"webhookType": "NEW_THING", "a": 1}
 
 
 def test_core_import_loads_no_event_loop() -> None:
