@@ -50,6 +50,10 @@ def _address(text: str) -> Address | None:
     return address
 
 
+#: Peer addresses whose verdict is remembered (each request then skips parsing its address).
+_VERDICTS = 4096
+
+
 class SourceCheck:
     """The allow-list of one app: ``allowed`` networks (``None``: any source) behind
     ``trusted_proxies``. ``option`` is the app's keyword that widens the list, for the log."""
@@ -57,6 +61,7 @@ class SourceCheck:
     def __init__(self, allowed: Iterable[str | Network] | None, trusted_proxies: Iterable[str | Network], *,
                  log: logging.Logger, option: str = "allowed_networks",
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self._verdicts: dict[str, bool] = {}
         self.allowed = None if allowed is None else networks(allowed, option)
         self.proxies = networks(trusted_proxies, "trusted_proxies")
         self._log = log
@@ -64,6 +69,16 @@ class SourceCheck:
         self._clock = clock
         self._warned: OrderedDict[str, float] = OrderedDict()
         self._forwarded_noted = False
+
+    @property
+    def allowed(self) -> tuple[Network, ...] | None:
+        """The accepted networks (``None``: any source); may be replaced while serving."""
+        return self._allowed
+
+    @allowed.setter
+    def allowed(self, value: tuple[Network, ...] | None) -> None:
+        self._allowed = value
+        self._verdicts.clear()
 
     def _trusted(self, address: Address | None) -> bool:
         return address is not None and any(address in net for net in self.proxies)
@@ -78,18 +93,8 @@ class SourceCheck:
             if name.lower() == b"x-forwarded-for":
                 forwarded.extend(value.decode("latin-1").split(","))
         if not self._trusted(peer):
-            if forwarded and not self._forwarded_noted:
-                self._forwarded_noted = True
-                # Said once: the header is either a proxy nobody told the app about, or a client
-                # posing as another address. Under uvicorn's defaults (proxy headers on, trusted for
-                # 127.0.0.1) a local client's pose has already replaced the address this app sees.
-                self._log.warning(
-                    "a request carried X-Forwarded-For while no proxy is trusted, so the header was ignored "
-                    "and the address the server gave, %s, was checked. Behind a reverse proxy, pass "
-                    "trusted_proxies=[its address]. Note that uvicorn by default replaces that address with "
-                    "the header's last hop for requests from 127.0.0.1 (--forwarded-allow-ips), so any local "
-                    "client can pose as OK: run it with --no-proxy-headers (proxy_headers=False). "
-                    "This is said once", peer)
+            if forwarded:
+                self._note_forwarded(peer)
             return peer
         for hop in reversed(forwarded):
             address = _address(hop)
@@ -99,15 +104,51 @@ class SourceCheck:
                 return address
         return peer
 
+    def _note_forwarded(self, peer: object) -> None:
+        if not self._forwarded_noted:
+            self._forwarded_noted = True
+            # Said once: the header is either a proxy nobody told the app about, or a client
+            # posing as another address. Under uvicorn's defaults (proxy headers on, trusted for
+            # 127.0.0.1) a local client's pose has already replaced the address this app sees.
+            self._log.warning(
+                "a request carried X-Forwarded-For while no proxy is trusted, so the header was ignored "
+                "and the address the server gave, %s, was checked. Behind a reverse proxy, pass "
+                "trusted_proxies=[its address]. Note that uvicorn by default replaces that address with "
+                "the header's last hop for requests from 127.0.0.1 (--forwarded-allow-ips), so any local "
+                "client can pose as OK: run it with --no-proxy-headers (proxy_headers=False). "
+                "This is said once", peer)
+
     def allows(self, scope: MutableMapping[str, Any]) -> bool:
         """True if the request may go on; a refusal is logged (rate-limited per address)."""
-        if self.allowed is None:
+        allowed = self._allowed
+        if allowed is None:
             return True
-        address = self.client_address(scope)
-        if address is not None and any(address in net for net in self.allowed):
-            return True
-        self._warn(str(address) if address is not None else "an unreadable address")
-        return False
+        if self.proxies:
+            address = self.client_address(scope)
+            if address is not None and any(address in net for net in allowed):
+                return True
+            self._warn(str(address) if address is not None else "an unreadable address")
+            return False
+        # No proxy is trusted, so the peer is the source whatever the headers say: its verdict
+        # is remembered (a webhook sender is a handful of OK's addresses).
+        client = scope.get("client")
+        host = str(client[0]) if client else ""
+        if not self._forwarded_noted:
+            for name, _ in scope.get("headers") or ():
+                if name.lower() == b"x-forwarded-for":
+                    self._note_forwarded(_address(host) if host else None)
+                    break
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            address = _address(host) if host else None
+            verdict = address is not None and any(address in net for net in allowed)
+            if len(self._verdicts) >= _VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[host] = verdict
+        if not verdict:
+            address = _address(host) if host else None
+            self._warn(str(address) if address is not None else "an unreadable address")
+        return verdict
 
     def _warn(self, who: str) -> None:
         now = self._clock()

@@ -243,6 +243,8 @@ class WebhookApp:
         self._limiter: anyio.CapacityLimiter | None = None
         self._tasks: anyio.abc.TaskGroup | None = None
         self._idle: anyio.Event | None = None
+        # With lifespan: each running handler's deadline and cancel scope, for the watchdog.
+        self._deadlines: dict[object, tuple[float, anyio.CancelScope]] | None = None
 
     @property
     def running(self) -> int:
@@ -297,13 +299,15 @@ class WebhookApp:
         if body is None:
             return  # the sender went away
         stats["received"] += 1
-        ctype = None
+        headers: dict[str, str] | None = None
         for name, value in scope.get("headers") or ():
             if name == b"content-type" or name.lower() == b"content-type":
-                ctype = value.decode("latin-1")
+                # The usual type needs no check (parse_webhook would pass it): skip building one.
+                if value != b"application/json":
+                    headers = {"content-type": value.decode("latin-1")}
                 break
         try:
-            event = parse_webhook(body, None if ctype is None else {"content-type": ctype})
+            event = parse_webhook(body, headers)
         except WebhookError as exc:
             stats["invalid"] += 1
             # Say why, to the sender and in the log: a first try with curl's default form type
@@ -320,14 +324,25 @@ class WebhookApp:
         # OK sees; a 503 makes it deliver again later (any status but 200 is retried, §11.10).
         # The event is claimed only once it has a slot, so that redelivery is not taken for a repeat.
         token = object()
-        if not await self._take_slot(token):
+        limiter = self._limiter or self._limit()
+        try:
+            limiter.acquire_on_behalf_of_nowait(token)  # a free slot: the usual case, no wait
+            taken = True
+        except anyio.WouldBlock:
+            taken = await self._take_slot(token)
+        if not taken:
             stats["busy"] += 1
             log.warning("webhook: no handler slot freed within %.1f s (max_handlers=%d); a %s event "
                         "answered %d so OK delivers it again", self._slot_wait(), self.max_handlers,
                         event.type or "untyped", BUSY_STATUS)
             await reply(send, BUSY_STATUS)
             return
-        verdict = "claimed" if key is None else await self._claim(key)
+        if key is None:
+            verdict = "claimed"
+        elif self.store is None:
+            verdict = self._seen.claim(key)
+        else:
+            verdict = await self._claim(key)
         if verdict != "claimed":
             self._give_back(token)
             if verdict == "done" or (verdict == "busy" and self.answer == "at_once"):
@@ -418,7 +433,7 @@ class WebhookApp:
         if key is None:
             return
         store = self.store
-        if store is not None:
+        if store is not None:  # (without a store, _handle records in this process itself)
             # Shielded: a handler cancelled at shutdown still gives its claim back.
             with anyio.CancelScope(shield=True) as scope:
                 scope.deadline = anyio.current_time() + RECORD_TIMEOUT
@@ -456,14 +471,8 @@ class WebhookApp:
         """Wait up to ``slot_wait`` for a slot held on behalf of ``token``; True if taken.
         anyio's limiter serves waiters first come, first served (a burst cannot starve an early
         event) and gives a slot handed to a waiter cancelled at that moment to the next one."""
-        limiter = self._limiter or self._limit()
-        try:
-            limiter.acquire_on_behalf_of_nowait(token)
-            return True
-        except anyio.WouldBlock:
-            pass
         with anyio.move_on_after(self._slot_wait()):
-            await limiter.acquire_on_behalf_of(token)
+            await self._limit().acquire_on_behalf_of(token)
             return True
         return False
 
@@ -476,10 +485,15 @@ class WebhookApp:
     async def _handle(self, event: WebhookEvent, key: str | None, token: object, outcome: _Outcome | None) -> None:
         handled = False
         result: Any = None
+        # The watchdog runs in the lifespan's task group, for the handlers that run there.
+        deadlines = self._deadlines if self._tasks is not None else None
         try:
             with anyio.CancelScope() as scope:
                 if self.handler_timeout is not None:
-                    scope.deadline = anyio.current_time() + self.handler_timeout
+                    if deadlines is not None:  # the watchdog cancels it: no timer per handler
+                        deadlines[token] = (anyio.current_time() + self.handler_timeout, scope)
+                    else:
+                        scope.deadline = anyio.current_time() + self.handler_timeout
                 result = self._call(event)
                 if hasattr(result, "__await__"):
                     result = await result
@@ -500,13 +514,37 @@ class WebhookApp:
                           " (answered 200 already: OK will not deliver it again)" if outcome is None
                           else "; answered 500 so OK delivers it again")
         finally:
+            if deadlines is not None:
+                deadlines.pop(token, None)
             try:
-                await self._record(key, handled)
+                if self.store is not None:
+                    await self._record(key, handled)
+                elif key is not None:
+                    if handled:
+                        self._seen.finish(key)
+                    else:
+                        self._seen.release(key)
             finally:
                 self._give_back(token)
                 if outcome is not None:
                     outcome.ok = handled
                     outcome.done.set()
+
+    async def _watchdog(self) -> None:
+        """Cancels each handler at its deadline (with lifespan). One timer for all of them: the
+        handlers share one timeout, so their deadlines come in the order they started (a dict
+        keeps it), and the next to pass is always the first still running."""
+        deadlines = self._deadlines
+        assert deadlines is not None and self.handler_timeout is not None
+        while True:
+            now = anyio.current_time()
+            wake = now + self.handler_timeout  # no handler that starts later ends earlier
+            for deadline, scope in deadlines.values():
+                if deadline > now:
+                    wake = deadline
+                    break
+                scope.cancel()  # it leaves the dict when it ends
+            await anyio.sleep_until(wake)
 
     # -- lifespan ------------------------------------------------------------------------
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -515,10 +553,15 @@ class WebhookApp:
             return
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
+            if self.handler_timeout is not None:
+                self._deadlines = {}
+                tasks.start_soon(self._watchdog)
             await send({"type": "lifespan.startup.complete"})
             await receive()  # lifespan.shutdown
             self._tasks = None
             await self._drain(tasks)
+            tasks.cancel_scope.cancel()  # the watchdog
+        self._deadlines = None
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _drain(self, tasks: anyio.abc.TaskGroup) -> None:

@@ -81,6 +81,35 @@ def test_64_hung_handlers_free_their_slots_at_handler_timeout(with_lifespan: boo
     assert "answered 200 already: OK will not deliver it again" in lines[0]
 
 
+@pytest.mark.parametrize("with_lifespan", [True, False], ids=["lifespan", "no-lifespan"])
+def test_each_handler_is_cancelled_at_its_own_deadline(with_lifespan: bool) -> None:
+    """Handlers that start at different times end at their own deadlines (with lifespan one
+    watchdog times them all; without, each has its own)."""
+    ended: dict[int, float] = {}
+
+    async def main() -> None:
+        start = trio.current_time()
+
+        async def handler(event: MessageCreated) -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                ended[event.message.seq or 0] = trio.current_time() - start
+
+        app = webhook_app(handler, allowed_networks=None, handler_timeout=60)
+        async with lifespan(app, with_lifespan), trio.open_nursery() as tasks:
+            server = Direct(app, tasks)
+            for n, at in enumerate((0, 10, 25, 25.5)):
+                await trio.sleep_until(start + at)
+                assert await server.post(message(n)) == 200
+            await trio.sleep(100)
+            await server.settled(handlers=False)
+        assert app.stats["timeouts"] == 4
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert {n: round(t, 6) for n, t in ended.items()} == {0: 60, 1: 70, 2: 85, 3: 85.5}
+
+
 def test_handler_timeout_on_asyncio_frees_the_slots() -> None:
     """The same on asyncio with a short deadline: the test waits for the cancellations to happen
     (an event), never for a time."""
