@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Bot API's costs: webhook parse+dispatch, webhook_app under uvicorn, send-path client CPU.
 
-    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,uvicorn,send]
+    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,uvicorn,shutdown,send]
 
 * ``parse``: one webhook event (a v2 MESSAGE_CREATED body) parsed and dispatched to a handler
   by type: ``parse_webhook`` + a dict of handlers by event class, next to the hand-written floor
@@ -11,6 +11,8 @@
   server. The load generator (``load``) keeps 8 keep-alive connections busy, one request in
   flight on each, with distinct events built beforehand; it reports requests/s, and the server
   process's CPU time per request (from /proc: steadier than throughput on a shared machine).
+* ``shutdown``: a uvicorn process with 64 handlers that never return gets SIGTERM: seconds to
+  exit (``shutdown_timeout=5`` by default).
 * ``send``: client CPU (``time.process_time``) per ``bot.send(chat_id, "Привет")`` on each
   adapter, sequential, against a keep-alive stub in a subprocess that answers
   ``{"success":true,"message_id":"mid:1"}``; next to the floor of the same transport: the same
@@ -131,6 +133,7 @@ async def bare_app(scope: Any, receive: Any, send: Any) -> None:
 def uvicorn_server(kind: str) -> None:
     import socket
 
+    import anyio
     import uvicorn
 
     from okru_asgi import webhook_app
@@ -138,7 +141,13 @@ def uvicorn_server(kind: str) -> None:
     async def noop(event: Any) -> None:
         return None
 
-    app = webhook_app(noop, allowed_networks=["127.0.0.0/8"]) if kind == "okru" else bare_app
+    async def hang(event: Any) -> None:
+        await anyio.sleep_forever()
+
+    if kind == "hung":  # every handler hangs; the app's defaults (shutdown_timeout=5)
+        app: Any = webhook_app(hang, allowed_networks=["127.0.0.0/8"])
+    else:
+        app = webhook_app(noop, allowed_networks=["127.0.0.0/8"]) if kind == "okru" else bare_app
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
@@ -236,6 +245,32 @@ def bench_uvicorn(total: int, kind: str, connections: int = 8, rep: int = 0) -> 
     print(f"  {'webhook_app' if kind == 'okru' else 'bare ASGI app'} under uvicorn: {rate:.0f} requests/s, "
           f"server CPU {cpu / total * 1e6:.0f} µs/request ({connections} connections, keep-alive)", flush=True)
     return rate, cpu / total
+
+
+def bench_shutdown() -> float:
+    """Seconds from SIGTERM to exit for a uvicorn process whose 64 handler slots all hold a
+    handler that never returns (issue 20: it used not to exit)."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-server", "hung"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        load(port, requests_for("hung", 64), 8)  # each answered 200 at once; its handler hangs
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        took = time.perf_counter() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.stderr is not None
+    said = [line.strip() for line in proc.stderr if "shutting down" in line]
+    print(f"  64 hung handlers: exited {took:.2f} s after SIGTERM ({said[0] if said else 'no shutdown line'})",
+          flush=True)
+    return took
 
 
 # -- send path ---------------------------------------------------------------------------------------
@@ -383,9 +418,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("-n", type=int, default=3000)
-    parser.add_argument("--only", default="parse,uvicorn,send")
+    parser.add_argument("--only", default="parse,uvicorn,shutdown,send")
     parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--uvicorn-server", choices=("bare", "okru"), help=argparse.SUPPRESS)
+    parser.add_argument("--uvicorn-server", choices=("bare", "okru", "hung"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stub:
@@ -415,6 +450,9 @@ def main() -> int:
               f"({statistics.median(o[1] for _, o in runs) * 1e6:.0f} µs CPU each); webhook_app/bare: "
               f"throughput {statistics.median(o[0] / b[0] for b, o in runs):.2f}x, "
               f"CPU per request {statistics.median(o[1] / b[1] for b, o in runs):.2f}x")
+    if "shutdown" in only:
+        took = [bench_shutdown() for _ in range(reps)]
+        print(f"shutdown with 64 hung handlers (shutdown_timeout=5): median {statistics.median(took):.2f} s")
     if "send" in only:
         for which, pairs in bench_send(reps, n).items():
             ratio = statistics.median(o / r for r, o in pairs)
