@@ -416,3 +416,32 @@ def test_under_uvicorn_busy_is_503_then_redelivery_and_in_time_slots_are_200() -
         thread.join(WAIT)
         assert sorted(got.get(timeout=WAIT) for _ in range(2)) == [4, 5]
     assert app.stats["busy"] == 0 and app.stats["dispatched"] == 2
+
+
+def test_without_lifespan_a_request_cancelled_before_its_answer_leaves_the_event_to_ok() -> None:
+    """No lifespan: the handler runs in the request's task after the answer. If the server
+    cancels that request while the answer is being sent (a stalled client, a shutdown), the
+    handler does not get to run, so the event is not remembered: OK's redelivery is handled."""
+    handled: list[int] = []
+
+    async def handler(event: MessageCreated) -> None:
+        await trio.sleep(0)
+        handled.append(event.message.seq or 0)
+
+    app = webhook_app(handler, allowed_networks=None)
+
+    async def stalled(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            await trio.sleep_forever()  # the client stopped reading
+
+    async def main() -> None:
+        with trio.move_on_after(10):
+            await app(Direct(app, None).scope(), _body(message(1)), stalled)  # type: ignore[arg-type]
+        assert handled == [] and app.running == 0
+        async with trio.open_nursery() as nursery:
+            server = Direct(app, nursery)
+            assert await server.post(message(1)) == 200  # OK's redelivery: not taken for a repeat
+            await server.settled()
+        assert handled == [1]
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
