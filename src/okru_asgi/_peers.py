@@ -1,13 +1,11 @@
 """Who sent a request: the peer address, the hops a trusted proxy added, and the allow-list.
 
-OK calls an app's server from published address ranges (docs/protocol.md §11.10 for webhooks,
-§13 for payment callbacks), so every app here refuses other sources with 403. This module owns
+OK calls an app's server from published address ranges (docs/protocol.md §11.10 for webhooks),
+so every app here refuses other sources with 403. This module owns
 the rule for finding the source (``X-Forwarded-For`` is believed only for the hops that trusted
-proxies added: a client can write anything at the start of that header) and the log lines that
-make a refusal visible: one WARNING per refused address and minute, naming the option that
-allows it, and one note the first time ``X-Forwarded-For`` arrives while no proxy is trusted.
-Memory stays bounded whatever a scan of the internet sends: the decisions and the warned
-addresses are remembered for at most a few thousand senders.
+proxies added: a client can prepend anything to that header) and the log lines that make a
+refusal visible: one WARNING per refused address and minute, naming the option that allows it,
+and one note the first time ``X-Forwarded-For`` arrives while no proxy is trusted.
 """
 
 from __future__ import annotations
@@ -22,12 +20,12 @@ from typing import Any
 
 from okru_proto.errors import UsageError
 
-__all__ = ["Address", "Network", "SourceCheck", "networks"]
+__all__ = ["Address", "Network", "SourceCheck"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-#: Senders whose decision (and refusal WARNING time) is remembered; the oldest go first.
-_REMEMBERED = 4096
+#: Refused addresses remembered for rate-limiting their WARNING (a scan cannot grow it further).
+_REMEMBERED = 1024
 #: Seconds between two WARNINGs about the same refused address.
 _WARN_EVERY = 60.0
 
@@ -43,7 +41,7 @@ def networks(values: Iterable[str | Network] | str | Network, what: str) -> tupl
         raise UsageError(f"{what}: {exc} (give networks such as '217.20.145.192/28' or addresses)") from None
 
 
-@functools.lru_cache(maxsize=_REMEMBERED)  # the same few peers (OK's servers, a proxy) again and again
+@functools.lru_cache(maxsize=4096)  # the same few peers (OK's servers, a proxy) again and again
 def _address(text: str) -> Address | None:
     try:
         address = ipaddress.ip_address(text.strip().strip("[]"))
@@ -54,8 +52,8 @@ def _address(text: str) -> Address | None:
     return address
 
 
-def _within(address: Address | None, nets: tuple[Network, ...]) -> bool:
-    return address is not None and any(address in net for net in nets)
+#: Peer addresses whose verdict is remembered (each request then skips parsing its address).
+_VERDICTS = 4096
 
 
 class SourceCheck:
@@ -66,55 +64,95 @@ class SourceCheck:
     def __init__(self, allowed: Iterable[str | Network] | None, trusted_proxies: Iterable[str | Network], *,
                  log: logging.Logger, app: str = "webhook_app", option: str = "allowed_networks",
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self._app = app
+        self._verdicts: dict[str, bool] = {}
         self.allowed = None if allowed is None else networks(allowed, option)
         self.proxies = networks(trusted_proxies, "trusted_proxies")
         self._log = log
-        self._app = app
         self._option = option
         self._clock = clock
-        self._decided: dict[Address | None, bool] = {}
         self._warned: OrderedDict[str, float] = OrderedDict()
         self._forwarded_noted = False
 
+    @property
+    def allowed(self) -> tuple[Network, ...] | None:
+        """The accepted networks (``None``: any source); may be replaced while serving."""
+        return self._allowed
+
+    @allowed.setter
+    def allowed(self, value: tuple[Network, ...] | None) -> None:
+        self._allowed = value
+        self._verdicts.clear()
+
+    def _trusted(self, address: Address | None) -> bool:
+        return address is not None and any(address in net for net in self.proxies)
+
     def client_address(self, scope: MutableMapping[str, Any]) -> Address | None:
         """The peer, or, when the peer is a trusted proxy, the nearest ``X-Forwarded-For`` hop
-        that is not one. None when unknown (no peer, a hop that is not an address)."""
+        that is not one."""
         client = scope.get("client")
         peer = _address(str(client[0])) if client else None
-        if self.proxies and _within(peer, self.proxies):
-            forwarded: list[str] = []
-            for name, value in scope.get("headers") or ():
-                if name.lower() == b"x-forwarded-for":
-                    forwarded.extend(value.decode("latin-1").split(","))
-            for hop in reversed(forwarded):
-                address = _address(hop)
-                if address is None or not _within(address, self.proxies):
-                    return address
+        forwarded: list[str] = []
+        for name, value in scope.get("headers") or ():
+            if name.lower() == b"x-forwarded-for":
+                forwarded.extend(value.decode("latin-1").split(","))
+        if not self._trusted(peer):
+            if forwarded:
+                self._note_forwarded(peer)
             return peer
-        if not self._forwarded_noted and any(name.lower() == b"x-forwarded-for"
-                                             for name, _ in scope.get("headers") or ()):
-            self._forwarded_noted = True
-            self._log.warning(
-                "%s: a request carried X-Forwarded-For but no proxy is trusted, so it was ignored and the "
-                "peer address %s used; behind a reverse proxy, pass trusted_proxies=[its address] (and check "
-                "that your ASGI server does not rewrite the client address from that header itself, as "
-                "uvicorn does by default for 127.0.0.1: --forwarded-allow-ips)", self._app, peer)
+        for hop in reversed(forwarded):
+            address = _address(hop)
+            if address is None:
+                return None
+            if not self._trusted(address):
+                return address
         return peer
+
+    def _note_forwarded(self, peer: object) -> None:
+        if not self._forwarded_noted:
+            self._forwarded_noted = True
+            # Said once: the header is either a proxy nobody told the app about, or a client
+            # posing as another address. Under uvicorn's defaults (proxy headers on, trusted for
+            # 127.0.0.1) a local client's pose has already replaced the address this app sees.
+            self._log.warning(
+                "%s: a request carried X-Forwarded-For while no proxy is trusted, so the header was ignored "
+                "and the address the server gave, %s, was checked. Behind a reverse proxy, pass "
+                "trusted_proxies=[its address]. Note that uvicorn by default replaces that address with "
+                "the header's last hop for requests from 127.0.0.1 (--forwarded-allow-ips), so any local "
+                "client can pose as OK: run it with --no-proxy-headers (proxy_headers=False). "
+                "This is said once", self._app, peer)
 
     def allows(self, scope: MutableMapping[str, Any]) -> bool:
         """True if the request may go on; a refusal is logged (rate-limited per address)."""
-        if self.allowed is None:
+        allowed = self._allowed
+        if allowed is None:
             return True
-        address = self.client_address(scope)
-        allowed = self._decided.get(address)
-        if allowed is None:  # the same few senders again and again: decided once each
-            allowed = _within(address, self.allowed)
-            if len(self._decided) >= _REMEMBERED:
-                self._decided.clear()
-            self._decided[address] = allowed
-        if not allowed:
-            self._warn(str(address) if address is not None else "an unknown address")
-        return allowed
+        if self.proxies:
+            address = self.client_address(scope)
+            if address is not None and any(address in net for net in allowed):
+                return True
+            self._warn(str(address) if address is not None else "an unknown address (no peer, or a forwarded hop that is not an address)")
+            return False
+        # No proxy is trusted, so the peer is the source whatever the headers say: its verdict
+        # is remembered (a webhook sender is a handful of OK's addresses).
+        client = scope.get("client")
+        host = str(client[0]) if client else ""
+        if not self._forwarded_noted:
+            for name, _ in scope.get("headers") or ():
+                if name.lower() == b"x-forwarded-for":
+                    self._note_forwarded(_address(host) if host else None)
+                    break
+        verdict = self._verdicts.get(host)
+        if verdict is None:
+            address = _address(host) if host else None
+            verdict = address is not None and any(address in net for net in allowed)
+            if len(self._verdicts) >= _VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[host] = verdict
+        if not verdict:
+            address = _address(host) if host else None
+            self._warn(str(address) if address is not None else "an unknown address (no peer, or a forwarded hop that is not an address)")
+        return verdict
 
     def _warn(self, who: str) -> None:
         now = self._clock()
@@ -125,7 +163,7 @@ class SourceCheck:
         self._warned.move_to_end(who)
         while len(self._warned) > _REMEMBERED:
             self._warned.popitem(last=False)
-        self._log.warning("%s: refused a request from %s with 403: not in %s (OK's published ranges by "
-                          "default); to accept it, pass %s=[...] with its network (or list your reverse proxy "
-                          "in trusted_proxies=), or %s=None to accept any source (for local tests)",
-                          self._app, who, self._option, self._option, self._option)
+        self._log.warning("%s: refused a request from %s with 403: not in %s (OK's published ranges by default); "
+                          "to accept it, pass %s=[...] with its network (or list your reverse proxy in trusted_proxies=), "
+                          "or %s=None to accept any source "
+                          "(for local tests)", self._app, who, self._option, self._option, self._option)

@@ -17,7 +17,8 @@ from okru.__main__ import main as _main  # noqa: F401  (the entry point exists)
 from okru._cli import run
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
-from tests.bots._servers import WAIT, deliver_due
+
+from ._bot_servers import WAIT, deliver_due
 
 pytestmark = pytest.mark.network
 

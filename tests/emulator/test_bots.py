@@ -1,8 +1,11 @@
-"""The emulator's Bot API rules (pure, through ``FakeOK.handle``)."""
+"""The emulator's Bot API rules (pure, through ``FakeOK.handle``); the core's webhook parsing
+loads no event loop. (``webhook_app`` itself: tests/asgi.)"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 from okru_proto.adapter import Request
@@ -87,3 +90,11 @@ def test_webhook_retries_stop_after_eight_hours() -> None:
     bots.delivered(delivery, 200)
     fake.clock.advance(8 * 3600)
     assert bots.due() == []
+
+
+def test_core_import_loads_no_event_loop() -> None:
+    code = ("import sys, okru_proto; from okru_proto.bots import parse_webhook, DedupWindow; "
+            "from okru_proto.adapter import BotCore; "
+            "bad = {'asyncio', 'trio', 'anyio', 'httpx', 'socket'} & set(sys.modules); print(sorted(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
