@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from tests.stores.conftest import RedisServer, free_port, server_binary
 
 from ._webhook_processes import Control, Worker
