@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The Bot API's costs: webhook parse+dispatch, router dispatch, long polling, webhook_app under
-uvicorn, send-path client CPU.
+uvicorn and its shutdown, send-path client CPU.
 
-    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,router,polling,uvicorn,send]
+    python benchmarks/bots.py [--quick] [--reps 3] [-n 3000] [--only parse,router,polling,uvicorn,shutdown,send]
 
 * ``parse``: one webhook event (a v2 MESSAGE_CREATED body) parsed and dispatched to a handler
   by type: ``parse_webhook`` + a dict of handlers by event class, next to the hand-written floor
@@ -16,8 +16,12 @@ uvicorn, send-path client CPU.
   raw loop on the same transport: the GET with ``timeout``/``marker``/``access_token``, status
   check, ``json.loads``, error check, the events and the marker.
 * ``uvicorn``: ``webhook_app`` with a no-op handler under uvicorn (asyncio, h11, one worker, a
-  subprocess); clients on 4 threads POST distinct events over keep-alive connections; events/s,
-  next to a bare ASGI app (read the body, ``json.loads``, answer 200) under the same server.
+  subprocess), next to a bare ASGI app (read the body, ``json.loads``, answer 200) under the same
+  server. The load generator (``load``) keeps 8 keep-alive connections busy, one request in
+  flight on each, with distinct events built beforehand; it reports requests/s, and the server
+  process's CPU time per request (from /proc: steadier than throughput on a shared machine).
+* ``shutdown``: a uvicorn process with 64 handlers that never return gets SIGTERM: seconds to
+  exit (``shutdown_timeout=5`` by default).
 * ``send``: client CPU (``time.process_time``) per ``bot.send(chat_id, "Привет")`` on each
   adapter, sequential, against a keep-alive stub in a subprocess that answers
   ``{"success":true,"message_id":"mid:1"}``; next to the floor of the same transport: the same
@@ -31,13 +35,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import http.client
 import json
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -358,6 +360,7 @@ async def bare_app(scope: Any, receive: Any, send: Any) -> None:
 def uvicorn_server(kind: str) -> None:
     import socket
 
+    import anyio
     import uvicorn
 
     from okru_asgi import webhook_app
@@ -365,7 +368,13 @@ def uvicorn_server(kind: str) -> None:
     async def noop(event: Any) -> None:
         return None
 
-    app = webhook_app(noop, allowed_networks=["127.0.0.0/8"]) if kind == "okru" else bare_app
+    async def hang(event: Any) -> None:
+        await anyio.sleep_forever()
+
+    if kind == "hung":  # every handler hangs; the app's defaults (shutdown_timeout=5)
+        app: Any = webhook_app(hang, allowed_networks=["127.0.0.0/8"])
+    else:
+        app = webhook_app(noop, allowed_networks=["127.0.0.0/8"]) if kind == "okru" else bare_app
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
@@ -374,39 +383,121 @@ def uvicorn_server(kind: str) -> None:
                                   proxy_headers=False)).run(sockets=[sock])
 
 
-def bench_uvicorn(total: int, kind: str, threads: int = 4) -> float:
+def requests_for(tag: str, count: int) -> list[bytes]:
+    """``count`` POSTs of distinct events (each its own ``mid``: none is a repeat), ready to send."""
+    out = []
+    for i in range(count):
+        body = EVENT.replace(b"15cea67d78d2059", f"{tag}.{i}".encode())
+        out.append(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    return out
+
+
+def load(port: int, requests: list[bytes], connections: int, deadline: float = 120.0) -> float:
+    """The load generator: ``connections`` keep-alive connections, one request in flight on
+    each, until every request in ``requests`` was answered 200; the seconds it took. Bounded:
+    a fixed number of requests and connections, replies read into a capped buffer, an overall
+    deadline. Cheap per request (bytes built beforehand, a minimal reply parser), so the
+    server, not the client, is what is measured."""
+    import selectors
+    import socket
+
+    pending = list(reversed(requests))
+    selector = selectors.DefaultSelector()
+    buffers: dict[socket.socket, bytearray] = {}
+    for _ in range(min(connections, len(requests))):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffers[sock] = bytearray()
+        sock.sendall(pending.pop())
+        selector.register(sock, selectors.EVENT_READ)
+    answered, total = 0, len(requests)
+    start = time.perf_counter()
+    try:
+        while answered < total:
+            if time.perf_counter() - start > deadline:
+                raise SystemExit(f"the load generator's deadline passed ({answered}/{total} answered)")
+            for key, _ in selector.select(timeout=1.0):
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                data = sock.recv(65536)
+                if not data:
+                    raise SystemExit("the server closed a connection")
+                buffer = buffers[sock]
+                buffer += data
+                if len(buffer) > 1 << 20:
+                    raise SystemExit("a reply too large for this benchmark")
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    continue
+                head = bytes(buffer[:end]).lower()
+                if not head.startswith(b"http/1.1 200"):
+                    raise SystemExit(f"status {bytes(buffer[:12])!r}")
+                length = int(head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+                if len(buffer) < end + 4 + length:
+                    continue
+                del buffer[:end + 4 + length]
+                answered += 1
+                if pending:
+                    sock.sendall(pending.pop())
+    finally:
+        for sock in buffers:
+            selector.unregister(sock)
+            sock.close()
+    return time.perf_counter() - start
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_uvicorn(total: int, kind: str, connections: int = 8, rep: int = 0) -> tuple[float, float]:
+    """(requests/s, server CPU seconds per request) for ``kind`` under uvicorn."""
     proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-server", kind], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().split()[1])
-        per = total // threads
-
-        def client(t: int) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            for i in range(per):
-                body = EVENT.replace(b"15cea67d78d2059", b"%d.%d" % (t, i))
-                conn.request("POST", "/", body=body, headers={"content-type": "application/json"})
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    raise SystemExit(f"status {response.status}")
-            conn.close()
-
-        client(99)  # warm-up (one thread's worth)
-        workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
-        start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        elapsed = time.perf_counter() - start
+        load(port, requests_for(f"w{rep}", max(500, total // 5)), connections)  # warm-up
+        work = requests_for(f"r{rep}", total)
+        cpu = cpu_seconds(proc.pid)
+        elapsed = load(port, work, connections)
+        cpu = cpu_seconds(proc.pid) - cpu
     finally:
         proc.terminate()
         proc.wait(30)
-    rate = per * threads / elapsed
-    print(f"  {'webhook_app' if kind == 'okru' else 'bare ASGI app'} under uvicorn: {rate:.0f} events/s "
-          f"({threads} client threads, keep-alive)", flush=True)
-    return rate
+    rate = total / elapsed
+    print(f"  {'webhook_app' if kind == 'okru' else 'bare ASGI app'} under uvicorn: {rate:.0f} requests/s, "
+          f"server CPU {cpu / total * 1e6:.0f} µs/request ({connections} connections, keep-alive)", flush=True)
+    return rate, cpu / total
+
+
+def bench_shutdown() -> float:
+    """Seconds from SIGTERM to exit for a uvicorn process whose 64 handler slots all hold a
+    handler that never returns (issue 20: it used not to exit)."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, __file__, "--uvicorn-server", "hung"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        load(port, requests_for("hung", 64), 8)  # each answered 200 at once; its handler hangs
+        start = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        took = time.perf_counter() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.stderr is not None
+    said = [line.strip() for line in proc.stderr if "shutting down" in line]
+    print(f"  64 hung handlers: exited {took:.2f} s after SIGTERM ({said[0] if said else 'no shutdown line'})",
+          flush=True)
+    return took
 
 
 # -- send path ---------------------------------------------------------------------------------------
@@ -554,9 +645,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("-n", type=int, default=3000)
-    parser.add_argument("--only", default="parse,router,polling,uvicorn,send")
+    parser.add_argument("--only", default="parse,router,polling,uvicorn,shutdown,send")
     parser.add_argument("--stub", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--uvicorn-server", choices=("bare", "okru"), help=argparse.SUPPRESS)
+    parser.add_argument("--uvicorn-server", choices=("bare", "okru", "hung"), help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--poll-stub", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--poll-child", nargs=4, help=argparse.SUPPRESS)
@@ -596,10 +687,16 @@ def main() -> int:
             print(f"long poll {which}: floor {statistics.median(r for r, _ in pairs) * 1e6:.1f} µs, "
                   f"okru {statistics.median(o for _, o in pairs) * 1e6:.1f} µs CPU/poll, median ratio {ratio:.3f}x")
     if "uvicorn" in only:
-        pairs = [(bench_uvicorn(n * 2, "bare"), bench_uvicorn(n * 2, "okru")) for _ in range(reps)]
-        print(f"under uvicorn: bare ASGI app median {statistics.median(b for b, _ in pairs):.0f} events/s, "
-              f"webhook_app median {statistics.median(o for _, o in pairs):.0f} events/s "
-              f"(ratio {statistics.median(o / b for b, o in pairs):.2f})")
+        runs = [(bench_uvicorn(n * 4, "bare", rep=r), bench_uvicorn(n * 4, "okru", rep=r)) for r in range(reps)]
+        print(f"under uvicorn: bare ASGI app median {statistics.median(b[0] for b, _ in runs):.0f} requests/s "
+              f"({statistics.median(b[1] for b, _ in runs) * 1e6:.0f} µs CPU each), webhook_app median "
+              f"{statistics.median(o[0] for _, o in runs):.0f} requests/s "
+              f"({statistics.median(o[1] for _, o in runs) * 1e6:.0f} µs CPU each); webhook_app/bare: "
+              f"throughput {statistics.median(o[0] / b[0] for b, o in runs):.2f}x, "
+              f"CPU per request {statistics.median(o[1] / b[1] for b, o in runs):.2f}x")
+    if "shutdown" in only:
+        took = [bench_shutdown() for _ in range(reps)]
+        print(f"shutdown with 64 hung handlers (shutdown_timeout=5): median {statistics.median(took):.2f} s")
     if "send" in only:
         for which, pairs in bench_send(reps, n).items():
             ratio = statistics.median(o / r for r, o in pairs)

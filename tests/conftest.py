@@ -1,11 +1,21 @@
-"""Suite-wide settings: Hypothesis profiles and a guard against a green run with no tests."""
+"""Suite-wide settings and fixtures: Hypothesis profiles, a guard against a green run with no
+tests, and the one adapter matrix (tests/adapters.py) with the emulator it is wired to.
+
+The core's tests load this file where httpx, trio and anyio are not installed (``nox -s core``):
+nothing here imports them at module level.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from okru_proto.testing import FakeOK
+from tests.adapters import ADAPTERS, Adapter, Env
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
@@ -24,3 +34,89 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # so a broken collection or a typo in a path can never look green.
     if session.testscollected == 0 and exitstatus == 0:
         session.exitstatus = 1
+
+
+# -- the adapter matrix ----------------------------------------------------------------------------
+
+@pytest.fixture(params=sorted(ADAPTERS))
+def adapter_name(request: pytest.FixtureRequest) -> str:
+    """Every adapter by default; ``@pytest.mark.parametrize("adapter_name", [...])`` picks some."""
+    return str(request.param)
+
+
+@pytest.fixture
+def adapter(adapter_name: str) -> Iterator[Adapter]:
+    """A fresh :class:`~tests.adapters.Adapter`; what it opened for the test closes afterwards."""
+    made = ADAPTERS[adapter_name].fresh()
+    try:
+        yield made
+    finally:
+        made.close_resources()
+
+
+@pytest.fixture
+def fake() -> FakeOK:
+    return FakeOK()
+
+
+@pytest.fixture(scope="module")
+def loopback_fake() -> Iterator[tuple[FakeOK, str]]:
+    """One emulator behind one loopback server per module (starting a server costs a thread)."""
+    from okru_trio.testing import run_fake_server
+
+    fake = FakeOK()
+    with run_fake_server(fake) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def env(adapter: Adapter, fake: FakeOK) -> Env:
+    """In-process wiring (fast): most contract tests."""
+    return Env(adapter, fake, None)
+
+
+@pytest.fixture(params=["inproc", "loopback"])
+def wired_env(request: pytest.FixtureRequest, adapter: Adapter, fake: FakeOK) -> Env:
+    """Both wirings: the end-to-end grant and call tests."""
+    if request.param == "inproc":
+        return Env(adapter, fake, None)
+    shared_fake, url = request.getfixturevalue("loopback_fake")
+    return Env(adapter, shared_fake, url)
+
+
+# -- old fixture names, kept while branches written before the one matrix merge -----------------
+
+@pytest.fixture
+def bot_adapter(adapter: Adapter) -> _BotAdapter:
+    """Deprecated: tests/bots/conftest.py's ``bot_adapter``. Use ``adapter`` (``adapter.bot(fake)``,
+    ``adapter.run(bot.info)``, ``adapter.collect(bot.chats())``, ``adapter.close(bot)``)."""
+    return _BotAdapter(adapter)
+
+
+@pytest.fixture
+def driver(adapter: Adapter) -> Adapter:
+    """Deprecated: the hostile-server suites' ``driver``. Use ``adapter``."""
+    return adapter
+
+
+class _BotAdapter:
+    """The old bot matrix's methods, each one line over :class:`~tests.adapters.Adapter`."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.name, self.backend, self.blocking = adapter.name, adapter.backend, adapter.blocking
+
+    def bot(self, fake: FakeOK, **options: Any) -> Any:
+        return self.adapter.bot(fake, **options)
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self.adapter.run(fn, *args, **kwargs)
+
+    async def chats(self, bot: Any, **kwargs: Any) -> list[Any]:
+        return await self.adapter.collect(bot.chats(**kwargs))
+
+    async def history(self, bot: Any, chat_id: str, **kwargs: Any) -> list[Any]:
+        return await self.adapter.collect(bot.history(chat_id, **kwargs))
+
+    async def close(self, bot: Any) -> None:
+        await self.adapter.close(bot)

@@ -24,11 +24,9 @@ import threading
 import zlib
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
-
-from drivers import Adapter
 
 from okru_proto import Endpoints
+from tests.adapters import ADAPTERS, Adapter
 
 __all__ = [
     "DRIVERS",
@@ -46,6 +44,7 @@ __all__ = [
     "huge_length",
     "raw",
     "redirect",
+    "respond",
 ]
 
 
@@ -57,6 +56,8 @@ class Conn:
         self._stop = stop
         #: The request head as received (bytes up to and including the blank line).
         self.head = b""
+        #: The request body (its Content-Length bytes).
+        self.body = b""
 
     @property
     def stopped(self) -> bool:
@@ -182,6 +183,7 @@ class HostileServer:
             if not chunk:
                 return False
             rest += chunk
+        conn.body = rest[:length]
         return True
 
     def _recv(self, conn: Conn) -> bytes:
@@ -196,6 +198,13 @@ class HostileServer:
 # -- scripts -------------------------------------------------------------------------------------
 
 JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=utf-8\r\n"
+
+
+def respond(reply: Callable[[Conn], bytes]) -> Script:
+    """Send ``reply(conn)`` (it may read ``conn.head`` and ``conn.body``), then close."""
+    def script(conn: Conn) -> None:
+        conn.send(reply(conn))
+    return script
 
 
 def raw(data: bytes, *, then_close: bool = True) -> Script:
@@ -331,33 +340,9 @@ def close_after_request() -> Script:
     return raw(b"")
 
 
-# -- driving any adapter from an async test --------------------------------------------------------
+# -- old names, kept while branches written before the one matrix merge --------------------------
 
-
-class Driver(Adapter):
-    """One adapter as an anyio test drives it: the security suites' :class:`Adapter`, plus a
-    client of the user's own for the httpx adapters."""
-
-    @property
-    def is_httpx(self) -> bool:
-        return self.module_name.startswith("okru_httpx")
-
-    def user_client(self, **options: Any) -> Any:
-        """A client of the user's own for an httpx adapter (sync or async as the adapter needs)."""
-        import httpx
-
-        return (httpx.Client if self.blocking else httpx.AsyncClient)(**options)
-
-    async def close_client(self, client: Any) -> None:
-        if self.blocking:
-            client.close()
-        else:
-            await client.aclose()
-
-
-DRIVERS = {
-    "httpx-sync": Driver("httpx-sync", "asyncio", "okru_httpx.sync", blocking=True),
-    "httpx-asyncio": Driver("httpx-asyncio", "asyncio", "okru_httpx"),
-    "httpx-trio": Driver("httpx-trio", "trio", "okru_httpx"),
-    "trio": Driver("trio", "trio", "okru_trio"),
-}
+#: Deprecated: the adapters are tests/adapters.py's ``ADAPTERS`` (the ``adapter`` fixture).
+DRIVERS = ADAPTERS
+#: Deprecated: tests/adapters.py's ``Adapter``.
+Driver = Adapter

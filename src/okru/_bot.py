@@ -1,12 +1,12 @@
 """``okru bot``: a group's chat bot from the command line.
 
 ``info``, ``send``, ``chats``, ``history``, ``subscribe``/``unsubscribe``, ``serve`` (a webhook
-receiver that prints events), ``run`` (your :class:`~okru_proto.bots.Router` by long polling or
-behind a webhook), and, against the emulator only, ``fake-message``/``fake-press`` (a member
-writes or presses a button). The group token comes from ``--access-token`` or
-``OKRU_BOT_TOKEN``; the API base from ``--api-url`` or ``OKRU_API_URL`` (the emulator's URL to try
-things locally). Requests go through ``okru_httpx``'s ``BotSession``; the webhook commands run
-``okru_asgi.webhook_app`` under uvicorn.
+receiver that prints events; it needs the token only to answer, with ``--echo``), ``run`` (your
+:class:`~okru_proto.bots.Router` by long polling or behind a webhook), and, against the emulator
+only, ``fake-message``/``fake-press`` (a member writes or presses a button). The group token comes
+from ``--access-token`` or ``OKRU_BOT_TOKEN``; the API base from ``--api-url`` or ``OKRU_API_URL``
+(the emulator's URL to try things locally). Requests go through ``okru_httpx``'s ``BotSession``;
+the webhook commands run ``okru_asgi.webhook_app`` under uvicorn.
 """
 
 from __future__ import annotations
@@ -215,23 +215,6 @@ def cmd_bot_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def webhook_app_for(router: Any, bot: Any, **options: Any) -> Any:
-    """``okru_asgi.webhook_app(router, bot=bot, ...)``, the interface agreed with okru_asgi; an
-    okru_asgi that predates it takes a handler function, which feeds the router."""
-    import inspect
-
-    from okru_asgi import webhook_app
-
-    make: Any = webhook_app
-    if "bot" in inspect.signature(make).parameters:
-        return make(router, bot=bot, **options)
-
-    async def handler(event: Any) -> None:
-        await router.feed(event, bot)
-
-    return webhook_app(handler, **options)
-
-
 def cmd_bot_serve(args: argparse.Namespace) -> int:
     return _serve(args)
 
@@ -247,11 +230,13 @@ def _serve(args: argparse.Namespace, router: Any = None) -> int:
     from okru_httpx import BotSession
     from okru_proto.bots import MessageCreated
 
-    token, endpoints = _token(args), _endpoints(args)
+    # Printing events needs no token; answering them (--echo) or a router's handlers do.
+    token, endpoints = (_token(args) if router is not None or getattr(args, "echo", False) else None), \
+        _endpoints(args)
 
     async def handler(event: Any) -> None:
         print(dump_json({"type": event.webhook_type, "event": dict(event.raw)}, indent=None), flush=True)
-        if getattr(args, "echo", False) and isinstance(event, MessageCreated) and event.chat_id and event.text:
+        if bot is not None and isinstance(event, MessageCreated) and event.chat_id and event.text:
             await bot.send(event.chat_id, event.text)
 
     allowed = args.allow if args.allow else None
@@ -262,16 +247,17 @@ def _serve(args: argparse.Namespace, router: Any = None) -> int:
 
         allowed = list(OK_WEBHOOK_NETWORKS)
     options = {"allowed_networks": allowed, "trusted_proxies": args.trusted_proxy or (),
-               "max_handlers": args.max_handlers, "slot_wait": args.slot_wait}
+               "max_handlers": args.max_handlers, "slot_wait": args.slot_wait, "answer": args.answer,
+               "handler_timeout": args.handler_timeout, "shutdown_timeout": args.shutdown_timeout}
     # Built before the session, so a bad --max-handlers / --slot-wait leaves nothing open.
     bot: Any = None
     if router is None:
         app = webhook_app(handler, **options)
-        bot = BotSession(token, endpoints=endpoints, timeout=args.timeout)
+        bot = None if token is None else BotSession(token, endpoints=endpoints, timeout=args.timeout)
     else:
-        bot = BotSession(token, endpoints=endpoints, timeout=args.timeout)
+        bot = BotSession(_token(args), endpoints=endpoints, timeout=args.timeout)
         try:
-            app = webhook_app_for(router, bot, **options)
+            app = webhook_app(router, bot=bot, **options)
         except BaseException:
             import anyio
 
@@ -288,14 +274,15 @@ def _serve(args: argparse.Namespace, router: Any = None) -> int:
     print(f"http://{host if ':' not in host else f'[{host}]'}:{port}/", flush=True)
     print(f"webhook receiver on port {port} (Ctrl-C stops it); accepting from "
           f"{'any address' if allowed is None else ', '.join(allowed)}; up to {app.max_handlers} handlers "
-          "at once", file=sys.stderr, flush=True)
+          f"at once{'' if bot is not None else '; printing events only (--echo answers them)'}",
+          file=sys.stderr, flush=True)
     # uvicorn's own proxy-header handling would rewrite the client address from X-Forwarded-For
     # for 127.0.0.1 peers before webhook_app sees it; webhook_app's trusted_proxies decide instead.
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
                                                 proxy_headers=False))
     try:
-        # uvicorn shuts down gracefully on Ctrl-C (the lifespan waits for running handlers),
-        # then re-raises the signal.
+        # uvicorn shuts down gracefully on Ctrl-C (the lifespan waits up to --shutdown-timeout
+        # for running handlers), then re-raises the signal.
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
@@ -391,9 +378,10 @@ def add_bot_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
     p = commands.add_parser("serve", parents=parents, formatter_class=fmt,
                             help="receive webhooks and print each event (--echo: answer with its text)",
-                            description="Serve okru_proto.bots.webhook_app under uvicorn. The first output line "
+                            description="Serve okru_asgi.webhook_app under uvicorn. The first output line "
                             "is the URL to subscribe; each event is then one JSON line. Only OK's "
-                            "published addresses are accepted unless --allow/--any-source says otherwise.")
+                            "published addresses are accepted unless --allow/--any-source says otherwise. "
+                            "The group token is needed only with --echo.")
     p.add_argument("--echo", action="store_true", help="reply to every new message with its text")
     _webhook_options(p)
     common(p)
@@ -413,3 +401,11 @@ def _webhook_options(p: argparse.ArgumentParser) -> None:
                    "--slot-wait seconds, then is answered 503 and OK delivers it again")
     p.add_argument("--slot-wait", type=float, default=2.0, metavar="SECONDS",
                    help="how long an event waits for a free handler, 0 to 5 (default 2)")
+    p.add_argument("--handler-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="a handler still running after this long is cancelled (default 60)")
+    p.add_argument("--shutdown-timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="at Ctrl-C/SIGTERM, how long running handlers may finish before they are cancelled "
+                   "(default 5)")
+    p.add_argument("--answer", choices=("at_once", "after_handler"), default="at_once",
+                   help="answer OK at once (default), or after the handler returned (a handler that fails "
+                   "or is late is answered 500/503, so OK delivers the event again)")

@@ -1,9 +1,9 @@
 """The ``okru`` command: the parser, running a subcommand, and errors as one line.
 
 Each subcommand lives in its own module and registers its options here: ``call``/``sign``
-(``_call_cli``), ``login``/``logout`` (``_login_cmd``), ``fake-server`` (``_fake_server_cli``),
-``bot`` (``_bot_cli``), ``upload-video`` (``_video_cli``); ``demo``'s two options stay here, its
-steps are ``_demo``'s. Credentials they share are ``_creds``'. All OK.ru knowledge (signing,
+(``_call``), ``login``/``logout`` (``_login/``), ``fake-server`` (``_fake_server``),
+``bot`` (``_bot``), ``upload-video`` (``_upload_video``), ``purchase`` (``_purchase``);
+``demo``'s two options stay here, its steps are ``_demo/``'s. Credentials they share are ``_creds``'. All OK.ru knowledge (signing,
 grants, parsing, errors) comes from ``okru_proto``; requests go through ``okru_httpx.sync``.
 """
 
@@ -82,6 +82,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import _call as call_cli
     from . import _fake_server as fake_server_cli
+    from . import _purchase as purchase_cli
     from . import _upload_video as video_cli
     from ._bot import add_bot_parser
     from ._login import command as login_cmd
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake_server_cli.register(sub, common)
     add_bot_parser(sub, [common])
     video_cli.register(sub, common)
+    purchase_cli.register(sub, common)
     _name_commands(sub)
     return parser
 

@@ -166,6 +166,7 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
     clock, clock_text = _emulator_clock(args)
     fake = FakeOK(seed=args.seed, clock=clock)
     fake.oauth_error_status = args.oauth_error_status
+    fake.payments.callback_url = _payment_callback(args)
     try:
         server = run_fake_server(fake, host=args.host, port=args.port, ssl_context=context)
         bound = server.__enter__()
@@ -197,6 +198,8 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
               f"{bots.chat_id} 'привет' (a member writes; webhook subscribers get it POSTed)", flush=True)
         deliverer = WebhookDeliverer(fake, speed=getattr(clock, "speed", 1.0)).start()
         stack.callback(deliverer.stop)
+        if fake.payments.callback_url is not None:
+            _start_payments(fake, url, args, stack)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -204,6 +207,38 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
             print("stopped", file=sys.stderr, flush=True)
             return EXIT_INTERRUPTED
     return EXIT_OK  # not reached: only Ctrl-C (or a signal) ends the wait
+
+
+def _payment_callback(args: argparse.Namespace) -> str | None:
+    from urllib.parse import urlsplit
+
+    if args.payment_callback is None:
+        if args.app_url is not None:
+            raise CLIError("--app-url goes with --payment-callback", "pass the game's callback URL too")
+        return None
+    for name, value in (("--payment-callback", args.payment_callback), ("--app-url", args.app_url)):
+        if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise CLIError(f"{name} {value!r} is not an http(s) URL", "e.g. http://127.0.0.1:8000/ok/payment")
+    return str(args.payment_callback)
+
+
+def _start_payments(fake: Any, url: str, args: argparse.Namespace, stack: Any) -> None:
+    """Purchases through ``GET {url}/fake/payment`` call the game's callback (okru purchase's
+    delivery, in a thread); the lines that say how."""
+    import threading
+
+    from ._purchase import start_delivery
+
+    stop = threading.Event()
+    start_delivery(fake, stop, timeout=10.0)
+    stack.callback(stop.set)
+    print(f"Payments: GET {url}/fake/payment?product_code=CODE&amount=OKS is a user buying CODE; OK's "
+          f"callbacks.payment calls go to {fake.payments.callback_url} (3 tries, 5 s apart), one JSON line per try",
+          flush=True)
+    if args.app_url is not None:
+        # The demo user's launch, its REST calls pointed at this emulator (a game passes
+        # session_options(endpoints=...) for a host that is not OK's).
+        print(f"Launch: {fake.payments.launch_url(args.app_url, api_server=url + '/')}", flush=True)
 
 
 def usable_url(url: str) -> str:
@@ -257,4 +292,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--oauth-error-status", type=_http_status, default=400, metavar="STATUS",
                    help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "
                    "try 200 too)")
+    p.add_argument("--payment-callback", metavar="URL",
+                   help="a game's payment callback: GET <emulator>/fake/payment?product_code=...&amount=... "
+                   "then makes OK's signed callbacks.payment calls to it")
+    p.add_argument("--app-url", metavar="URL",
+                   help="with --payment-callback: print the demo user's launch URL of this app")
     p.set_defaults(func=cmd_fake_server)

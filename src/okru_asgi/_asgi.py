@@ -37,10 +37,11 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
         message = await receive()
         if message.get("type") == "http.disconnect":
             return None
-        chunk = message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(limit)
-        chunks.append(chunk)
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            # One message is the usual case: its bytes are the body, with no copy.
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)

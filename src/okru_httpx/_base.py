@@ -96,7 +96,7 @@ class SessionBase(SessionSpec):
         if client is None:
             # Write waits use the read timeout, as okru_trio's "each wait for the server"; the
             # pool wait comes first in a call, so the whole-call deadline bounds it exactly. It
-            # asks only for the codings okru decodes itself with a bounded output (_body.py).
+            # asks only for the codings okru decodes itself with a bounded output (_response.py).
             self._client = expected(timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=total),
                                     limits=DEFAULT_LIMITS, headers={"accept-encoding": ACCEPT_ENCODING},
                                     verify=_default_ssl_context())

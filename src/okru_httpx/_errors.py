@@ -6,7 +6,14 @@ cannot parse, a body that does not decode, a closed client, TLS and socket failu
 :func:`build_error` and :func:`close_error` the failures around a send. The
 caller raises the result ``from`` the original. Messages name the host only; an httpx error
 kept as ``__cause__`` has the URL query of its ``.request`` masked, because in GET mode it holds
-the access token and an upload URL its apiToken.
+the access token and an upload URL its apiToken (or, for video and bot files, its ``sig``).
+
+The classification is okru_trio's (docs/limits.md, docs/tokens.md): a reply that is not valid
+HTTP/1.1 is a :class:`~okru_proto.ProtocolError` (not retried: the same server would send it
+again); the server closing the connection before the reply is complete is a
+:class:`~okru_proto.TransportError`, like a reset. Every failure that may come after a request
+byte was written (any but a failed connect, a pool wait, or a request httpx refuses to frame)
+says that the request may have reached the server (:data:`MAY_HAVE_RUN`).
 """
 
 from __future__ import annotations
@@ -17,13 +24,32 @@ import ssl
 import httpx
 
 from okru_proto import Error, ProtocolError, TransportError, TransportTimeout, UsageError
-from okru_proto.adapter import Request, mask_query
+from okru_proto.adapter import Request
 
 from ._deadline import Deadline
+from ._logfilter import mask_url_query
 
-__all__ = ["build_error", "close_error", "closed_client_error", "send_error", "transport_error"]
+__all__ = ["MAY_HAVE_RUN", "build_error", "close_error", "closed_client_error", "send_error", "transport_error"]
 
 _QUERY = re.compile(r"\?\S*")
+
+#: What every error after a request byte may have been written adds (okru_trio's wording): okru
+#: cannot tell whether the server ran the call, so it never repeats it on its own.
+MAY_HAVE_RUN = (
+    "the request may have reached the server and run there; check before repeating a call that "
+    "changes something"
+)
+#: Failures that prove nothing was written: no connection, no free connection, or a connection
+#: through a proxy that was refused before the request went out.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
+             httpx.UnsupportedProtocol)
+#: What httpcore and h11 say when the server closed the connection before the reply was complete
+#: (EOF before or inside the head or the body): a broken connection, not a broken reply.
+_CLOSED = ("Server disconnected", "peer closed connection", "peer unexpectedly closed connection")
+
+
+def _after_write(exc: BaseException) -> str:
+    return "" if isinstance(exc, _NOT_SENT) else f"; {MAY_HAVE_RUN}"
 
 
 def send_error(exc: Exception, request: Request, deadline: Deadline | None, total: float | None,
@@ -33,13 +59,19 @@ def send_error(exc: Exception, request: Request, deadline: Deadline | None, tota
     if isinstance(exc, (httpx.TimeoutException, TimeoutError)) and (
             isinstance(exc, TimeoutError) or (deadline is not None and deadline.expired())):
         _mask_request(exc)
-        return TransportTimeout(f"whole-call deadline timeout={total:g} s expired talking to {host}")
+        return TransportTimeout(f"whole-call deadline timeout={total:g} s expired talking to {host}"
+                                f"{_after_write(exc)}")
     if isinstance(exc, httpx.InvalidURL) or (
             isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith("Invalid URL in location")):
         # httpx builds the redirect request even when it does not follow it.
         _mask_request(exc)
         return ProtocolError(f"{host} answered with a redirect whose Location httpx cannot parse "
                              f"({type(exc).__name__}: {_clean(str(exc))})")
+    if isinstance(exc, httpx.RemoteProtocolError) and not str(exc).startswith(_CLOSED):
+        # Bytes that are not HTTP/1.1 (a bad status line, header or chunk): okru_trio's class.
+        _mask_request(exc)
+        return ProtocolError(f"{host} sent a reply that is not valid HTTP/1.1 "
+                             f"({type(exc).__name__}: {_clean(str(exc))}); {MAY_HAVE_RUN}")
     if isinstance(exc, httpx.DecodingError):
         _mask_request(exc)
         return ProtocolError(f"{host} sent a body that does not decode as its Content-Encoding "
@@ -53,7 +85,8 @@ def send_error(exc: Exception, request: Request, deadline: Deadline | None, tota
         return closed_client_error(request)
     # httpx.StreamError, a RuntimeError of a broken client, anything else httpx, httpcore, h11,
     # anyio or ssl may raise: still ours, with the original as __cause__.
-    return TransportError(f"could not talk to {host} ({type(exc).__name__}: {_clean(str(exc))})")
+    return TransportError(f"could not talk to {host} ({type(exc).__name__}: {_clean(str(exc))})"
+                          f"{_after_write(exc)}")
 
 
 def build_error(exc: Exception, request: Request) -> UsageError:
@@ -77,8 +110,9 @@ def _mask_request(exc: BaseException) -> None:
     # GET mode that holds the access token, an upload URL its apiToken. Keep the request, masked.
     if isinstance(exc, httpx.RequestError) and exc._request is not None:
         original = exc._request
-        masked = mask_query(original.url.query.decode("ascii", "replace"))
-        if masked != original.url.query.decode("ascii", "replace"):
+        query = original.url.query.decode("ascii", "replace")
+        masked = mask_url_query(original.url.path, query)
+        if masked != query:
             try:
                 url = original.url.copy_with(query=masked.encode())
             except (httpx.InvalidURL, ValueError, TypeError):
@@ -97,9 +131,13 @@ def transport_error(exc: BaseException, request: Request) -> Error:
         # Under trio, httpx's ConnectError has no text: the certificate failure is only a cause.
         return TransportError(f"TLS certificate verification failed for {host} "
                               f"({tls.verify_message or tls.reason}; {detail})")
+    after = _after_write(exc)
     if isinstance(exc, httpx.TimeoutException):
-        return TransportTimeout(f"{_timeout_text(exc, host)} ({detail})")
-    return TransportError(f"could not talk to {host} ({detail})")
+        return TransportTimeout(f"{_timeout_text(exc, host)} ({detail}){after}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return TransportError(f"{host} closed the connection before the response was complete "
+                              f"({detail}){after}")
+    return TransportError(f"could not talk to {host} ({detail}){after}")
 
 
 _PHASES = (

@@ -8,8 +8,8 @@ differences are ``await`` and the few lines that differ between an event loop an
 (the lock, the sleep, closing a streamed reply). :mod:`okru_httpx` lists the async classes and
 :mod:`okru_httpx.sync` the blocking ones under the same public names (``SyncCodeSession`` is
 ``okru_httpx.sync.CodeSession``, and says so in its repr and errors). What the two share is in
-``_base.py`` (the client and options), ``_deadline.py``, ``_body.py``, ``_errors.py`` and
-``_response.py``; all OK.ru logic is ``okru_proto``'s.
+``_base.py`` (the client and options), ``_deadline.py``, ``_errors.py`` and ``_response.py`` (a
+reply read into the core's ``Response``); all OK.ru logic is ``okru_proto``'s.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 import anyio
 import httpx
 
-from okru_io import source_size, source_size_async
+from okru_io import measure_source, measure_source_async, source_size, source_size_async
 from okru_proto import Error
 from okru_proto.adapter import (
     AppSessionSpec,
@@ -43,11 +43,10 @@ from okru_proto.adapter import (
 )
 
 from ._base import SessionBase
-from ._body import BodyReader, reply_headers
 from ._deadline import DEADLINE, Deadline
 from ._errors import build_error, close_error, send_error
 from ._logfilter import session_made
-from ._response import httpx_url, make_response
+from ._response import BodyReader, httpx_url, make_response, reply_headers
 from ._stream import aiter_body, iter_body, stream_headers
 
 __all__ = [
@@ -104,6 +103,8 @@ class HttpxSession(SessionBase, AsyncSessionBase):
 
     async def _source_size(self, source: Any) -> int:
         return await source_size_async(source)
+
+    _measure_source = staticmethod(measure_source_async)
 
     def _streamed(self, request: Request) -> httpx.Request:
         body: Any = request.body
@@ -197,6 +198,8 @@ class SyncHttpxSession(SessionBase, SyncSessionBase):
 
     def _source_size(self, source: Any) -> int:
         return source_size(source)
+
+    _measure_source = staticmethod(measure_source)
 
     def _streamed(self, request: Request) -> httpx.Request:
         body: Any = request.body
@@ -392,6 +395,7 @@ class SyncBotSession(SyncBotBase):
 
 # The blocking classes present themselves under their public names (okru_httpx.sync.CodeSession):
 # reprs and error messages read as they did when each flavour had a module of its own.
+_cls: type
 for _cls in (SyncHttpxSession, SyncCodeSession, SyncImplicitSession, SyncPasswordSession, SyncRefreshSession,
              SyncClientSession, SyncServerSession, SyncAppSession, SyncPublicSession, SyncBotSession):
     _cls.__name__ = _cls.__qualname__ = _cls.__name__.removeprefix("Sync")

@@ -121,12 +121,14 @@ _ELSEWHERE = {"webhook_app": "okru_asgi", "WebhookApp": "okru_asgi"}
 _NAMESPACES = ("errors", "bots", "adapter")
 #: Names the namespaces gained after the move: they were never top-level, so they get no alias.
 _NEVER_TOP_LEVEL = frozenset({
-    "ACCEPT_ENCODING", "DECODED_CODINGS", "Inflater", "MAX_CODINGS", "decode_body",
+    "ACCEPT_ENCODING", "BodyDecoder", "DECODED_CODINGS", "Inflater", "MAX_CODINGS", "decode_body",
     "SourceReader", "describe_source", "source_size", "PhotoFile", "multipart_body",
     "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT", "GrantContext", "SESSION_CLASSES", "check_base_url", "circuit_for_signing",
     "retrying", "session_for", "trusted_response",
     "Claim", "OnceStore", "ValueStore",  # the stores beyond tokens (okru_stores, STORE_API)
+    "Measure", "SourceFingerprint", "SourceQuery", "sample_ranges", "upload_byte_budget",  # issue 20
+    "LaunchError", "PaymentError",  # a game's server side (okru_proto.apps, issue 22)
     # bots (issue 23): long polling, chat actions, the router
     "ACTIONS", "ANY_STATE", "DEFAULT_POLL_TIMEOUT", "EVENT_TYPES", "UPLOAD_ENCODINGS", "Router", "State",
     "SyncState", "Updates", "parse_updates",

@@ -1,7 +1,7 @@
 """The exception tree: every class okru raises lives here (docs/protocol.md §4, §5), and the one
 mapping from an OK.ru error payload to its class (:func:`api_error_from_payload`).
 
-The code table is ``_error_codes``; masking secrets in these errors' text is ``_scrub``.
+The code table is below (:data:`ERROR_CODES`); masking secrets in these errors' text is ``_scrub``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Flows and their two drivers (the only sync/async difference in the project).
+"""Flows, their two drivers (the only sync/async difference in the project), and the retry loop.
 
 A flow is a generator, as httpx's ``Auth.auth_flow``: it yields what it needs done — a
 :class:`Request` to send, a :class:`Sleep`, a :class:`RefreshNeeded`, a :class:`Callback` of
-the user's (``on_token``: awaited by the async driver when it is async), or a :class:`StoreCall`
-on a shared token store — receives the :class:`Response` (or ``None``, or the store's answer),
+the user's (``on_token``: awaited by the async driver when it is async), a :class:`StoreCall`
+on a shared token store, or a :class:`Measure` of an upload's source — receives the :class:`Response` (or ``None``, or the store's answer),
 and returns its result or raises one of our errors. The drivers
 below run a flow with the ``send``/``sleep`` callables an adapter gives them; the async one only
 awaits what it is given, so it runs under asyncio, trio or any other loop.
@@ -27,6 +27,7 @@ __all__ = [
     "Callback",
     "Effect",
     "Flow",
+    "Measure",
     "RefreshNeeded",
     "Refreshable",
     "RetryPolicy",
@@ -100,6 +101,21 @@ class StoreCall:
     args: tuple[Any, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """Effect: measure an upload's source now with the adapter's ``function(query)`` (okru_io's:
+    a stat, and a digest of the ranges the query names), then resume the flow with the result.
+
+    The core never touches a file, yet only it can decide whether the source is still the one it
+    started sending (a video flow measures before every chunk). The async driver awaits the result
+    when it is awaitable (an async adapter reads in a worker thread); the blocking driver refuses
+    one. An :class:`~okru_proto.Error` the function raises is thrown into the flow.
+    """
+
+    function: Callable[[Any], object]
+    query: Any
+
+
 def is_async_callable(function: object) -> bool:
     """True for a coroutine function, a ``functools.partial`` of one, or an object whose
     ``__call__`` is one (what the blocking sessions refuse as ``on_token``)."""
@@ -112,15 +128,15 @@ def is_async_callable(function: object) -> bool:
     return inspect.iscoroutinefunction(type(function).__call__)
 
 
-def _refuse_awaitable(result: object) -> None:
+def _refuse_awaitable(result: object, what: str = "on_token") -> None:
     close = getattr(result, "close", None)
     if callable(close):
         close()  # a coroutine: closed, so Python does not warn it was never awaited
-    raise UsageError("on_token returned an awaitable on a blocking session, which cannot await it; "
+    raise UsageError(f"{what} returned an awaitable on a blocking session, which cannot await it; "
                      "pass a plain function (or use the async adapter)")
 
 
-Effect = Request | Sleep | RefreshNeeded | Callback | StoreCall
+Effect = Request | Sleep | RefreshNeeded | Callback | StoreCall | Measure
 #: ``Generator[Effect, Response | None, T]``; the value sent in is the ``Response`` for a
 #: ``Request`` and ``None`` for the other effects.
 Flow = Generator[Effect, Any, T]
@@ -215,6 +231,15 @@ def run_sync(
                     effect = flow.throw(exc)
                     continue
                 effect = flow.send(stored)
+            elif kind is Measure:
+                try:
+                    measured = effect.function(effect.query)  # type: ignore[union-attr]
+                    if inspect.isawaitable(measured):
+                        _refuse_awaitable(measured, "a source measure")
+                except Error as exc:
+                    effect = flow.throw(exc)
+                    continue
+                effect = flow.send(measured)
             else:
                 raise UsageError(f"a flow yielded {effect!r}, which is not an effect")
     except StopIteration as done:
@@ -266,6 +291,15 @@ async def run_async(
                     effect = flow.throw(exc)
                     continue
                 effect = flow.send(stored)
+            elif kind is Measure:
+                try:
+                    measured = effect.function(effect.query)  # type: ignore[union-attr]
+                    if inspect.isawaitable(measured):
+                        measured = await measured
+                except Error as exc:
+                    effect = flow.throw(exc)
+                    continue
+                effect = flow.send(measured)
             else:
                 raise UsageError(f"a flow yielded {effect!r}, which is not an effect")
     except StopIteration as done:
@@ -274,7 +308,7 @@ async def run_async(
         flow.close()
 
 
-# (was: The retry policy: everything that decides whether a failed attempt runs again lives here.)
+# -- The retry policy: everything that decides whether a failed attempt runs again lives here ----
 
 
 @dataclass(frozen=True, slots=True)

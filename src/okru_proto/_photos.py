@@ -2,9 +2,10 @@
 
 docs/protocol.md §7.2. The REST steps go through :meth:`SessionCore.call_flow`, so signing, refresh
 on 102 and the retry policy apply to them; the upload POST itself is unsigned (the ``apiToken``
-in ``upload_url`` authorizes it) and is sent once. What it sends (photos, the multipart body) is
-:mod:`._photo_body`. Adapters only measure and stream photo files and pass a random multipart
-boundary in (the core reads no file, no clock, no randomness).
+in ``upload_url`` authorizes it) and is sent once. What it sends is here too: the photos
+(:class:`Photo` in memory, :class:`PhotoFile` on disk) and their form, written by the one
+multipart writer (:mod:`._multipart`). Adapters only measure and stream photo files and pass a
+random multipart boundary in (the core reads no file, no clock, no randomness).
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def build_multipart(photos: Iterable[Photo | bytes], boundary: str) -> tuple[str
     return content_type, body.to_bytes()
 
 
-def check_upload_url(url: object, what: str, error: Callable[[str, str], UploadError] = UploadError) -> str:
+def check_upload_url(url: object, what: str, error: Callable[[str, str], Error] = UploadError) -> str:
     """``url`` if it is a usable upload URL from a ``getUploadUrl`` reply (photos and videos
     alike), else ``error("getUploadUrl", why)``: present, absolute http(s), no userinfo, and
     plain http only to loopback. ``what`` names what would be sent (for the message)."""

@@ -15,11 +15,12 @@ import json
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from ._errors import Error
 
-__all__ = ["ELLIPSIS", "MASK", "MIN_SECRET_LENGTH", "excerpt", "scrub_error", "scrub_text", "secret_forms"]
+__all__ = ["ELLIPSIS", "MASK", "MIN_SECRET_LENGTH", "excerpt", "mask_upload_url", "scrub_error", "scrub_text", "secret_forms",
+           "upload_url_secrets"]
 
 #: Shorter values are not searched for: masking every "abc" would garble messages, and no OK.ru
 #: credential is that short.
@@ -117,3 +118,30 @@ def scrub_error(exc: BaseException, secrets: Iterable[object]) -> BaseException:
             notes[:] = [_scrub_value(n, forms) for n in notes]
         stack += [e.__cause__, e.__context__]
     return exc
+
+
+# -- upload URLs: OK signs an upload host's URL (photos, video, bot files), so the URL is a credential --
+
+def mask_upload_url(url: str) -> str:
+    """``scheme://host/***``: the upload URL authorizes uploads to the user's videos, and OK
+    does not say which part of it is the token, so only the host is ever shown."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}/***"
+    except ValueError:
+        return "<upload URL>"
+
+
+def upload_url_secrets(url: str) -> list[str]:
+    """The spellings of an upload URL's secret parts, for :func:`~okru_proto.adapter.scrub_error`."""
+    out = [url]
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return out
+    tail = parts.path + ("?" + parts.query if parts.query else "")
+    if len(tail) > 1:
+        out.append(tail)
+    out += [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if len(v) >= 6]
+    out += [seg for seg in parts.path.split("/") if len(seg) >= 16]
+    return out

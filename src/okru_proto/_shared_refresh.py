@@ -2,37 +2,30 @@
 
 A session given ``store=`` keeps its token in memory exactly as without one (a normal call does
 no store I/O); the store is read and written only here, on start (:func:`authorize_with_store`)
-and when the token must be refreshed (:func:`shared_refresh`, run by the session's
-``refresh_flow`` under the driver's in-process lock, so at most one caller per process gets
-here per expiry). Records are keyed by the application and the ``store_key``
-(:func:`record_key`): two apps given one ``store_key`` by mistake never share a token. Across
-processes the store's lease elects one refresher:
+and on refresh (:func:`shared_refresh`, run under the driver's in-process lock: one caller per
+process per expiry). Records are keyed by app and ``store_key`` (:func:`record_key`): two apps
+given one ``store_key`` never share a token. Across processes the store's lease elects one
+refresher:
 
-1. take the lease (``acquire_lease``); if another process holds it, re-read the store until it
-   holds a token newer than this process's (adopt it) or the lease is free, waiting at most the
-   store's ``lease_wait`` (polling with :class:`Sleep`, doubling up to 0.25 s);
-2. holding the lease, re-read: a newer token that is not the one that just failed and is not
-   expired is adopted without any request (someone refreshed meanwhile);
-3. otherwise refresh with the newest refresh token known (the stored one unless it is older
-   than ours: a server that rotates refresh tokens has already invalidated ours), save it with
-   ``compare_and_set`` against the generation read, release the lease, and fire ``on_token``
-   (only here: the refreshing process is the one that reports a new token).
+1. take the lease; if another process holds it, re-read the store until it holds a token newer
+   than ours (adopt it) or the lease is free, at most the store's ``lease_wait`` (polling with
+   :class:`Sleep`, doubling up to 0.25 s);
+2. holding it, re-read: a newer token, not the one that just failed, not expired, is adopted;
+3. else refresh with the newest refresh token known (the stored one unless older than ours: a
+   server that rotates refresh tokens voided ours), ``compare_and_set`` over the generation
+   read, release the lease, fire ``on_token`` (only the refresher reports a new token).
 
-*Newer* (:func:`is_newer`) compares what matters, not only the store's counter: a different
-token issued later (its ``expires_at - expires_in``, on the sessions' wall clock) is newer; a
-token whose issue time is known is newer than one built from a bare access token; only between
-tokens alike in that does the higher generation win. So a store that lost its data (a Redis
-restart without persistence, ``FLUSHALL``: generations start again at 1) or came back from an
-older snapshot never makes a process keep refreshing, nor go back to an older token.
+*Newer* (:func:`is_newer`) is a different token issued later (``expires_at - expires_in``, on
+the sessions' wall clock), or one whose issue time is known when ours is not (a bare access
+token); only between tokens alike in that does the higher generation win. So a store that lost
+its data (``FLUSHALL``: generations restart at 1) or came back from an older snapshot never
+makes every process refresh, nor one go back to an older token.
 
-The lease outlives the request it guards: it is taken for the longest the next request may take
-(the session's ``timeout=``, :attr:`SessionCore.request_timeout`) plus the store's
-``lease_ttl``, and renewed before every further request of the refresh (a holder that lost it
-stops before sending). A holder that comes back late anyway (its lease expired: no deadline,
-a stalled store) never writes over a newer token: its compare-and-set fails and it adopts the
-stored one. A lease outlives a killed holder by at most that TTL. Store I/O is the
-:class:`StoreCall` effect: the drivers run it, so the same flow serves blocking and async
-sessions (docs/embedding.md).
+The lease outlives the request it guards: taken for the session's ``timeout=``
+(:attr:`SessionCore.request_timeout`) plus the store's ``lease_ttl``, renewed (and the store
+re-read) before every further request. A holder back late anyway (no deadline, a stalled VM)
+never writes over a newer token: its compare-and-set fails and it adopts the stored one. Store
+I/O is the :class:`StoreCall` effect, so one flow serves blocking and async sessions.
 """
 
 from __future__ import annotations
@@ -229,23 +222,28 @@ def _lease_ttl(core: StoreContext) -> float:
     return store.lease_ttl + (request if request is not None else 0.0)
 
 
-def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float) -> Flow[Token]:
+def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: float,
+              adopt: Callable[[], Flow[Token | None]]) -> Flow[Token]:
     """``work``'s effects, passed through; before each of its requests but the first (the lease
-    was just taken), the lease is renewed for ``ttl``, or :class:`_LeaseLost` ends the work
-    before the request is sent."""
+    was just taken), the lease is renewed for ``ttl`` and the store re-read: if another process
+    holds the lease, :class:`_LeaseLost` ends the work; if one saved a token meanwhile (it took
+    the lease while this one's had expired, and let it go), ``adopt`` takes it and the work
+    ends. Either way, before the request is sent."""
     first = True
     try:
         effect: Effect = next(work)
         while True:
             if type(effect) is Request:
-                if not first and not (yield from _call(store, "acquire_lease", key, holder, ttl)):
-                    work.close()
-                    raise _LeaseLost
+                if not first:
+                    if not (yield from _call(store, "acquire_lease", key, holder, ttl)):
+                        raise _LeaseLost
+                    adopted = yield from adopt()
+                    if adopted is not None:
+                        return adopted
                 first = False
             try:
                 reply = yield effect
             except GeneratorExit:
-                work.close()
                 raise
             except BaseException as exc:
                 effect = work.throw(exc)
@@ -253,6 +251,8 @@ def _renewing(work: Flow[Token], store: TokenStore, key: str, holder: str, ttl: 
             effect = work.send(reply)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+    finally:
+        work.close()  # a no-op once it has finished; else the work ends here, unsent
 
 
 def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
@@ -269,11 +269,12 @@ def _leased(core: StoreContext, key: str, work: Callable[[str], Flow[Token]],
     while True:
         if (yield from _call(store, "acquire_lease", key, holder, ttl)):
             try:
-                token = yield from _renewing(work(holder), store, key, holder, ttl)
+                token = yield from _renewing(work(holder), store, key, holder, ttl, adopt_while_waiting)
             except GeneratorExit:
                 raise  # the caller went away (cancelled): the lease expires after its TTL
             except _LeaseLost:
                 token = None  # another process took over: wait for its token, as any waiter
+                deadline = core.clock() + wait
             except BaseException:
                 yield from _release(store, key, holder)
                 raise
@@ -303,7 +304,7 @@ def _save(core: StoreContext, key: str, token: Token, expected: int,
         if (yield from _call(store, "compare_and_set", key, token, expected)):
             core.store_generation = expected + 1
             return None
-        loaded = yield from _call(store, "load", key)
+        loaded: StoredToken | None = yield from _call(store, "load", key)
         if loaded is not None and is_newer(loaded, base, base_generation):
             return loaded
         expected = 0 if loaded is None else loaded[1]

@@ -67,7 +67,8 @@ class TokenStore(Protocol):
       ``expected_generation + 1`` if the stored generation is still ``expected_generation``
       (0: nothing stored); True if stored. Generations only grow.
     * ``acquire_lease(key, holder, ttl)``: True if ``holder`` now holds the key's lease for
-      ``ttl`` seconds (nobody held it, or the previous lease expired).
+      ``ttl`` seconds (nobody held it, the previous lease expired, or ``holder`` held it: a
+      renewal, which the refresh flow makes before each further request).
     * ``release_lease(key, holder)``: drop the lease if ``holder`` still holds it.
 
     ``lease_ttl`` and ``lease_wait`` tune the refresh flow: a refresher holds the lease for the

@@ -1,4 +1,10 @@
-"""The values that cross the core's boundary: secrets, requests, responses, endpoints, effects."""
+"""The values that cross the core's boundary: everything an adapter hands the core or gets from it.
+
+Secrets (:class:`Secret`, masked everywhere), requests and responses (:class:`Request`,
+:class:`Response`), endpoints, the streamed request body an adapter sends in bounded blocks
+(:class:`StreamedBody`, :class:`SourceRange`, :func:`plan_blocks`) and the token a session holds
+(:class:`Token`). Small frozen values, validated when made, so the flows can trust them.
+"""
 
 from __future__ import annotations
 
@@ -144,6 +150,10 @@ def request_secrets(request: Request) -> list[str]:
 def _mask_url(url: str) -> str:
     base, sep, rest = url.partition("?")
     query, hsep, fragment = rest.partition("#")
+    if base.lower().endswith("/upload.do") and query:
+        # An upload host's URL (photos, videos, bot files): OK does not say which part of the
+        # query authorizes the upload (its sig, expires...), so none of it is shown.
+        query = "&".join(f"{part.partition('=')[0]}=***" for part in query.split("&"))
     masked = base + sep + mask_query(query) if sep else base
     if hsep:
         masked += "#" + mask_query(fragment)
@@ -352,7 +362,7 @@ class Endpoints:
         object.__setattr__(self, "authorize_url", connect + "/oauth/authorize")
 
 
-# (was: The streamed request body: a pure description of bytes that an adapter sends in bounded blocks.)
+# -- The streamed request body: a pure description of bytes that an adapter sends in bounded blocks ----
 
 
 #: The largest block an adapter reads from a source and writes to the socket at once (1 MiB:
@@ -462,7 +472,7 @@ def plan_blocks(body: StreamedBody, block_size: int = DEFAULT_BLOCK_SIZE) -> Ite
                 yield SourceRange(part.source, start, stop - start)
 
 
-# (was: The token value: everything a session knows about the token it holds lives here.)
+# -- The token value: everything a session knows about the token it holds lives here ----
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ error payload to its class. Every class here is a subclass of one of the top-lev
 catching a base catches its leaves (docs/errors.md).
 
 The classes live with the code that raises them (``_errors``, ``_upload``, ``_video``,
-``_store``, ``_graph``, ``_webhook``); this module owns only the list.
+``_store``, ``_graph``, ``_webhook``, ``apps``); this module owns only the list.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from ._errors import (
 from ._photos import UploadError
 from ._store import StoreError
 from ._video import VideoUploadError
+from .apps import LaunchError, PaymentError
 from .bots._graph import BotTokenError, ChatNotFoundError
 from .bots._webhook import WebhookError
 
@@ -66,11 +67,13 @@ __all__ = [
     "HTTPStatusError",
     "HumanCheckRequiredError",
     "InvalidSessionError",
+    "LaunchError",
     "LimitReachedError",
     "MethodNotFoundError",
     "NotSessionMethodError",
     "OAuthError",
     "ParamError",
+    "PaymentError",
     "PermissionDeniedError",
     "ProtocolError",
     "ReloginRequiredError",

@@ -12,7 +12,9 @@ point ``okru``), so the fixtures need no import and no ``conftest.py``:
   ``okru_httpx.sync`` session class over ``fake_ok`` (adds ``endpoints=`` and ``client=``);
 * ``fake_ok_server``: ``fake_ok`` served on 127.0.0.1 over HTTP/1.1 in a background thread
   (:class:`OKTestServer`: ``.url``, ``.endpoints``, ``.fake``), for ``okru_trio`` and for code
-  that builds its own HTTP client.
+  that builds its own HTTP client;
+* ``ok_payments``: OK's side of a game (:class:`OKPayments`): the demo user's launch URL, and
+  purchases whose ``callbacks.payment`` calls reach the game's URL or ASGI app (``_payments``).
 
 ``async def`` tests run under anyio's marker (``@pytest.mark.anyio``; anyio and its pytest plugin come
 with ``okru[pytest]``) on asyncio and trio. One that uses these fixtures and that no async plugin
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
 
     from okru_httpx.testing import FakeOKTransport
 
-__all__ = ["IN_PROCESS_ENDPOINTS", "OKTestApp", "OKTestServer"]
+from ._payments import OKPayments, ok_payments
+
+__all__ = ["IN_PROCESS_ENDPOINTS", "OKPayments", "OKTestApp", "OKTestServer", "ok_payments"]
 
 #: Endpoints for in-process use. The ``.invalid`` names never resolve (RFC 2606): a client that
 #: is not wired to the emulator fails at once instead of reaching the real OK.ru.

@@ -37,16 +37,17 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
-def identity(path: str) -> tuple[int, int] | None:
-    """``(device, inode)`` of the file at ``path`` (not following a link), or None if absent."""
+def identity(path: str) -> tuple[int, int, int] | None:
+    """``(device, inode, file type)`` of what is at ``path`` (not following a link), or None if
+    absent. The type is part of it: a link made where the file was may get its freed inode."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)
 
 
-def make_private(path: str) -> tuple[int, int]:
+def make_private(path: str) -> tuple[int, int, int]:
     """Create ``path`` mode 0600 if missing, or check (and fix) the one there; its identity."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
@@ -72,7 +73,7 @@ def make_private(path: str) -> tuple[int, int]:
         os.close(fd)
     for suffix in COMPANIONS:
         _check_companion(path + suffix)
-    return st.st_dev, st.st_ino
+    return st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)
 
 
 def _checked(path: str, fd: int, what: str) -> os.stat_result:

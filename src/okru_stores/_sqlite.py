@@ -50,37 +50,40 @@ class SQLiteStore:
 
     ``lease_ttl``/``lease_wait``: see :class:`~okru_proto.TokenStore`; ``timeout``: how long one
     operation waits for the file's write lock. ``encrypt``/``decrypt``: ``bytes -> bytes``
-    applied to the stored token (e.g. Fernet's), both or neither. Expiries are timed by the wall
-    clock, which the processes of one machine share.
+    applied to the stored token (e.g. Fernet's), both or neither. ``clock`` (default
+    ``time.time``, the wall clock the processes of one machine share) times every expiry; every
+    process sharing the file must use the same one.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, lease_ttl: float = 30.0,
                  lease_wait: float | None = None, timeout: float = 5.0,
                  encrypt: Callable[[bytes], bytes] | None = None,
-                 decrypt: Callable[[bytes], bytes] | None = None) -> None:
+                 decrypt: Callable[[bytes], bytes] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.path = os.fspath(path)
+        self._clock = clock
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
         self.timeout = timeout
         self._codec = Codec(encrypt, decrypt)
-        self._identity = make_private(self.path)
+        self._identity: tuple[int, int, int] | None = (-1, -1, -1)  # not checked yet
         self._next_sweep = 0.0
-
-        def setup(db: sqlite3.Connection) -> None:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-
-        self._run(setup)
+        self._run(lambda db: None)
 
     def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        if identity(self.path) != self._identity:
-            # Replaced since it was checked (or deleted): check it again, never follow a link.
+        fresh = identity(self.path) != self._identity
+        if fresh:
+            # New, or replaced since it was checked (or deleted): check it again (never through a
+            # link), and give a new file its tables.
             self._identity = make_private(self.path)
         try:
             db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path!r}: {exc}") from exc
         try:
+            if fresh:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
             return operation(db)
         except sqlite3.Error as exc:
             raise StoreError(f"the store {self.path!r} failed: {exc}") from exc
@@ -92,7 +95,7 @@ class SQLiteStore:
         def operation(db: sqlite3.Connection) -> T:
             db.execute("BEGIN IMMEDIATE")  # the write lock now
             try:
-                now = time.time()
+                now = self._clock()
                 result = body(db, now)
                 if now >= self._next_sweep:
                     self._next_sweep = now + _SWEEP_EVERY
@@ -217,7 +220,7 @@ class SQLiteStore:
         check_key(key)
         row = self._run(lambda db: db.execute(
             "SELECT value FROM okru_values WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (key, time.time())).fetchone())
+            (key, self._clock())).fetchone())
         return None if row is None else str(row[0])
 
     def set_value(self, key: str, value: str, ttl: float | None = None) -> None:

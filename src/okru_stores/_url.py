@@ -60,6 +60,10 @@ def read_redis_url(url: str) -> RedisURL:
                          "build the URL with urllib.parse.quote(password, safe='')")
     if parts is None:
         raise UsageError(f"the port in the Redis URL is not a number from 1 to 65535 ({_port_text(rest)})")
+    if parts.scheme.lower() != "unix" and parts.path not in ("", "/") \
+            and not (parts.path[1:].isascii() and parts.path[1:].isdigit()):
+        # redis-py would quietly use database 0 for "/cache" or "/1/".
+        raise UsageError("the database in the Redis URL must be a number, as in redis://host:6379/0")
     if port == 0:
         raise UsageError("the port in the Redis URL is not a number from 1 to 65535 (0)")
     secrets: list[str] = []

@@ -1,9 +1,10 @@
 """One request and its response on one connection: everything between the first byte written and the last byte read lives here.
 
 :func:`exchange` writes the request (a streamed body block by block through ``_stream.py``),
-reads the response with h11 (interim 1xx replies skipped), holds the body to
-``max_response_bytes`` as it arrives, undoes its ``Content-Encoding`` with the core's
-:func:`okru_proto.adapter.decode_body`, and keeps the connection's read and whole-call
+reads the response with h11 (interim 1xx replies skipped), refuses a ``Content-Length`` over
+``max_response_bytes`` before reading the body, holds the body to the cap as it arrives, undoes
+its ``Content-Encoding`` as it arrives with the core's :class:`okru_proto.adapter.BodyDecoder`
+(every layer, the decoded output held to the cap too), and keeps the connection's read and whole-call
 deadlines current for the watchdog. A failure here is always after a request byte may have
 been written, so its message says the call may have run (see "Re-sending" in ``_transport.py``):
 
@@ -11,9 +12,10 @@ been written, so its message says the call may have run (see "Re-sending" in ``_
   fired;
 * the connection closed before the response was complete (EOF mid-head or mid-body, i.e. a
   truncated body) -> :class:`okru_proto.TransportError`, exactly like a reset mid-body;
-* a body over ``max_response_bytes`` (on the wire or once decoded) or a coding that does not
-  decode -> :class:`okru_proto.ProtocolError`; other stream, OS and h11 errors propagate to the
-  transport, which maps them.
+* a ``Content-Length`` or a body over ``max_response_bytes`` (on the wire or once decoded), or
+  a coding that does not decode -> :class:`okru_proto.ProtocolError`; other stream, OS and h11
+  errors propagate to the transport, which maps them (bytes that are not HTTP/1.1:
+  :class:`okru_proto.ProtocolError`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import h11
 import trio
 
 from okru_proto import ProtocolError, TransportError
-from okru_proto.adapter import Response, StreamedBody, decode_body, trusted_response
+from okru_proto.adapter import BodyDecoder, Response, StreamedBody, trusted_response
 
 from ._conn import Connection
 from ._errors import MAY_HAVE_RUN, Timeouts
@@ -91,7 +93,7 @@ async def exchange(
         receive_some = stream.receive_some
         status = 0
         headers: tuple[tuple[str, str], ...] = ()
-        codings: list[str] | None = None
+        decoder: BodyDecoder | None = None
         chunks: list[bytes | bytearray] = []
         size = 0
         while True:
@@ -120,24 +122,41 @@ async def exchange(
                 size += len(data)
                 if size > cap:
                     raise ProtocolError(
-                        f"{conn.label} sent a response body over max_response_bytes ({cap})"
+                        f"{conn.label} sent a response body over max_response_bytes={cap} ({size} "
+                        "bytes so far); pass a larger max_response_bytes= to the session if such "
+                        "replies are expected"
                     )
-                chunks.append(data)
+                if decoder is not None:
+                    decoder.feed(data)  # it keeps the decoded body, held to the cap as it is made
+                else:
+                    chunks.append(data)
             elif t is _H11Response:
                 status = ev.status_code  # type: ignore[union-attr]
                 headers = tuple(
                     [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in ev.headers.raw_items()]  # type: ignore[union-attr]
                 )
+                codings = None
                 for name, value in headers:
                     if name == "content-encoding":
                         if codings is None:
                             codings = []
                         codings.append(value)
+                    elif name == "content-length" and int(value) > cap:
+                        # Refused before a byte of the body is read (h11 checked it is digits).
+                        raise ProtocolError(
+                            f"{conn.label} sent a response body over max_response_bytes={cap} "
+                            f"(Content-Length: {value}); pass a larger max_response_bytes= to the "
+                            "session if such replies are expected"
+                        )
+                if codings is not None:
+                    decoder = BodyDecoder(codings, cap, conn.label)
+                    if decoder.identity:
+                        decoder = None
             elif t is _EndOfMessage:
                 conn.deadline = math.inf
-                if codings is None:
-                    return _response(status, headers, b"".join(chunks))
-                return _response(status, headers, decode_body(b"".join(chunks), codings, cap, conn.label))
+                if decoder is not None:
+                    return _response(status, headers, decoder.finish())
+                return _response(status, headers, b"".join(chunks))
             elif t is not _InformationalResponse:
                 raise h11.RemoteProtocolError(f"unexpected {type(ev).__name__} before the end of the response")
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.RemoteProtocolError) as exc:

@@ -12,7 +12,7 @@ from typing import Any
 
 import trio
 
-from okru_io import source_size_async
+from okru_io import measure_source_async, source_size_async
 from okru_proto import UsageError
 from okru_proto.adapter import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -94,6 +94,8 @@ class TrioSession(AsyncSessionBase):
 
     async def _source_size(self, source: Any) -> int:
         return await source_size_async(source)
+
+    _measure_source = staticmethod(measure_source_async)
 
 
     def _clock(self) -> float:

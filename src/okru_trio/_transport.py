@@ -18,8 +18,10 @@ Error mapping (the original exception is always ``__cause__``):
 * the connection closed before the response was complete (EOF mid-head or mid-body, i.e. a
   truncated body) -> :class:`okru_proto.TransportError`, exactly like a reset mid-body: the peer
   or the network died, and either way the call may be worth retrying by the caller's policy;
-* bytes that are not HTTP/1.1 (``h11.RemoteProtocolError``) or a body over
-  ``max_response_bytes`` -> :class:`okru_proto.ProtocolError`;
+* bytes that are not HTTP/1.1 (``h11.RemoteProtocolError``: not retried, the same server
+  would send them again; the message says the request may have run), a ``Content-Length`` or a
+  body over ``max_response_bytes`` -> :class:`okru_proto.ProtocolError` (the same classes as
+  okru_httpx);
 * a request h11 refuses to frame (bad target characters, a header the transport owns) or a
   plain-http URL for a non-loopback host -> :class:`okru_proto.UsageError`, before any I/O;
 * a reply whose ``Content-Encoding`` is unknown, does not decode, or decodes past
@@ -43,11 +45,12 @@ socket (from ``stream_factory``) cannot be checked and are used as they are.
 
 Compression: every request carries ``Accept-Encoding: gzip, deflate`` (the transport owns that
 header: only what the standard library's ``zlib`` decodes). A reply's ``Content-Encoding`` is
-undone by :func:`okru_proto.adapter.decode_body`, so ``max_response_bytes`` bounds both the
-bytes read and the decoded body while it is decoded: ``identity`` is skipped; ``x-gzip`` is
-gzip; concatenated gzip members are joined; ``deflate`` is the zlib format or, from servers that
-send it, a raw deflate stream. Stacked codings (``gzip, gzip``) are undone in order, last applied
-first, at most five. Any other coding (``br``, ``zstd``, ``compress``) is refused, because okru
+undone as the body arrives by :class:`okru_proto.adapter.BodyDecoder` (okru_httpx's decoder
+too), so ``max_response_bytes`` bounds both the bytes read and the decoded body while it is
+decoded: ``identity`` is skipped; ``x-gzip`` is gzip; concatenated gzip members are joined;
+``deflate`` is the zlib format or, from servers that send it, a raw deflate stream. Stacked
+codings (``gzip, gzip``) are undone in order, last applied first, each layer streamed into the
+next, at most three. Any other coding (``br``, ``zstd``, ``compress``) is refused, because okru
 never asks for it. The response keeps its headers as received (``content-encoding`` included);
 only the body is decoded.
 
@@ -72,7 +75,7 @@ from okru_proto import ProtocolError, TransportError, UsageError
 from okru_proto.adapter import Request, Response
 
 from ._conn import Connection, StreamFactory, close_quietly, open_stream
-from ._errors import Timeouts, transport_error
+from ._errors import MAY_HAVE_RUN, Timeouts, transport_error
 from ._exchange import exchange
 from ._pool import Origin, Watchdog, release
 from ._request import BODY_METHODS, Router, prepare_headers
@@ -218,7 +221,10 @@ class H11Transport:
             # ``conn`` is set once the exchange began, i.e. once a request byte may have been written.
             raise transport_error(exc, origin.label, sent=conn is not None, closed=self._closed) from exc
         except h11.RemoteProtocolError as exc:
-            raise ProtocolError(f"{origin.label} sent a reply that is not valid HTTP/1.1: {exc}") from exc
+            # Never before a request byte was written: the request may have run.
+            raise ProtocolError(
+                f"{origin.label} sent a reply that is not valid HTTP/1.1 ({exc}); {MAY_HAVE_RUN}"
+            ) from exc
 
     async def aclose(self) -> None:
         """Close every connection, idle or busy (busy calls then fail with TransportError)."""

@@ -1,13 +1,10 @@
+"""Fixtures of the emulator's tests (``fake``, a fresh FakeOK, is tests/conftest.py's)."""
+
 from __future__ import annotations
 
 import pytest
 
 from okru_proto.testing import FakeOK
-
-
-@pytest.fixture
-def fake() -> FakeOK:
-    return FakeOK()
 
 
 @pytest.fixture

@@ -6,11 +6,21 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
-from emu_helpers import BASE, Browser, authorize_url, body, call, error_code, fragment, parse_page, query
 
 from okru_proto.adapter import Request, Response, parse_forms
 from okru_proto.testing import FakeOK, WallClock
 from okru_proto.testing._oauth import SCOPE_DESCRIPTIONS
+from tests.emulator.helpers import (
+    BASE,
+    Browser,
+    authorize_url,
+    body,
+    call,
+    error_code,
+    fragment,
+    parse_page,
+    query,
+)
 
 REDIRECT = "http://localhost/callback"
 

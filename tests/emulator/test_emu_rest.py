@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from emu_helpers import BASE, body, call, error_code, md5_hex, rest_request, signature
 
 from okru_proto.adapter import Request
 from okru_proto.testing import FakeOK
+from tests.emulator.helpers import BASE, body, call, error_code, md5_hex, rest_request, signature
 
 
 def test_demo_values(fake: FakeOK) -> None:

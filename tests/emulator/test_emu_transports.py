@@ -13,11 +13,11 @@ import pytest
 import trio
 import trio.testing
 import trustme
-from emu_helpers import md5_hex, signature
 
 from okru_httpx.testing import FakeOKTransport
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server, serve_fake
+from tests.emulator.helpers import md5_hex, signature
 
 pytestmark = pytest.mark.network
 

@@ -53,7 +53,7 @@ def test_sync_and_async_export_the_same_names_and_signatures() -> None:
         if not isinstance(a, type):
             assert a is s, name
             continue
-        if a is s or name == "BotSession":  # re-exports; BotSession: tests/bots/test_bot_twins.py
+        if a is s or name == "BotSession":  # re-exports; BotSession: tests/surface/test_bot_twins.py
             continue
         assert inspect.signature(a) == inspect.signature(s), name
         am, sm = _public_methods(a), _public_methods(s)

@@ -1,6 +1,6 @@
 """okru_httpx at its edges (issue 11): options shared with okru_trio, every exception typed, the
 deadline wired into our own client, the body cap and decoding as units (the loopback versions
-are in tests/security/test_sec_hostile.py and tests/reliability/test_rel_deadline.py)."""
+are in tests/security/test_hostile.py and tests/reliability/test_deadline.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 
 import okru_httpx
 import okru_httpx.sync
-from okru_httpx._body import BodyReader
 from okru_httpx._deadline import DEADLINE, Deadline, _AsyncBackend, _Backend, _Stream
+from okru_httpx._response import BodyReader
 from okru_proto import Error, ProtocolError, TransportError, TransportTimeout, UsageError
 from okru_proto.adapter import API, Request
 
@@ -225,8 +225,8 @@ def test_body_reader_deadline_between_chunks() -> None:
 
 
 def test_a_deadline_hit_while_reading_says_whole_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    import okru_httpx._body as body
     import okru_httpx._deadline as deadline
+    import okru_httpx._response as body
 
     clock = [1000.0]
     # The deadline is set (and capped) in _deadline and checked between body chunks in _body.

@@ -1,17 +1,13 @@
-"""Fixtures shared by the reliability suites: each test runs once per async adapter, on the
-event loop that adapter needs."""
+"""The reliability suites run on the one adapter matrix (tests/adapters.py): each async test on its
+adapter's event loop. The load suites pick the async adapters (``load.ASYNC_ADAPTERS``)."""
 
 from __future__ import annotations
 
 import pytest
-from _rel_support import ASYNC_ADAPTERS, AsyncAdapter
 
-
-@pytest.fixture(params=sorted(ASYNC_ADAPTERS))
-def adapter(request: pytest.FixtureRequest) -> AsyncAdapter:
-    return ASYNC_ADAPTERS[request.param]
+from tests.adapters import Adapter
 
 
 @pytest.fixture
-def anyio_backend(adapter: AsyncAdapter) -> str:
+def anyio_backend(adapter: Adapter) -> str:
     return adapter.backend

@@ -65,6 +65,7 @@ class RedisServer:
     port: int
     directory: Path
     process: subprocess.Popen[str] | None = None
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -73,7 +74,7 @@ class RedisServer:
     def start(self) -> None:
         process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
+             "--appendonly", "no", "--dir", str(self.directory), *self.extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
         lines: list[str] = []
@@ -101,8 +102,13 @@ class RedisServer:
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(server_binary(), free_port(), tmp_path_factory.mktemp("redis"))
+def redis_binary() -> str:
+    return server_binary()
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary, free_port(), tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         yield server

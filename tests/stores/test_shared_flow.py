@@ -102,6 +102,19 @@ class SharedRefresh(RuleBasedStateMachine):
         if all(p.flow is None for p in self.procs):
             self.fake.expire_access_tokens()
             self.expiries += 1
+            # The sessions' clock moves on between expiries (tokens refreshed after this one are
+            # issued later: newer, _shared_refresh), never near a token's own 30 min lifetime.
+            self.now[0] += 10
+
+    @precondition(lambda self: all(p.flow is None for p in self.procs)
+                  and len({p.core.token.access_token.reveal() for p in self.procs if p.core.token}) == 1)
+    @rule()
+    def store_loses_its_data(self) -> None:
+        # A Redis restart without persistence, FLUSHALL, between expiries once the fleet holds
+        # one token (docs/workers.md: if it loses a token only one worker has seen, the others
+        # refresh again, and with a server that rotates refresh tokens cannot).
+        self.store._tokens.clear()
+        self.store._leases.clear()
 
     @rule(index=st.integers(0, PROCESSES - 1))
     def call(self, index: int) -> None:

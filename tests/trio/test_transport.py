@@ -1036,7 +1036,7 @@ async def test_body_cap_counts_every_chunk_and_ignores_the_declared_length() -> 
     async with trio.open_nursery() as nursery:
         server = Server(nursery, raw=chunks)
         async with transport(server, max_response_bytes=1500) as t:
-            with pytest.raises(ProtocolError, match=r"max_response_bytes \(1500\)"):
+            with pytest.raises(ProtocolError, match=r"max_response_bytes=1500 "):
                 await t.send(Request("GET", URL))
             assert not t._conns
         nursery.cancel_scope.cancel()

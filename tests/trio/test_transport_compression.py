@@ -175,11 +175,11 @@ def test_unknown_codings_are_refused(coding: bytes) -> None:
     expect_error(b"\x1b\x00\x00", coding, f"Content-Encoding '{name}', which okru cannot decode")
 
 
-def test_more_than_five_stacked_codings_are_refused() -> None:
+def test_more_than_three_stacked_codings_are_refused() -> None:
     body = JSON
-    for _ in range(6):
+    for _ in range(4):
         body = gzip.compress(body)
-    expect_error(body, b", ".join([b"gzip"] * 6), "6 stacked Content-Encodings; okru decodes at most 5")
+    expect_error(body, b", ".join([b"gzip"] * 4), "4 stacked Content-Encodings; okru decodes at most 3")
 
 
 @pytest.mark.parametrize(
@@ -206,7 +206,7 @@ def test_a_decompression_bomb_is_refused_at_the_cap() -> None:
     zeros = bytes(1 << 20)
     bomb = b"".join(c.compress(zeros) for _ in range(100)) + c.flush()
     assert len(bomb) < 1 << 20
-    expect_error(bomb, b"gzip", r"gzip body that decodes to more than max_response_bytes \(16777216\)")
+    expect_error(bomb, b"gzip", r"over max_response_bytes=16777216 \(once decoded from Content-Encoding 'gzip'\)")
 
 
 @pytest.mark.parametrize("encoding", [b"gzip", b"deflate", b"gzip, gzip"])
@@ -221,12 +221,12 @@ def test_the_cap_applies_to_the_decoded_size_exactly(encoding: bytes) -> None:
         assert (await get(t, peer)).body == data
 
     with_peer(body2, [(b"content-encoding", encoding)], fits, max_response_bytes=len(data))
-    expect_error(body2, encoding, rf"decodes to more than max_response_bytes \({len(data) - 1}\)",
+    expect_error(body2, encoding, rf"over max_response_bytes={len(data) - 1} \(once decoded",
                  max_response_bytes=len(data) - 1)
 
 
 def test_the_cap_still_applies_to_the_bytes_on_the_wire() -> None:
-    expect_error(gzip.compress(JSON), b"gzip", r"response body over max_response_bytes \(10\)", max_response_bytes=10)
+    expect_error(gzip.compress(JSON), b"gzip", r"response body over max_response_bytes=10 \(Content-Length: \d+\)", max_response_bytes=10)
 
 
 def test_a_session_reads_a_gzipped_reply_over_tcp() -> None:

@@ -3,8 +3,8 @@
 Each step prints what was sent (from the emulator's request log, secrets masked) and what came
 back, then ✔ or ✘. Steps are independent (each gets its own token from the emulator when it
 needs one), so one failure does not hide the others; the exit code is 5 when any step failed.
-This module runs them (:class:`Demo`, :func:`run_demo`); the steps are ``_demo_steps``', the
-output format ``_demo_show``'s.
+This module runs them (:class:`Demo`, :func:`run_demo`); the steps are ``steps``', the
+output format ``show``'s.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The authorization-code grant for a person: the authorize URL (``okru_proto.authorize_url``) in
 their browser, the browser comes back to ``http://127.0.0.1:<port>/callback``, the ``state`` is
 checked and the code read by ``okru_proto.parse_callback``, and ``okru_httpx.sync.CodeSession``
-exchanges it (``_login_cmd``). Nothing here knows OK.ru's protocol; it only moves values between
+exchanges it (``command``). Nothing here knows OK.ru's protocol; it only moves values between
 those.
 
 The listener (:class:`CallbackListener`) serves every connection on its own thread with a

@@ -1,4 +1,4 @@
-"""Wire strings and the OK.ru signature (docs/protocol.md §2).
+"""Wire strings, the OK.ru signature and which secret signs a call (docs/protocol.md §2).
 
 One function (:func:`wire_value`) turns a Python value into the exact string that is sent; the
 signature is computed over those same strings, so what is signed is always what is sent (the
@@ -186,7 +186,7 @@ def server_secret(access_token: Secret | str, app_secret_key: Secret | str) -> S
     return Secret(_md5_hex(reveal(access_token) + reveal(app_secret_key), "the token or app secret"))
 
 
-# (was: Circuits: everything that decides which secret signs a call lives here (docs/protocol.md §2.2).)
+# -- Circuits: everything that decides which secret signs a call lives here (docs/protocol.md §2.2) ----
 
 
 #: A circuit's name, as :func:`circuit_for` returns it.

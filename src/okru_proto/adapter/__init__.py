@@ -13,7 +13,7 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
   equivalents, and :class:`API` (the ``api.group.method()`` proxy over any session);
 * the flow protocol: a :data:`Flow` is a generator that yields :class:`Request` values (send it,
   ``.send()`` back the :class:`Response`) or effects (:class:`Sleep`, :class:`RefreshNeeded`,
-  :class:`Callback`, :class:`StoreCall`); :func:`run_sync` / :func:`run_async` drive one, and
+  :class:`Callback`, :class:`StoreCall`, :class:`Measure`); :func:`run_sync` / :func:`run_async` drive one, and
   :func:`guarded` / :func:`scrub_error` keep secrets out of what it raises;
 * the core session itself (:class:`SessionCore`, the grants, :func:`circuit_for`,
   :func:`signing_secret`, :func:`circuit_for_signing`, :func:`session_for`) and every
@@ -28,8 +28,9 @@ sans-I/O machinery (gidgethub's ``sansio``/``abc`` split is the model):
 * the trusted ways in: :func:`trusted_response` (a :class:`Response` without re-validation, for a
   parser that already validated) and :func:`check_base_url` (the https-or-loopback rule);
 * reply decoding under ``max_response_bytes``: :data:`ACCEPT_ENCODING` (what to ask for),
-  :class:`Inflater` (one gzip/deflate stream, chunk by chunk) and :func:`decode_body` (a whole
-  body, stacked codings included);
+  :class:`BodyDecoder` (a reply's whole ``Content-Encoding``, stacked codings included, as the
+  body arrives), :class:`Inflater` (one gzip/deflate stream) and :func:`decode_body` (a whole
+  body at once);
 * what a shared store is beyond tokens (the stores are okru_stores'): :class:`OnceStore` (claim a
   key, do the work once, record its :class:`Claim`'s outcome) and :class:`ValueStore` (small
   values with an expiry), for code that takes ``store=``.
@@ -49,6 +50,7 @@ from .._flow import (
     Callback,
     Effect,
     Flow,
+    Measure,
     RefreshNeeded,
     Sleep,
     StoreCall,
@@ -74,7 +76,7 @@ from .._photos import (
     prepare_upload,
     upload_photos_flow,
 )
-from .._scrub import scrub_error
+from .._scrub import mask_upload_url, scrub_error
 from .._session import CORE_OPTIONS, OnToken, SessionCore
 from .._store import Claim, OnceStore, ValueStore, token_from_json, token_to_json
 from .._values import (
@@ -95,14 +97,17 @@ from .._video import (
     MULTIPART_LIMIT,
     RESUMABLE_THRESHOLD,
     VIDEO_STEPS,
+    SourceFingerprint,
+    SourceQuery,
     UploadStatus,
     content_range,
-    mask_upload_url,
     parse_upload_status,
     parse_video_upload_url,
+    sample_ranges,
+    upload_byte_budget,
     upload_video_flow,
 )
-from .._wire.decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, Inflater, decode_body
+from .._wire.decode import ACCEPT_ENCODING, DECODED_CODINGS, MAX_CODINGS, BodyDecoder, Inflater, decode_body
 from .._wire.dialog import MAX_DIALOG_STEPS, CookieJar, Form, implicit_flow, parse_forms
 from .._wire.oauth import (
     DEFAULT_IMPLICIT_REDIRECT_URI,
@@ -191,6 +196,7 @@ __all__ = [
     "AppSessionSpec",
     "AsyncBotBase",
     "AsyncSessionBase",
+    "BodyDecoder",
     "BotCore",
     "BotSessionSpec",
     "Callback",
@@ -208,6 +214,7 @@ __all__ = [
     "ImplicitGrant",
     "ImplicitSessionSpec",
     "Inflater",
+    "Measure",
     "OnToken",
     "OnceStore",
     "Page",
@@ -226,6 +233,8 @@ __all__ = [
     "SessionCore",
     "SessionSpec",
     "Sleep",
+    "SourceFingerprint",
+    "SourceQuery",
     "SourceRange",
     "StoreCall",
     "StreamedBody",
@@ -277,6 +286,7 @@ __all__ = [
     "reveal",
     "run_async",
     "run_sync",
+    "sample_ranges",
     "scrub_error",
     "server_secret",
     "session_for",
@@ -284,6 +294,7 @@ __all__ = [
     "token_from_json",
     "token_to_json",
     "trusted_response",
+    "upload_byte_budget",
     "upload_photos_flow",
     "upload_video_flow",
     "wire_params",

@@ -1,9 +1,10 @@
 """What every adapter's sessions do with the core's flows, written once: sync and async.
 
 An adapter's session base mixes in :class:`SyncSessionBase` or :class:`AsyncSessionBase` and
-provides four things: ``_send`` (its transport: ``Request -> Response``), ``_sleep`` (for retry
-backoff), ``_lock`` (one refresh for all concurrent callers) and ``_source_size`` (measures a
-video source or a photo file; both are streamed, never read whole).
+provides five things: ``_send`` (its transport: ``Request -> Response``), ``_sleep`` (for retry
+backoff), ``_lock`` (one refresh for all concurrent callers), ``_source_size`` (measures a photo
+file) and ``_measure_source`` (okru_io's video source measure, which the video flow runs before
+every chunk); sources are streamed, never read whole.
 The methods here only drive core flows with them; nothing here does I/O itself, and the async
 methods only await what the adapter gave, so they run under asyncio, trio or any other loop.
 """
@@ -23,6 +24,8 @@ from .._photos import Photo, PhotoFile, PhotoSource, UploadedPhoto, upload_photo
 from .._values import Request, Response, Token
 from .._video import (
     ResumeState,
+    SourceFingerprint,
+    SourceQuery,
     UploadedVideo,
     VideoSource,
     coerce_video_source,
@@ -41,9 +44,9 @@ __all__ = [
 Progress = Callable[[int, int], object]
 
 
-def _video_flow(self: Any, source: VideoSource, size: int, kw: dict[str, Any]) -> Flow[UploadedVideo]:
+def _video_flow(self: Any, source: VideoSource, kw: dict[str, Any]) -> Flow[UploadedVideo]:
     file_name = video_file_name(source, kw.pop("file_name"))
-    return upload_video_flow(self._core, source, size=size, file_name=file_name,
+    return upload_video_flow(self._core, source, measure=self._measure_source, file_name=file_name,
                              boundary=secrets.token_hex(16), **kw)
 
 
@@ -53,13 +56,14 @@ def _is_path(item: PhotoSource) -> bool:
 
 class SyncSessionBase(SessionSpec):
     """The blocking half: ``call``, ``authorize``, ``refresh``, ``upload_photos``, ``pages``,
-    ``items``. The adapter sets ``_send``, ``_sleep``, ``_lock`` (a ``threading.Lock``) and
-    ``_source_size``."""
+    ``items``. The adapter sets ``_send``, ``_sleep``, ``_lock`` (a ``threading.Lock``),
+    ``_source_size`` and ``_measure_source``."""
 
     _send: Callable[[Request], Response]
     _sleep: Callable[[float], object]
     _lock: AbstractContextManager[Any]
     _source_size: Callable[[Any], int]
+    _measure_source: Callable[[SourceQuery], SourceFingerprint]
     # An async on_token is refused when the session is made (and an awaitable it returns, when
     # it runs): the blocking driver has no loop to await it on.
     _blocking = True
@@ -107,8 +111,7 @@ class SyncSessionBase(SessionSpec):
             raise UsageError("progress is an async function; a blocking session cannot await it "
                              "(pass a plain function, or use an async adapter)")
         source = coerce_video_source(source)
-        size = self._source_size(source)
-        return self._run(_video_flow(self, source, size, dict(
+        return self._run(_video_flow(self, source, dict(
             title=title, description=description, tags=tags, privacy=privacy, gid=gid, progress=progress,
             resumable=resumable, resume=resume, chunk_size=chunk_size, retry=retry, file_name=file_name,
             params=params, checkpoint=checkpoint, publish=publish, cover_photo_id=cover_photo_id,
@@ -140,13 +143,14 @@ class SyncSessionBase(SessionSpec):
 
 class AsyncSessionBase(SessionSpec):
     """The async twin of :class:`SyncSessionBase` (same methods, awaited). The adapter sets
-    ``_send`` and ``_sleep`` (async callables), ``_lock`` (an async lock of its loop) and
-    ``_source_size`` (async)."""
+    ``_send`` and ``_sleep`` (async callables), ``_lock`` (an async lock of its loop),
+    ``_source_size`` and ``_measure_source`` (async)."""
 
     _send: Callable[[Request], Awaitable[Response]]
     _sleep: Callable[[float], Awaitable[object]]
     _lock: AbstractAsyncContextManager[Any]
     _source_size: Callable[[Any], Awaitable[int]]
+    _measure_source: Callable[[SourceQuery], Awaitable[SourceFingerprint]]
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._send, self._sleep, self._lock)
@@ -187,8 +191,7 @@ class AsyncSessionBase(SessionSpec):
         """Upload a video (a path, bytes or a seekable binary file), streamed in bounded blocks;
         resumable above 16 MiB. ``progress(sent, total)`` (awaited if async). See docs/video.md."""
         source = coerce_video_source(source)
-        size = await self._source_size(source)
-        return await self._run(_video_flow(self, source, size, dict(
+        return await self._run(_video_flow(self, source, dict(
             title=title, description=description, tags=tags, privacy=privacy, gid=gid, progress=progress,
             resumable=resumable, resume=resume, chunk_size=chunk_size, retry=retry, file_name=file_name,
             params=params, checkpoint=checkpoint, publish=publish, cover_photo_id=cover_photo_id,

@@ -12,6 +12,11 @@ body (multipart for IMAGE, see :data:`DEFAULT_UPLOAD_ENCODING`); messages are pa
 time; long polling (:class:`UpdatesPoller`) asks OK to hold each poll ``timeout`` seconds,
 follows the reply's ``marker``, subscribes when OK says there is no long-polling subscription,
 and backs off (capped, through :class:`Sleep`) on failures and on empty replies OK did not hold.
+
+Every flow's errors go through the one scrubber (:func:`~okru_proto.adapter.guarded`), as on the
+REST paths: a server that echoes the request into an HTML ``<title>``, an ``error_msg`` or
+``error_data`` cannot put the group token (or an upload URL's ``sig``) into them. The upload URL
+is checked as photo and video upload URLs are (:func:`~okru_proto.adapter.check_upload_url`).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import APIError, Error, ProtocolError, TransportError, UsageError
-from .._flow import Flow, RetryPolicy, Sleep, retrying
+from .._flow import Flow, RetryPolicy, Sleep, guarded, retrying
 from .._multipart import FormFile, form_data_body
+from .._photos import check_upload_url
+from .._scrub import upload_url_secrets
 from .._values import Endpoints, Request, Response, Secret, reveal
 from .._wire.rest import _quote, form_encode
 from ._graph import (
@@ -136,7 +143,8 @@ class BotCore:
                 log.debug("%s failed: %s", what, type(exc).__name__)
                 raise
 
-        return (yield from retrying(self.retry, attempt))
+        # The one scrubber, as on REST: whatever the server echoed into the error loses the token.
+        return (yield from guarded(retrying(self.retry, attempt), secrets))
 
     # -- methods -------------------------------------------------------------------------
     def info_flow(self) -> Flow[BotInfo]:
@@ -229,9 +237,8 @@ class BotCore:
             raise UsageError(f"upload type is one of {', '.join(FILE_TYPES)}, got {type!r}")
         value = _need((yield from self.request_flow("GET", "me/fileUploadUrl", "fileUploadUrl",
                                                     query={"type": type})), dict, "fileUploadUrl")
-        url = value.get("url")
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ProtocolError("fileUploadUrl: the reply has no upload url", method="fileUploadUrl")
+        # The photo and video rule: absolute http(s), no userinfo, plain http only to loopback.
+        url = check_upload_url(value.get("url"), "the file", _upload_url_error)
         token = value.get("token")
         return UploadTarget(type, url, token if isinstance(token, str) and token else None,
                             as_id(value.get("file_id")), value)
@@ -270,10 +277,15 @@ class BotCore:
             body = b"".join(p for p in streamed.parts if isinstance(p, bytes))
         else:
             headers, body = (("content-type", content_type),), data
-        target = yield from self.upload_target_flow(type)
-        response = yield Request("POST", target.url, headers, body)
-        token = _upload_token(response, target)
-        return Attachment(type, {"token": token})
+        known: list[object] = [self.access_token]
+
+        def steps() -> Flow[Attachment]:
+            target = yield from self.upload_target_flow(type)
+            known.extend(upload_url_secrets(target.url))  # its sig authorizes the upload
+            response = yield Request("POST", target.url, headers, body)
+            return Attachment(type, {"token": _upload_token(response, target)})
+
+        return (yield from guarded(steps(), lambda: known))
 
     def send_file_flow(self, chat_id: str, data: bytes, type: str = "FILE", *, content_type: str | None = None,
                        text: str | None = None, settle: float = UPLOAD_SETTLE_SECONDS, encoding: str | None = None,
@@ -413,6 +425,10 @@ class UpdatesPoller:
             self.marker = batch.marker
 
     def poll_flow(self, core: BotCore, settings: PollSettings) -> Flow[Updates]:
+        """One long poll (see :meth:`_poll`), its errors scrubbed of the token as every flow's."""
+        return (yield from guarded(self._poll(core, settings), (core.access_token,)))
+
+    def _poll(self, core: BotCore, settings: PollSettings) -> Flow[Updates]:
         """One long poll, retried until OK answers: a failure that may pass (transport, 5xx,
         an unreadable reply, flood/service errors) waits the backoff and polls again; "not
         subscribed" subscribes once, then polls again; any other error is raised. Returns the
@@ -485,6 +501,10 @@ def _event_types(types: Sequence[str] | None) -> tuple[str, ...] | None:
     if not listed or any(t not in EVENT_TYPES for t in listed):
         raise UsageError(f"types are one or more of {', '.join(EVENT_TYPES)}, got {types!r}")
     return listed
+
+
+def _upload_url_error(step: str, why: str) -> ProtocolError:
+    return ProtocolError(f"fileUploadUrl: {why}", method="fileUploadUrl")
 
 
 def _hook(url: str) -> str:

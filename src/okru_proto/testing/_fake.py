@@ -1,4 +1,4 @@
-"""``FakeOK``, the emulator's facade: demo data, test scripting and the route table.
+"""``FakeOK``, the emulator's front object: demo data, test scripting and the route table.
 
 Everything a test calls on the emulator beyond the records lives here: the demo app and users
 of a bare ``FakeOK()``, granting and issuing tokens without a browser, revoking and expiring
@@ -21,6 +21,7 @@ from ._http import BadRequest, Incoming, html_page, html_response, parse_incomin
 from ._model import KNOWN_SCOPES, AccessToken, App, ReceivedRequest, UploadedPhoto, User
 from ._oauth import authorize, dialog, redirect_allowed
 from ._paging import anchor, parse_anchor
+from ._payments import FakePayments, payment_endpoint, payments_of
 from ._photos import upload_image
 from ._rest import rest, rest_name
 from ._store import ACCESS_TOKEN_TTL, Store, locked
@@ -50,6 +51,7 @@ ROUTES: dict[str, Handler] = {
     "/fu/upload.do": file_upload,
     "/fake/": fake_control,  # the emulator's own controls (a member writes...), not OK's API
     "/uploadVideo": upload_video,
+    "/fake/payment": payment_endpoint,  # the emulator's own: a user buys something (_payments)
 }
 
 #: Endpoints whose POST bodies a transport may stream (see :meth:`FakeOK.open_stream`).
@@ -244,6 +246,11 @@ class FakeOK(Store):
     def bots(self) -> FakeBots:
         """The group bot side (Bot API): chats, members, webhook deliveries (``_bots``)."""
         return bots_of(self)
+
+    @property
+    def payments(self) -> FakePayments:
+        """An OK game's side: launch URLs, and purchases calling its callbacks.payment (``_payments``)."""
+        return payments_of(self)
 
     auth_sig = staticmethod(auth_sig)
     anchor = staticmethod(anchor)

@@ -9,7 +9,10 @@ The upload host reads bodies as a stream (:class:`VideoSink`): the loopback serv
 each received block, so a 1 GiB upload never sits in memory; the bytes are kept only up to
 ``VideoStore.keep_bytes`` (a SHA-256 of everything is always kept, so tests and benchmarks can
 check what arrived). Faults (:meth:`VideoStore.inject`): a dropped connection once the server
-holds N bytes, a 500 on a chunk, a lost acknowledgement.
+holds N bytes, a 500 on a chunk, a lost acknowledgement. Hostile hosts
+(:attr:`VideoStore.behaviour`, issue 20): one that forgets what it got, one that keeps a byte
+per chunk, one that claims the whole file; :attr:`VideoStore.posted` counts every body byte
+that reached the host, kept or not.
 
 What OK does not publish and the emulator had to choose (docs/video.md lists the same): the
 upload URL's shape (``/uploadVideo?apiToken=...``), the chunk reply and the status body (by
@@ -43,6 +46,10 @@ MIN_VIDEO_BYTES = 16 * 1024
 
 VideoFault = Literal["drop", "http_500", "lost_ack"]
 StatusFormat = Literal["json", "text", "range", "unreadable"]
+#: How the upload host treats resumable chunks: ``"honest"``; ``"forgetful"`` (accepts chunk 1,
+#: answers 416 to any later chunk and then holds nothing); ``"byte_a_chunk"`` (keeps and confirms
+#: one byte per chunk); ``"overclaim"`` (once it holds a byte, says it holds the whole file).
+Behaviour = Literal["honest", "forgetful", "byte_a_chunk", "overclaim"]
 
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _BOUNDARY = re.compile(r'boundary="?([^";]+)"?')
@@ -73,6 +80,10 @@ class VideoUpload:
     def digest(self) -> str:
         return str(self.sha256.hexdigest())
 
+    def forget(self) -> None:
+        """Drop everything received (what a host that loses an upload's state does)."""
+        self.received, self.data, self.sha256 = 0, bytearray(), hashlib.sha256()
+
     def append(self, data: bytes | memoryview, keep: int) -> None:
         self.sha256.update(data)
         self.received += len(data)
@@ -97,6 +108,10 @@ class VideoStore:
     #: upload page 2 GB for multipart only; set ``1 << 30`` to emulate the method page.
     max_bytes: int | None = None
     faults: list[tuple[VideoFault, int]] = field(default_factory=list)
+    #: An honest host, or one of the hostile ones (see :data:`Behaviour`).
+    behaviour: Behaviour = "honest"
+    #: Body bytes of every upload POST that reached the host, kept or discarded.
+    posted: int = 0
 
     def inject(self, fault: VideoFault, *, at: int = 0) -> None:
         """Script one fault for the next upload request(s): ``"drop"`` resets the connection as
@@ -189,19 +204,24 @@ def check_movie(ctx: CallContext, block: dict[str, object]) -> None:
 
 def _status(upload: VideoUpload, store: VideoStore) -> Response:
     total = upload.total if upload.total is not None else upload.declared_size
+    if store.behaviour == "overclaim" and upload.received and not upload.complete:
+        return _status_of(total, total, "UPLOADING", store)
+    return _status_of(upload.received, total, "COMPLETED" if upload.complete else "UPLOADING", store)
+
+
+def _status_of(received: int, total: int, state: str, store: VideoStore) -> Response:
     fmt = store.status_format
     if fmt == "text":
-        text = f"bytes 0-{upload.received - 1}/{total}" if upload.received else f"bytes */{total}"
+        text = f"bytes 0-{received - 1}/{total}" if received else f"bytes */{total}"
         return Response(200, (("content-type", "text/plain"),), text.encode())
     if fmt == "range":
         headers: tuple[tuple[str, str], ...] = (("content-length", "0"),)
-        if upload.received:
-            headers = (("range", f"bytes=0-{upload.received - 1}"),)
+        if received:
+            headers = (("range", f"bytes=0-{received - 1}"),)
         return Response(200, headers, b"")
     if fmt == "unreadable":
         return html_response(200, html_page("Upload", "<p>in progress</p>"))
-    state = "COMPLETED" if upload.complete else "UPLOADING"
-    body = json_body({"status": state, "total": total, "last_byte": upload.received - 1})
+    body = json_body({"status": state, "total": total, "last_byte": received - 1})
     return Response(200, (("content-type", JSON_TYPE),), body)
 
 
@@ -229,6 +249,7 @@ class VideoSink:
         self.upload = _upload_of(fake, request)
         self.answer: Response | None = None  # set when the request is refused before its body
         self.skip = 0  # bytes of a re-sent range the server already holds
+        self.allow: int | None = None  # at most this many new bytes kept ("byte_a_chunk")
         self.lost_ack = False
         self.multipart: bytes | None = None
         self.head = bytearray()
@@ -261,6 +282,12 @@ class VideoSink:
             return
         first, last, total = (int(g) for g in match.groups())
         expected = upload.total if upload.total is not None else (upload.declared_size or total)
+        if self.store.behaviour == "forgetful" and first > 0:
+            upload.forget()
+            self.answer = Response(416, (("content-range", f"bytes */{expected}"),), b"")
+            return
+        if self.store.behaviour == "byte_a_chunk":
+            self.allow = 1
         if last < first or last >= total or total != expected or first > upload.received:
             self.answer = Response(416, (("content-range", f"bytes */{expected}"),), b"")
             return
@@ -270,6 +297,8 @@ class VideoSink:
 
     def write(self, data: bytes | memoryview) -> bool:
         """Take the next block of the body; False: drop the connection now (scripted)."""
+        with self.fake.lock:
+            self.store.posted += len(data)
         if self.answer is not None or self.upload is None:
             return True
         with self.fake.lock:
@@ -279,6 +308,8 @@ class VideoSink:
                 cut = min(self.skip, len(data))
                 self.skip -= cut
                 data = data[cut:]
+            if self.allow is not None:
+                data, self.allow = data[:self.allow], self.allow - len(data[:self.allow])
             return self._store(data)
 
     def _store(self, data: bytes | memoryview) -> bool:

@@ -1,67 +1,58 @@
-"""The bot contract's adapters: every test is written once, async, and runs on every adapter's
-``BotSession`` (httpx blocking in worker threads, httpx on asyncio, httpx on trio, okru_trio).
+"""Helpers of the bot polling and actions contracts, on the one adapter matrix (the ``adapter``
+fixture, tests/adapters.py): ``bots`` wraps it with what these tests need beyond it.
 
 ``wire="loopback"`` serves the emulator on a real loopback socket (``run_fake_server``), which
-holds an empty long poll open as OK does; ``"inproc"`` gives httpx the in-process transport,
-which answers every request at once (okru_trio always goes over a socket).
+holds an empty long poll open as OK does; ``"inproc"`` is the adapter's in-process wiring, which
+answers every request at once (okru_trio always goes over a socket).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
-import httpx
 import pytest
 
-from okru_proto import Endpoints
 from okru_proto.testing import FakeOK
+from tests.adapters import Adapter
 
 MEMBER = "user:571000000002"
 
 
 @dataclass
 class BotAdapter:
-    name: str
-    backend: str
-    blocking: bool
-    module: str
-    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    adapter: Adapter
     urls: dict[int, str] = field(default_factory=dict)
 
-    def url(self, fake: FakeOK) -> str:
-        from okru_trio.testing import run_fake_server
+    @property
+    def name(self) -> str:
+        return self.adapter.name
 
-        if id(fake) not in self.urls:
-            self.urls[id(fake)] = self.stack.enter_context(run_fake_server(fake))
-        return self.urls[id(fake)]
+    @property
+    def backend(self) -> str:
+        return self.adapter.backend
+
+    @property
+    def blocking(self) -> bool:
+        return self.adapter.blocking
 
     def bot(self, fake: FakeOK, wire: str = "inproc", **options: Any) -> Any:
-        import importlib
+        if wire == "loopback":
+            from okru_trio.testing import run_fake_server
 
-        module = importlib.import_module(self.module)
-        if wire == "inproc" and self.module != "okru_trio":
-            from okru_httpx.testing import FakeOKTransport
-
-            # In-process clients hold no sockets: nothing to close.
-            client = (httpx.Client if self.blocking else httpx.AsyncClient)(transport=FakeOKTransport(fake))
-            options.setdefault("client", client)
-            endpoints = Endpoints(api="https://api.ok.ru", connect="https://connect.ok.ru")
+            if id(fake) not in self.urls:
+                self.urls[id(fake)] = self.adapter.resources.enter_context(run_fake_server(fake))
+            wiring = self.adapter.wire(fake, self.urls[id(fake)])
         else:
-            url = self.url(fake)
-            endpoints = Endpoints(api=url, connect=url)
-        return module.BotSession(fake.bots.access_token, endpoints=endpoints, **options)
+            wiring = self.adapter.wire(fake)
+        return self.adapter.session("BotSession", fake.bots.access_token, **{**wiring, **options})
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self.blocking:
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
-        return await fn(*args, **kwargs)
+        return await self.adapter.run(fn, *args, **kwargs)
 
     async def take(self, iterator: Any, count: int) -> list[Any]:
         """The next ``count`` items of a (sync or async) iterator, which stays open."""
@@ -94,30 +85,9 @@ class BotAdapter:
             bot._sleep = sleep
 
 
-ADAPTERS = {
-    "httpx-sync": ("asyncio", True, "okru_httpx.sync"),
-    "httpx-asyncio": ("asyncio", False, "okru_httpx"),
-    "httpx-trio": ("trio", False, "okru_httpx"),
-    "okru_trio": ("trio", False, "okru_trio"),
-}
-
-
-@pytest.fixture(params=sorted(ADAPTERS))
-def bots(request: pytest.FixtureRequest) -> Iterator[BotAdapter]:
-    backend, blocking, module = ADAPTERS[request.param]
-    adapter = BotAdapter(request.param, backend, blocking, module)
-    with adapter.stack:
-        yield adapter
-
-
 @pytest.fixture
-def anyio_backend(bots: BotAdapter) -> str:
-    return bots.backend
-
-
-@pytest.fixture
-def fake() -> FakeOK:
-    return FakeOK()
+def bots(adapter: Adapter) -> BotAdapter:
+    return BotAdapter(adapter)
 
 
 async def until(condition: Callable[[], bool], what: str = "the condition") -> None:

@@ -1,0 +1,13 @@
+"""The security suites that take ``adapter`` run on the one adapter matrix (tests/adapters.py):
+each async test on its adapter's event loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.adapters import Adapter
+
+
+@pytest.fixture
+def anyio_backend(adapter: Adapter) -> str:
+    return adapter.backend
