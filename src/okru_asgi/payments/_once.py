@@ -46,6 +46,7 @@ from okru_proto.apps import (
 )
 from okru_stores import Claim, OnceStore
 
+from ._memory import ProcessOnceStore
 from ._slots import Slots
 
 __all__ = ["OnceRunner", "is_async"]
@@ -125,6 +126,10 @@ class OnceRunner:
         self.service = error_reply(SERVICE, format=format)
         self._success = payment_reply(format=format)
         self._success_outcome = self.outcome(self._success)
+        self._credited = _Ended(self._success, final=True)  # the common end, made once
+        # The default store is called directly: its async twins only wrap these, and two
+        # coroutines fewer per payment is a measurable part of its cost (benchmarks/apps.py).
+        self._memory = store if type(store) is ProcessOnceStore else None
         self._holders = itertools.count(1)
         self._prefix = f"{os.getpid()}.{secrets.token_hex(6)}"
         #: Handlers running now, by holder (renewed and timed out by watch under the lifespan).
@@ -225,6 +230,8 @@ class OnceRunner:
 
     async def _claim(self, key: str, holder: str, transaction: str) -> Claim | None:
         try:
+            if self._memory is not None:
+                return self._memory.claim(key, holder, self.claim_ttl)
             return await self.store.aclaim(key, holder, self.claim_ttl)
         except Exception:
             log.exception("payments_app: the store could not claim transaction %r; answered SERVICE (2) so OK "
@@ -248,7 +255,7 @@ class OnceRunner:
                     ended = self._failed(payment)
                 else:
                     self.stats["credited"] += 1
-                    ended = _Ended(self._success, final=True)
+                    ended = self._credited
             if ended is None:
                 self.stats["timeouts"] += 1
                 log.warning("payments_app: the handler ran past timeout=%.1f s on transaction %r and was "
@@ -287,7 +294,7 @@ class OnceRunner:
             ended = self._failed(payment)
         else:
             self.stats["credited"] += 1
-            ended = _Ended(self._success, final=True)
+            ended = self._credited
         with job.lock:
             job.ended = ended
             abandoned = job.abandoned
@@ -313,7 +320,11 @@ class OnceRunner:
             if key is None:
                 return
             if ended.final:
-                first = await self.store.afinish(key, live.holder, self.outcome(ended.reply), self.keep)
+                outcome = self._success_outcome if ended is self._credited else self.outcome(ended.reply)
+                if self._memory is not None:
+                    first = self._memory.finish(key, live.holder, outcome, self.keep)
+                else:
+                    first = await self.store.afinish(key, live.holder, outcome, self.keep)
                 self._after_finish(first, live.transaction)
             else:
                 await self.store.arelease(key, live.holder)
