@@ -26,12 +26,9 @@ from collections.abc import Callable
 from types import TracebackType
 
 from okru_proto import Endpoints
-from tests.adapters import ADAPTERS, Adapter
 
 __all__ = [
-    "DRIVERS",
     "Conn",
-    "Driver",
     "HostileServer",
     "big_json",
     "broken_gzip",
@@ -339,10 +336,3 @@ def close_after_request() -> Script:
     """Read the request, then close without a byte of reply."""
     return raw(b"")
 
-
-# -- old names, kept while branches written before the one matrix merge --------------------------
-
-#: Deprecated: the adapters are tests/adapters.py's ``ADAPTERS`` (the ``adapter`` fixture).
-DRIVERS = ADAPTERS
-#: Deprecated: tests/adapters.py's ``Adapter``.
-Driver = Adapter

@@ -22,7 +22,8 @@ import pytest
 
 from okru_proto import APIError, Endpoints, Error, ProtocolError
 from okru_proto.errors import HTTPStatusError
-from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
+from tests.adapters import Adapter
+from tests.hostile import Conn, HostileServer, respond
 
 TOKEN = "tkn1Sx9:CQAB/+=-ECHO42zz"
 SIG = "lS8ThopDldI-SIGECHO-7731"
@@ -36,16 +37,6 @@ def spellings(secret: str) -> set[str]:
 
 
 FORBIDDEN = sorted(spellings(TOKEN) | spellings(SIG) | {EXPIRES})
-
-
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
 
 
 def _target(conn: Conn) -> str:
@@ -130,8 +121,8 @@ def assert_clean(found: list[str]) -> None:
             assert secret not in text, f"{secret!r} leaked in {text[:300]!r}"
 
 
-def _bot(driver: Driver, server: HostileServer) -> Any:
-    return driver.module.BotSession(TOKEN, endpoints=Endpoints(api=server.url))
+def _bot(adapter: Adapter, server: HostileServer) -> Any:
+    return adapter.module.BotSession(TOKEN, endpoints=Endpoints(api=server.url))
 
 
 @pytest.fixture
@@ -147,15 +138,15 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-async def test_sec_a_bot_call_error_never_echoes_the_token(driver: Driver, script: str,
+async def test_sec_a_bot_call_error_never_echoes_the_token(adapter: Adapter, script: str,
                                                           debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(SCRIPTS[script]), lifetime=30.0) as server:
-        bot = _bot(driver, server)
+        bot = _bot(adapter, server)
         try:
             with pytest.raises(Error) as caught:
-                await driver.run(bot.info)
+                await adapter.run(bot.info)
         finally:
-            await driver.close(bot)
+            await adapter.close(bot)
         assert server.heads and TOKEN.split(":")[0].encode() in server.heads[0]  # the token was sent
     exc = caught.value
     assert "***" in str(exc) or isinstance(exc, ProtocolError)  # the echo reached the error, masked
@@ -170,16 +161,16 @@ async def test_sec_a_bot_call_error_never_echoes_the_token(driver: Driver, scrip
 @pytest.mark.anyio
 @pytest.mark.network
 async def test_sec_a_token_echoed_in_headers_and_the_reason_stays_out_of_every_log(
-        driver: Driver, debug_logs: pytest.LogCaptureFixture) -> None:
+        adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(echo_headers), lifetime=30.0) as server:
-        bot = _bot(driver, server)
+        bot = _bot(adapter, server)
         try:
-            info = await driver.run(bot.info)
+            info = await adapter.run(bot.info)
         finally:
-            await driver.close(bot)
+            await adapter.close(bot)
     assert info.name == "bot"
     lines = log_lines(debug_logs)
-    if driver.module_name.startswith("okru_httpx"):
+    if adapter.module_name.startswith("okru_httpx"):
         # The lines were logged, with the echo masked: not just absent.
         assert any("HTTP Request: GET" in line and "access_token=***" in line for line in lines)
         assert any("receive_response_headers.complete" in line and "(b'X-Echo', b'***')" in line for line in lines)
@@ -204,14 +195,14 @@ def upload_host(echo: bool) -> Callable[[Conn], bytes]:
 @pytest.mark.anyio
 @pytest.mark.network
 async def test_sec_the_file_upload_host_echo_never_shows_sig_or_token(
-        driver: Driver, debug_logs: pytest.LogCaptureFixture) -> None:
+        adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(upload_host(echo=True)), lifetime=30.0) as server:
-        bot = _bot(driver, server)
+        bot = _bot(adapter, server)
         try:
             with pytest.raises(HTTPStatusError) as caught:
-                await driver.run(bot.upload, b"file bytes")
+                await adapter.run(bot.upload, b"file bytes")
         finally:
-            await driver.close(bot)
+            await adapter.close(bot)
         assert len(server.heads) == 2 and SIG.encode() in server.heads[1]  # the sig was used
     assert "page title" in str(caught.value) and "***" in str(caught.value)
     assert_clean(texts(caught.value))
@@ -220,15 +211,15 @@ async def test_sec_the_file_upload_host_echo_never_shows_sig_or_token(
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_a_file_upload_logs_no_sig(driver: Driver, debug_logs: pytest.LogCaptureFixture) -> None:
+async def test_sec_a_file_upload_logs_no_sig(adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(upload_host(echo=False)), lifetime=30.0) as server:
-        bot = _bot(driver, server)
+        bot = _bot(adapter, server)
         try:
-            attachment = await driver.run(bot.upload, b"file bytes")
+            attachment = await adapter.run(bot.upload, b"file bytes")
         finally:
-            await driver.close(bot)
+            await adapter.close(bot)
     assert attachment.payload == {"token": "ATTACH-TOKEN"}
     lines = log_lines(debug_logs)
-    if driver.module_name.startswith("okru_httpx"):
+    if adapter.module_name.startswith("okru_httpx"):
         assert any("HTTP Request: POST" in line and "/upload.do?sig=***&expires=***" in line for line in lines)
     assert_clean(lines)
