@@ -19,27 +19,17 @@ import pytest
 
 from okru_proto import Endpoints, ProtocolError, RetryPolicy, TransportError, TransportTimeout
 from tests.adapters import Adapter
-from tests.hostile import JSON_HEAD, Conn, HostileServer, Script, raw
+from tests.hostile import JSON_HEAD, Conn, HostileServer, Script, call_at, raw
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"
 MAY = "may have reached the server"
 
 
-async def _call(adapter: Adapter, endpoints: Endpoints, **options: Any) -> Any:
-    session = adapter.module.ServerSession(*APP, TOKEN, endpoints=endpoints, **options)
-    try:
-        return await adapter.run(session.call, "users.getLoggedInUser")
-    except BaseException as exc:
-        return exc
-    finally:
-        await adapter.close(session)
-
-
 async def _served(adapter: Adapter, script: Script, **options: Any) -> tuple[Any, int]:
     """The call's result (or error) and how many requests reached the server."""
     with HostileServer(script, lifetime=60.0) as server:
-        result = await _call(adapter, server.endpoints, **options)
+        result = await call_at(adapter, server.endpoints, *APP, TOKEN, **options)
         return result, len(server.heads)
 
 
@@ -129,6 +119,6 @@ async def test_rel_a_refused_connect_does_not_say_it_may_have_run(adapter: Adapt
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        result = await _call(adapter, Endpoints(api=url, connect=url))
+        result = await call_at(adapter, Endpoints(api=url, connect=url), *APP, TOKEN)
     assert type(result) is TransportError, repr(result)
     assert MAY not in str(result), str(result)

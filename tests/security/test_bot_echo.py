@@ -15,15 +15,14 @@ import json
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
 
 import pytest
 
-from okru_proto import APIError, Endpoints, Error, ProtocolError
+from okru_proto import APIError, Error, ProtocolError
 from okru_proto.errors import HTTPStatusError
 from tests.adapters import Adapter
-from tests.hostile import Conn, HostileServer, respond
+from tests.hostile import Conn, HostileServer, bot_at, respond, run_then_close
 
 TOKEN = "tkn1Sx9:CQAB/+=-ECHO42zz"
 SIG = "lS8ThopDldI-SIGECHO-7731"
@@ -121,10 +120,6 @@ def assert_clean(found: list[str]) -> None:
             assert secret not in text, f"{secret!r} leaked in {text[:300]!r}"
 
 
-def _bot(adapter: Adapter, server: HostileServer) -> Any:
-    return adapter.module.BotSession(TOKEN, endpoints=Endpoints(api=server.url))
-
-
 @pytest.fixture
 def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
@@ -141,12 +136,9 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_sec_a_bot_call_error_never_echoes_the_token(adapter: Adapter, script: str,
                                                           debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(SCRIPTS[script]), lifetime=30.0) as server:
-        bot = _bot(adapter, server)
-        try:
-            with pytest.raises(Error) as caught:
-                await adapter.run(bot.info)
-        finally:
-            await adapter.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        with pytest.raises(Error) as caught:
+            await run_then_close(adapter, bot, bot.info)
         assert server.heads and TOKEN.split(":")[0].encode() in server.heads[0]  # the token was sent
     exc = caught.value
     assert "***" in str(exc) or isinstance(exc, ProtocolError)  # the echo reached the error, masked
@@ -163,11 +155,8 @@ async def test_sec_a_bot_call_error_never_echoes_the_token(adapter: Adapter, scr
 async def test_sec_a_token_echoed_in_headers_and_the_reason_stays_out_of_every_log(
         adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(echo_headers), lifetime=30.0) as server:
-        bot = _bot(adapter, server)
-        try:
-            info = await adapter.run(bot.info)
-        finally:
-            await adapter.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        info = await run_then_close(adapter, bot, bot.info)
     assert info.name == "bot"
     lines = log_lines(debug_logs)
     if adapter.module_name.startswith("okru_httpx"):
@@ -197,12 +186,9 @@ def upload_host(echo: bool) -> Callable[[Conn], bytes]:
 async def test_sec_the_file_upload_host_echo_never_shows_sig_or_token(
         adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(upload_host(echo=True)), lifetime=30.0) as server:
-        bot = _bot(adapter, server)
-        try:
-            with pytest.raises(HTTPStatusError) as caught:
-                await adapter.run(bot.upload, b"file bytes")
-        finally:
-            await adapter.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        with pytest.raises(HTTPStatusError) as caught:
+            await run_then_close(adapter, bot, bot.upload, b"file bytes")
         assert len(server.heads) == 2 and SIG.encode() in server.heads[1]  # the sig was used
     assert "page title" in str(caught.value) and "***" in str(caught.value)
     assert_clean(texts(caught.value))
@@ -213,11 +199,8 @@ async def test_sec_the_file_upload_host_echo_never_shows_sig_or_token(
 @pytest.mark.network
 async def test_sec_a_file_upload_logs_no_sig(adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(upload_host(echo=False)), lifetime=30.0) as server:
-        bot = _bot(adapter, server)
-        try:
-            attachment = await adapter.run(bot.upload, b"file bytes")
-        finally:
-            await adapter.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        attachment = await run_then_close(adapter, bot, bot.upload, b"file bytes")
     assert attachment.payload == {"token": "ATTACH-TOKEN"}
     lines = log_lines(debug_logs)
     if adapter.module_name.startswith("okru_httpx"):

@@ -27,6 +27,7 @@ from tests.hostile import (
     Script,
     big_json,
     broken_gzip,
+    call_at,
     close_after_request,
     gzip_bomb,
     gzipped,
@@ -47,13 +48,7 @@ def _untyped(exc: BaseException) -> bool:
 async def _call(adapter: Adapter, script: Script, **options: Any) -> Any:
     """One REST call against ``script``: its result, or the exception it raised."""
     with HostileServer(script, lifetime=20.0) as server:
-        session = adapter.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints, **options)
-        try:
-            return await adapter.run(session.call, "users.getLoggedInUser")
-        except BaseException as exc:
-            return exc
-        finally:
-            await adapter.close(session)
+        return await call_at(adapter, server.endpoints, *APP, TOKEN, **options)
 
 
 # -- every failure is typed -------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import pytest
 
 from okru_proto import ProtocolError
 from tests.adapters import ADAPTERS, Adapter
-from tests.hostile import JSON_HEAD, HostileServer, Script, raw
+from tests.hostile import JSON_HEAD, HostileServer, Script, call_at, raw
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"
@@ -90,13 +90,7 @@ def stacked(applied: tuple[str, ...], payload_mib: int = 0, payload: bytes = b""
 
 async def _call(adapter: Adapter, script: Script, **options: Any) -> Any:
     with HostileServer(script, lifetime=30.0) as server:
-        session = adapter.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints, **options)
-        try:
-            return await adapter.run(session.call, "users.getLoggedInUser")
-        except BaseException as exc:
-            return exc
-        finally:
-            await adapter.close(session)
+        return await call_at(adapter, server.endpoints, *APP, TOKEN, **options)
 
 
 async def _call_measured(adapter: Adapter, script: Script, **options: Any) -> tuple[Any, int]:

@@ -21,7 +21,7 @@ import pytest
 
 from okru_proto import Error
 from tests.adapters import Adapter
-from tests.hostile import Conn, HostileServer, respond
+from tests.hostile import Conn, HostileServer, outcome, respond
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-VIDEO"
@@ -62,13 +62,10 @@ def assert_clean(lines: list[str]) -> None:
 async def _upload(adapter: Adapter, drop_upload: bool) -> Any:
     with HostileServer(respond(upload_host(drop_upload)), lifetime=30.0) as server:
         session = adapter.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints)
-        try:
-            return await adapter.run(session.upload_video, b"\0" * 40_000, resumable=False, title="t")
-        except Error as exc:
-            return exc
-        finally:
-            await adapter.close(session)
-            assert any(f"/upload.do?{QUERY}".encode() in head for head in server.heads)  # it was used
+        result = await outcome(adapter, session, session.upload_video, b"\0" * 40_000, resumable=False, title="t",
+                               catch=Error)
+        assert any(f"/upload.do?{QUERY}".encode() in head for head in server.heads)  # it was used
+        return result
 
 
 @pytest.mark.anyio
