@@ -18,7 +18,8 @@ bomb, a broken gzip body, closing after reading the request, raw bytes.
 Driving an adapter against it (tests/adapters.py's ``Adapter``): :func:`run_then_close` (a call,
 then its session or bot closed whatever happened), :func:`outcome` (the same, the exception
 returned for the test to inspect), :func:`call_at` (a ServerSession's one REST call, result or
-exception) and :func:`bot_at` (a BotSession at a server).
+exception), :func:`bot_at` (a BotSession at a server) and :func:`traced_peak` (the memory a
+call took).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from __future__ import annotations
 import functools
 import socket
 import threading
+import tracemalloc
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -53,6 +55,7 @@ __all__ = [
     "redirect",
     "respond",
     "run_then_close",
+    "traced_peak",
 ]
 
 
@@ -379,3 +382,15 @@ async def call_at(adapter: Adapter, endpoints: Endpoints, *credentials: str, **o
 def bot_at(adapter: Adapter, server: HostileServer, token: str) -> Any:
     """A ``BotSession`` whose Graph API is ``server``."""
     return adapter.module.BotSession(token, endpoints=Endpoints(api=server.url))
+
+
+async def traced_peak(run: Callable[[], Awaitable[Any]]) -> tuple[Any, int]:
+    """``await run()`` with tracemalloc on: its result and the peak of Python memory allocated
+    meanwhile, in bytes (what a reply cost, for a bound on memory)."""
+    tracemalloc.start()
+    try:
+        result = await run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak

@@ -158,7 +158,7 @@ def http_send(request: Request) -> Response:
         conn.request(request.method, f"{parts.path}?{parts.query}", headers=dict(request.headers))
         answer = conn.getresponse()
         body = answer.read()
-        return Response(answer.status, [(k.lower(), v) for k, v in answer.getheaders()], body)
+        return Response(answer.status, tuple((k.lower(), v) for k, v in answer.getheaders()), body)
     finally:
         conn.close()
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 from collections.abc import Callable
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
 
@@ -23,16 +22,11 @@ from okru_proto import APIError, Error, ProtocolError
 from okru_proto.errors import HTTPStatusError
 from tests.adapters import Adapter
 from tests.hostile import Conn, HostileServer, bot_at, respond, run_then_close
+from tests.security.leaks import spellings, texts
 
 TOKEN = "tkn1Sx9:CQAB/+=-ECHO42zz"
 SIG = "lS8ThopDldI-SIGECHO-7731"
 EXPIRES = "1531849335513"
-
-
-def spellings(secret: str) -> set[str]:
-    """Written out independently of okru's scrubber: what a server could echo."""
-    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret, safe=""), quote_plus(secret),
-            json.dumps(secret)[1:-1], secret.replace("/", "\\/")}
 
 
 FORBIDDEN = sorted(spellings(TOKEN) | spellings(SIG) | {EXPIRES})
@@ -95,23 +89,6 @@ SCRIPTS: dict[str, Callable[[Conn], bytes]] = {
     "html-title": html_title, "error-object": error_object, "error-object-500": error_object_500,
     "plain-text": plain_text,
 }
-
-
-def texts(exc: BaseException) -> list[str]:
-    out = ["".join(traceback.format_exception(exc))]
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        out += [str(e), repr(e), repr(e.args), repr(vars(e)) if hasattr(e, "__dict__") else ""]
-        request = getattr(e, "_request", None)
-        if request is not None:
-            out.append(repr(request) + str(request.url))
-        stack += [e.__cause__, e.__context__]
-    return out
 
 
 def assert_clean(found: list[str]) -> None:

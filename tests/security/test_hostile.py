@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from tests.hostile import (
     huge_length,
     raw,
     redirect,
+    traced_peak,
 )
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
@@ -130,13 +130,7 @@ async def test_sec_unreadable_photo_path_is_a_usage_error(adapter: Adapter, kind
 # -- bounded memory -----------------------------------------------------------------------------------
 
 async def _call_measured(adapter: Adapter, script: Script, **options: Any) -> tuple[Any, int]:
-    tracemalloc.start()
-    try:
-        result = await _call(adapter, script, **options)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return result, peak
+    return await traced_peak(lambda: _call(adapter, script, **options))
 
 
 @pytest.mark.anyio

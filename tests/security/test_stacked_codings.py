@@ -22,7 +22,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import tracemalloc
 import zlib
 from typing import Any
 
@@ -30,7 +29,7 @@ import pytest
 
 from okru_proto import ProtocolError
 from tests.adapters import ADAPTERS, Adapter
-from tests.hostile import JSON_HEAD, HostileServer, Script, call_at, raw
+from tests.hostile import JSON_HEAD, HostileServer, Script, call_at, raw, traced_peak
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"
@@ -97,13 +96,7 @@ async def _call_measured(adapter: Adapter, script: Script, **options: Any) -> tu
     # One call first, unmeasured: what a process builds once (the shared SSL context with its CA
     # bundle, lazy imports) is not what one reply costs.
     await _call(adapter, raw(JSON_HEAD + b'Content-Length: 11\r\n\r\n{"uid":"1"}'), **options)
-    tracemalloc.start()
-    try:
-        result = await _call(adapter, script, **options)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return result, peak
+    return await traced_peak(lambda: _call(adapter, script, **options))
 
 
 # -- the reviewer's bomb, peak RSS in a fresh process ---------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,6 +21,7 @@ import pytest
 from okru_proto import Error
 from tests.adapters import Adapter
 from tests.hostile import Conn, HostileServer, outcome, respond
+from tests.security.leaks import texts
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-VIDEO"
@@ -91,20 +91,7 @@ async def test_sec_a_failed_video_upload_shows_no_part_of_the_url(adapter: Adapt
     caplog.set_level(logging.DEBUG)
     error = await _upload(adapter, drop_upload=True)
     assert isinstance(error, Error), repr(error)
-    found = ["".join(traceback.format_exception(error))]
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        found += [str(e), repr(e), repr(e.args), repr(getattr(e, "__dict__", ""))]
-        request = getattr(e, "_request", None)  # an httpx error keeps the request it failed on
-        if request is not None:
-            found += [repr(request), str(request.url)]
-        stack += [e.__cause__, e.__context__]
-    assert_clean(found)
+    assert_clean(texts(error))
     assert_clean([record.getMessage() for record in caplog.records])
 
 
