@@ -8,8 +8,7 @@ nothing here imports them at module level.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -83,40 +82,3 @@ def wired_env(request: pytest.FixtureRequest, adapter: Adapter, fake: FakeOK) ->
     shared_fake, url = request.getfixturevalue("loopback_fake")
     return Env(adapter, shared_fake, url)
 
-
-# -- old fixture names, kept while branches written before the one matrix merge -----------------
-
-@pytest.fixture
-def bot_adapter(adapter: Adapter) -> _BotAdapter:
-    """Deprecated: tests/bots/conftest.py's ``bot_adapter``. Use ``adapter`` (``adapter.bot(fake)``,
-    ``adapter.run(bot.info)``, ``adapter.collect(bot.chats())``, ``adapter.close(bot)``)."""
-    return _BotAdapter(adapter)
-
-
-@pytest.fixture
-def driver(adapter: Adapter) -> Adapter:
-    """Deprecated: the hostile-server suites' ``driver``. Use ``adapter``."""
-    return adapter
-
-
-class _BotAdapter:
-    """The old bot matrix's methods, each one line over :class:`~tests.adapters.Adapter`."""
-
-    def __init__(self, adapter: Adapter) -> None:
-        self.adapter = adapter
-        self.name, self.backend, self.blocking = adapter.name, adapter.backend, adapter.blocking
-
-    def bot(self, fake: FakeOK, **options: Any) -> Any:
-        return self.adapter.bot(fake, **options)
-
-    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await self.adapter.run(fn, *args, **kwargs)
-
-    async def chats(self, bot: Any, **kwargs: Any) -> list[Any]:
-        return await self.adapter.collect(bot.chats(**kwargs))
-
-    async def history(self, bot: Any, chat_id: str, **kwargs: Any) -> list[Any]:
-        return await self.adapter.collect(bot.history(chat_id, **kwargs))
-
-    async def close(self, bot: Any) -> None:
-        await self.adapter.close(bot)

@@ -14,6 +14,12 @@ by the stop), so a slow script never outlives its test.
 Scripts here: a redirect with any Location, ``100 Continue`` forever, a reply dripped one byte
 per interval (head or body), a huge Content-Length, a big JSON body (sized or chunked), a gzip
 bomb, a broken gzip body, closing after reading the request, raw bytes.
+
+Driving an adapter against it (tests/adapters.py's ``Adapter``): :func:`run_then_close` (a call,
+then its session or bot closed whatever happened), :func:`outcome` (the same, the exception
+returned for the test to inspect), :func:`call_at` (a ServerSession's one REST call, result or
+exception), :func:`bot_at` (a BotSession at a server) and :func:`traced_peak` (the memory a
+call took).
 """
 
 from __future__ import annotations
@@ -21,20 +27,22 @@ from __future__ import annotations
 import functools
 import socket
 import threading
+import tracemalloc
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any
 
 from okru_proto import Endpoints
-from tests.adapters import ADAPTERS, Adapter
+from tests.adapters import Adapter
 
 __all__ = [
-    "DRIVERS",
     "Conn",
-    "Driver",
     "HostileServer",
     "big_json",
+    "bot_at",
     "broken_gzip",
+    "call_at",
     "close_after_request",
     "continue_forever",
     "drip",
@@ -42,9 +50,12 @@ __all__ = [
     "gzip_of_zeros",
     "gzipped",
     "huge_length",
+    "outcome",
     "raw",
     "redirect",
     "respond",
+    "run_then_close",
+    "traced_peak",
 ]
 
 
@@ -340,9 +351,46 @@ def close_after_request() -> Script:
     return raw(b"")
 
 
-# -- old names, kept while branches written before the one matrix merge --------------------------
+# -- driving an adapter against a server --------------------------------------------------------------
 
-#: Deprecated: the adapters are tests/adapters.py's ``ADAPTERS`` (the ``adapter`` fixture).
-DRIVERS = ADAPTERS
-#: Deprecated: tests/adapters.py's ``Adapter``.
-Driver = Adapter
+async def run_then_close(adapter: Adapter, owner: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on ``adapter`` (awaited, or in a thread); ``owner`` (the session or
+    bot ``fn`` belongs to) is closed afterwards whatever happened."""
+    try:
+        return await adapter.run(fn, *args, **kwargs)
+    finally:
+        await adapter.close(owner)
+
+
+async def outcome(adapter: Adapter, owner: Any, fn: Callable[..., Any], *args: Any,
+                  catch: type[BaseException] = BaseException, **kwargs: Any) -> Any:
+    """:func:`run_then_close`, with the exception it raised (of ``catch``) returned instead: a
+    test checks its type and text outside the ``with HostileServer`` block."""
+    try:
+        return await run_then_close(adapter, owner, fn, *args, **kwargs)
+    except catch as exc:
+        return exc
+
+
+async def call_at(adapter: Adapter, endpoints: Endpoints, *credentials: str, **options: Any) -> Any:
+    """One REST call (``users.getLoggedInUser``) of a ``ServerSession(*credentials)`` at
+    ``endpoints``: its result, or the exception it raised."""
+    session = adapter.module.ServerSession(*credentials, endpoints=endpoints, **options)
+    return await outcome(adapter, session, session.call, "users.getLoggedInUser")
+
+
+def bot_at(adapter: Adapter, server: HostileServer, token: str) -> Any:
+    """A ``BotSession`` whose Graph API is ``server``."""
+    return adapter.module.BotSession(token, endpoints=Endpoints(api=server.url))
+
+
+async def traced_peak(run: Callable[[], Awaitable[Any]]) -> tuple[Any, int]:
+    """``await run()`` with tracemalloc on: its result and the peak of Python memory allocated
+    meanwhile, in bytes (what a reply cost, for a bound on memory)."""
+    tracemalloc.start()
+    try:
+        result = await run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak

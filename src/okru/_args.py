@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["port_number"]
+__all__ = ["port_number", "positive_number"]
 
 
 def port_number(text: str) -> int:
@@ -20,4 +20,18 @@ def port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number: use 0 to 65535 (0: any free port)") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is out of range: use 0 to 65535 (0: any free port)")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number above 0 (a timeout, a clock speed): ``nan``, ``inf``, 0 and below are
+    refused here rather than as a hang or a clock that never moves."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
     return value

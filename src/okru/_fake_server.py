@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._args import port_number
+from ._args import port_number, positive_number
 from ._output import EXIT_INTERRUPTED, EXIT_OK, CLIError
 
 TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the emulator loads on use
@@ -108,18 +108,6 @@ class WebhookDeliverer:
         self.log(f"webhook {delivery.url}: {kind} (attempt {delivery.attempt + 1}) -> HTTP {status}{retry}")
         return int(status)
 
-
-
-def _positive_speed(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
-    return value
 
 
 def _http_status(text: str) -> int:
@@ -287,7 +275,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--clock", choices=("wall", "frozen"), default="wall",
                    help="wall (default): codes and tokens age in real time as on OK.ru; frozen: time "
                    "stands still at the start, nothing ever expires")
-    p.add_argument("--clock-speed", type=_positive_speed, metavar="N",
+    p.add_argument("--clock-speed", type=positive_number, metavar="N",
                    help="run the wall clock N times as fast (e.g. 60: a 30-minute token expires in 30 s)")
     p.add_argument("--oauth-error-status", type=_http_status, default=400, metavar="STATUS",
                    help="HTTP status of token.do's JSON errors (default 400; OK.ru's is not documented, "

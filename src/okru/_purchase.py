@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from ._args import positive_number
 from ._output import EXIT_API, EXIT_OK, EXIT_USAGE, CLIError, dump_json
 
 TYPE_CHECKING = False  # not typing's: `okru --help` imports this module; the emulator loads on use
@@ -73,18 +74,6 @@ def start_delivery(fake: FakeOK, stop: threading.Event, *, timeout: float) -> th
     thread = threading.Thread(target=run, name="okru-payment-delivery", daemon=True)
     thread.start()
     return thread
-
-
-def _positive(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
-    return value
 
 
 def _amount(text: str) -> int:
@@ -177,7 +166,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--app-secret-key", help="your app's secret key (OKRU_APP_SECRET_KEY); never printed")
     p.add_argument("--source", default="217.20.145.193", metavar="ADDRESS",
                    help="the address written in X-Forwarded-For (default: inside OK's published range)")
-    p.add_argument("--timeout", type=_positive, default=10.0, metavar="SECONDS", help="per try (default 10)")
-    p.add_argument("--clock-speed", type=_positive, metavar="N",
+    p.add_argument("--timeout", type=positive_number, default=10.0, metavar="SECONDS", help="per try (default 10)")
+    p.add_argument("--clock-speed", type=positive_number, metavar="N",
                    help="run OK's clock N times as fast (e.g. 10: the 5 s between tries take 0.5 s)")
     p.set_defaults(func=cmd_purchase)

@@ -1,7 +1,7 @@
 """Driving an ASGI app in-process, as a server would: one request in, the messages it sends out.
 
 Only for unit tests of the app's behaviour; the end-to-end tests run real servers
-(``_asgi_servers``)."""
+(tests/servers.py)."""
 
 from __future__ import annotations
 

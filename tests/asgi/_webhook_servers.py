@@ -1,32 +1,20 @@
-"""What the webhook tests drive ``webhook_app`` with: real ASGI servers on 127.0.0.1 (port 0),
-each in a background thread (uvicorn on asyncio, hypercorn on asyncio and on trio); a POST over
-``http.client`` from any 127.0.0.0/8 address; the emulator's delivery queue; and, for unit
-tests, an in-process driver that calls the app as a server does.
-
-No sleeps: each server gets a socket that already listens (connections wait in its backlog until
-it accepts), hypercorn on trio reports its bound port through trio's ``task_status``.
-"""
+"""What the webhook tests drive ``webhook_app`` with, beyond the real servers and clients of
+tests/servers.py: event bodies, an in-process driver that calls the app as a server does, the
+app's lifespan, and the ``_webhook_worker`` process."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.client
 import json
-import os
-import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
-import anyio.from_thread
 
-from okru_proto.testing import Delivery, FakeOK
+from tests.servers import WAIT, Control, Worker
 
-WAIT = 20.0  # bound on every wait below (never reached when things work)
 OK_ADDRESS = "217.20.145.193"  # in OK's published webhook networks
 SECRET = "tkn1SECRETtoken"
 
@@ -38,92 +26,6 @@ def message(n: int, text: str | None = None, chat: str = "C1") -> bytes:
                        "message": {"text": f"{SECRET} {n}" if text is None else text, "seq": n,
                                    "mid": f"mid:{chat}.{n}"},
                        "timestamp": n}).encode()
-
-
-def listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
-@contextlib.contextmanager
-def run_uvicorn(app: Any, *, proxy_headers: bool = False) -> Iterator[int]:
-    """``app`` under uvicorn (asyncio, h11, lifespan on); its port. ``proxy_headers=False`` as
-    the docs say to run it; True is uvicorn's own default."""
-    import uvicorn
-
-    sock = listening_socket()
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", loop="asyncio",
-                                           http="h11", access_log=False, proxy_headers=proxy_headers))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(WAIT)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
-
-
-@contextlib.contextmanager
-def run_hypercorn(app: Any, backend: str) -> Iterator[int]:
-    """``app`` under hypercorn's asyncio or trio worker (lifespan on), its loop in a thread of
-    an anyio portal; its port."""
-    from hypercorn.config import Config
-
-    if backend == "trio":
-        from hypercorn.trio import serve
-    else:
-        from hypercorn.asyncio import serve  # type: ignore[assignment]
-    sock = listening_socket()
-    config = Config()
-    config.bind = [f"fd://{os.dup(sock.fileno())}"]  # hypercorn closes the descriptor it is given
-    config.accesslog = None
-    with anyio.from_thread.start_blocking_portal(backend) as portal:
-        stop = portal.call(anyio.Event)
-        served = portal.start_task_soon(functools.partial(serve, app, config, shutdown_trigger=stop.wait))
-        try:
-            yield sock.getsockname()[1]
-        finally:
-            portal.call(stop.set)
-            served.result(WAIT)
-            sock.close()
-
-
-def post(port: int, body: bytes, *, source: str = "127.0.0.1", path: str = "/hook",
-         headers: dict[str, str] | None = None, method: str = "POST") -> int:
-    """One request from ``source`` (any 127.0.0.0/8 address: Linux binds them all); the status."""
-    return request(port, body, source=source, path=path, headers=headers, method=method)[0]
-
-
-def request(port: int, body: bytes, *, source: str = "127.0.0.1", path: str = "/hook",
-            headers: dict[str, str] | None = None, method: str = "POST") -> tuple[int, bytes]:
-    """Like :func:`post`, with the reply's body."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT, source_address=(source, 0))
-    try:
-        conn.request(method, path, body=body, headers={"content-type": "application/json", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def deliver_due(fake: FakeOK) -> list[tuple[Delivery, int | None]]:
-    """POST every delivery the emulator has due, from its source address; report each status."""
-    done = []
-    for delivery in fake.bots.due():
-        parts = urlsplit(delivery.url)
-        try:
-            status: int | None = post(parts.port or 80, delivery.body, source=delivery.source,
-                                      path=parts.path or "/")
-        except OSError:
-            status = None
-        fake.bots.delivered(delivery, status)
-        done.append((delivery, status))
-    return done
 
 
 class Direct:
@@ -222,3 +124,12 @@ async def lifespan(app: Any, on: bool = True) -> AsyncIterator[None]:
             shutdown.set()
             with anyio.CancelScope(shield=True), anyio.fail_after(WAIT):
                 await stopped.wait()
+
+
+class WebhookWorker(Worker):
+    """One ``_webhook_worker`` process serving ``webhook_app``; ``port`` once it listens."""
+
+    def __init__(self, record: Path, *options: str, control: Control | None = None) -> None:
+        reports = ("--control", str(control.port)) if control is not None else ()
+        super().__init__(Path(__file__).with_name("_webhook_worker.py"), "--record", str(record), *options, *reports)
+        self.port = int(self.address)

@@ -17,8 +17,7 @@ from okru_asgi import payments_app
 from okru_proto.adapter import Request, Response
 from okru_proto.apps import Payment, PaymentRejected
 from okru_proto.testing import FakeOK
-
-from ._asgi_servers import SERVERS, http_send
+from tests.servers import SERVERS, http_send, served
 
 pytestmark = pytest.mark.network
 
@@ -68,7 +67,7 @@ def serve(game: Game, fake: FakeOK, server: str, **options: Any) -> Any:
     options.setdefault("app_secret_key", fake.app_secret_key)
     app = payments_app(game.handler, application_key=fake.app_key, prices={"gems_100": 10, "sword": 250},
                        trusted_proxies=["127.0.0.1"], **options)
-    return app, SERVERS[server](app)
+    return app, served(app, server)
 
 
 def test_three_tries_give_one_credit(game: Game, server: str) -> None:

@@ -25,8 +25,9 @@ from okru_proto.adapter import Claim
 from okru_proto.bots import MessageCreated, WebhookEvent
 from okru_proto.errors import StoreError
 from okru_stores import MemoryStore
+from tests.servers import WAIT
 
-from ._webhook_servers import WAIT, Direct, lifespan, message
+from ._webhook_servers import Direct, lifespan, message
 
 
 @pytest.fixture(params=["asyncio", "trio"])

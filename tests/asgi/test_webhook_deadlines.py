@@ -22,9 +22,9 @@ import trio.testing
 from okru_asgi import webhook_app
 from okru_proto import UsageError
 from okru_proto.bots import MessageCreated
+from tests.servers import WAIT, Control, post
 
-from ._webhook_processes import Control, Worker
-from ._webhook_servers import WAIT, Direct, lifespan, message, post
+from ._webhook_servers import Direct, WebhookWorker, lifespan, message
 
 
 class Hung:
@@ -190,7 +190,7 @@ def test_uvicorn_with_64_hung_handlers_exits_on_sigterm_in_bounded_time(tmp_path
     control = Control()
     options = ["--slot-wait", "0", "--lifespan", "on" if with_lifespan else "off"]
     options += ["--shutdown-timeout", str(bound)] if with_lifespan else ["--handler-timeout", str(bound)]
-    worker = Worker(tmp_path / "record", *options, control=control)
+    worker = WebhookWorker(tmp_path / "record", *options, control=control)
     try:
         hung = []
         for n in range(64):

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ._webhook_servers import WAIT
+from tests.servers import WAIT
 
 pytestmark = pytest.mark.network
 

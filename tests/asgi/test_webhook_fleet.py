@@ -14,39 +14,16 @@ from __future__ import annotations
 import random
 import signal
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import redis
 
-from tests.stores.conftest import RedisServer, free_port, server_binary
+from tests.servers import WAIT, Control, post
 
-from ._webhook_processes import Control, Worker
-from ._webhook_servers import WAIT, message, post
+from ._webhook_servers import WebhookWorker, message
 
 pytestmark = pytest.mark.network
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(server_binary(), free_port(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'once.sqlite3'}"
-    server: RedisServer = request.getfixturevalue("redis_server")
-    with redis.Redis.from_url(server.url) as client:
-        client.flushall()
-    return server.url
 
 
 class Fleet:
@@ -55,9 +32,9 @@ class Fleet:
     def __init__(self, tmp_path: Path, store: str, *options: str) -> None:
         self.record = tmp_path / "record"
         self.control = Control()
-        self.workers: list[Worker] = []
+        self.workers: list[WebhookWorker] = []
         for _ in range(2):
-            self.workers.append(Worker(self.record, "--store", store, *options, control=self.control))
+            self.workers.append(WebhookWorker(self.record, "--store", store, *options, control=self.control))
         self.a, self.b = self.workers
 
     def stop(self) -> list[tuple[int, str]]:
@@ -77,8 +54,8 @@ class Fleet:
         self.control.close()
 
 
-def test_a_redelivery_to_the_other_server_is_not_handled_twice(tmp_path: Path, store: str) -> None:
-    fleet = Fleet(tmp_path, store)
+def test_a_redelivery_to_the_other_server_is_not_handled_twice(tmp_path: Path, fleet_store: str) -> None:
+    fleet = Fleet(tmp_path, fleet_store)
     try:
         event = message(1, "ask", chat="F1")
         assert post(fleet.a.port, event) == 200
@@ -96,8 +73,8 @@ def test_a_redelivery_to_the_other_server_is_not_handled_twice(tmp_path: Path, s
     assert fleet.control.none_pending()  # B never started a handler for it
 
 
-def test_after_handler_a_crash_on_one_server_is_run_by_the_other(tmp_path: Path, store: str) -> None:
-    fleet = Fleet(tmp_path, store, "--answer", "after_handler")
+def test_after_handler_a_crash_on_one_server_is_run_by_the_other(tmp_path: Path, fleet_store: str) -> None:
+    fleet = Fleet(tmp_path, fleet_store, "--answer", "after_handler")
     try:
         event = message(1, "ask", chat="F2")
         statuses: list[int] = []
@@ -124,11 +101,11 @@ def test_after_handler_a_crash_on_one_server_is_run_by_the_other(tmp_path: Path,
 
 
 @pytest.mark.parametrize("answer", ["at_once", "after_handler"])
-def test_events_delivered_to_both_servers_at_once_are_each_handled_once(tmp_path: Path, store: str,
+def test_events_delivered_to_both_servers_at_once_are_each_handled_once(tmp_path: Path, fleet_store: str,
                                                                        answer: str) -> None:
     """200 events, each POSTed to both servers at the same time; every non-200 is delivered
     again (to either server) until one answers 200, as OK does."""
-    fleet = Fleet(tmp_path, store, "--answer", answer)
+    fleet = Fleet(tmp_path, fleet_store, "--answer", answer)
     rng = random.Random(23)
 
     def deliver(n: int) -> list[int]:

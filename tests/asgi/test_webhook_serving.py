@@ -24,8 +24,9 @@ from okru_asgi import WebhookApp, webhook_app
 from okru_proto import Endpoints
 from okru_proto.bots import CallbackPressed, MessageCreated, UnknownEvent
 from okru_proto.testing import FakeOK
+from tests.servers import SERVERS, WAIT, deliver_due, loop_of, post, run_uvicorn
 
-from ._webhook_servers import WAIT, Direct, deliver_due, post, run_hypercorn, run_uvicorn
+from ._webhook_servers import Direct
 
 MESSAGE = json.dumps({"webhookType": "MESSAGE_CREATED", "sender": {"user_id": "user:1", "name": "Вася"},
                       "recipient": {"chat_id": "chat:C1"},
@@ -34,17 +35,10 @@ CALLBACK = json.dumps({"webhookType": "MESSAGE_CALLBACK", "sender": {"user_id": 
                        "recipient": {"chat_id": "chat:C1"}, "callbackId": "cb1", "payload": "yes"}).encode()
 
 
-SERVERS: dict[str, tuple[Callable[[Any], contextlib.AbstractContextManager[int]], str]] = {
-    "uvicorn-asyncio": (run_uvicorn, "asyncio"),
-    "hypercorn-asyncio": (lambda app: run_hypercorn(app, "asyncio"), "asyncio"),
-    "hypercorn-trio": (lambda app: run_hypercorn(app, "trio"), "trio"),
-}
-
-
 class Server:
     def __init__(self, name: str) -> None:
         self.name = name
-        self.run, self.loop = SERVERS[name]
+        self.run, self.loop = SERVERS[name], loop_of(name)
 
     def handler(self, got: queue.Queue[Any], gate: threading.Event | None = None) -> Callable[[Any], Any]:
         async def handler(event: Any) -> None:

@@ -27,8 +27,9 @@ from okru_asgi import WebhookApp, webhook_app
 from okru_proto import UsageError
 from okru_proto.bots import MessageCreated
 from okru_stores import MemoryStore
+from tests.servers import WAIT, post, run_uvicorn
 
-from ._webhook_servers import SECRET, WAIT, Direct, lifespan, message, post, run_uvicorn
+from ._webhook_servers import SECRET, Direct, lifespan, message
 
 
 class Counting:

@@ -14,8 +14,9 @@ import pytest
 
 from okru_asgi import webhook_app
 from okru_asgi._peers import SourceCheck
+from tests.servers import post, request, run_uvicorn
 
-from ._webhook_servers import SECRET, message, post, request, run_uvicorn
+from ._webhook_servers import SECRET, message
 
 log = logging.getLogger("okru.test.sources")
 

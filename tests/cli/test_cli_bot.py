@@ -17,8 +17,7 @@ from okru.__main__ import main as _main  # noqa: F401  (the entry point exists)
 from okru._cli import run
 from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
-
-from ._bot_servers import WAIT, deliver_due
+from tests.servers import WAIT, deliver_due
 
 pytestmark = pytest.mark.network
 

@@ -13,7 +13,7 @@ import pytest
 from okru_asgi import payments_app
 from okru_proto.apps import Payment, verify_launch
 from okru_proto.testing import FakeOK
-from tests.asgi._asgi_servers import run_uvicorn
+from tests.servers import served
 
 from .conftest import Runner, assert_no_secrets, assert_one_error_line
 
@@ -42,7 +42,7 @@ def game() -> Game:
 def game_url(game: Game) -> Iterator[str]:
     app = payments_app(game, app_secret_key=FakeOK.app_secret_key, application_key=FakeOK.app_key,
                        prices={"gems": 10}, trusted_proxies=["127.0.0.1"])
-    with run_uvicorn(app) as url:
+    with served(app) as url:
         yield url
 
 
@@ -65,7 +65,7 @@ def test_a_purchase_that_crashes_once_goes_through_on_the_second_try(okru: Runne
 def test_each_run_is_a_new_transaction_and_a_given_id_repeats(okru: Runner, game_url: str) -> None:
     game = Game()
     app = payments_app(game, app_secret_key=FakeOK.app_secret_key, trusted_proxies=["127.0.0.1"])
-    with run_uvicorn(app) as url:
+    with served(app) as url:
         for _ in range(2):
             assert okru("purchase", url, "--product-code", "gems", "--amount", "10").returncode == 0
         for _ in range(2):

@@ -11,7 +11,7 @@ from okru_asgi import payments_app
 from okru_proto.apps import Payment, PaymentRejected, verify_launch
 from okru_proto.testing import FakeOK
 from okru_pytest import OKPayments
-from tests.asgi._asgi_servers import run_uvicorn
+from tests.servers import served
 
 
 def game(credited: list[str], **options: Any) -> Any:
@@ -45,7 +45,7 @@ async def test_from_an_async_test_too(ok_payments: OKPayments) -> None:
 @pytest.mark.network
 def test_a_purchase_reaches_a_served_url(ok_payments: OKPayments) -> None:
     credited: list[str] = []
-    with run_uvicorn(game(credited, trusted_proxies=["127.0.0.1"])) as url:
+    with served(game(credited, trusted_proxies=["127.0.0.1"])) as url:
         purchase = ok_payments.purchase(url, product_code="gems", amount=10)
     assert purchase.went_through and credited == [purchase.transaction_id]
 

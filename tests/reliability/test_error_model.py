@@ -18,37 +18,18 @@ from typing import Any
 import pytest
 
 from okru_proto import Endpoints, ProtocolError, RetryPolicy, TransportError, TransportTimeout
-from tests.hostile import DRIVERS, JSON_HEAD, Conn, Driver, HostileServer, Script, raw
+from tests.adapters import Adapter
+from tests.hostile import JSON_HEAD, Conn, HostileServer, Script, call_at, raw
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"
 MAY = "may have reached the server"
 
 
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
-
-
-async def _call(driver: Driver, endpoints: Endpoints, **options: Any) -> Any:
-    session = driver.module.ServerSession(*APP, TOKEN, endpoints=endpoints, **options)
-    try:
-        return await driver.run(session.call, "users.getLoggedInUser")
-    except BaseException as exc:
-        return exc
-    finally:
-        await driver.close(session)
-
-
-async def _served(driver: Driver, script: Script, **options: Any) -> tuple[Any, int]:
+async def _served(adapter: Adapter, script: Script, **options: Any) -> tuple[Any, int]:
     """The call's result (or error) and how many requests reached the server."""
     with HostileServer(script, lifetime=60.0) as server:
-        result = await _call(driver, server.endpoints, **options)
+        result = await call_at(adapter, server.endpoints, *APP, TOKEN, **options)
         return result, len(server.heads)
 
 
@@ -62,11 +43,11 @@ def head_then_stall(head: bytes) -> Script:
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_rel_a_huge_content_length_is_refused_before_the_body(driver: Driver) -> None:
+async def test_rel_a_huge_content_length_is_refused_before_the_body(adapter: Adapter) -> None:
     # The head promises 2 GB and then nothing comes: only a refusal on the head ends this call
     # before the 30 s read timeout.
     script = head_then_stall(JSON_HEAD + b"Content-Length: 2000000000\r\n\r\n")
-    result, _ = await _served(driver, script, read_timeout=30, timeout=60, max_response_bytes=1 << 20)
+    result, _ = await _served(adapter, script, read_timeout=30, timeout=60, max_response_bytes=1 << 20)
     assert type(result) is ProtocolError, repr(result)
     assert "max_response_bytes=1048576 (Content-Length: 2000000000)" in str(result)
     assert not result.retryable
@@ -84,9 +65,9 @@ INVALID = {
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize("case", sorted(INVALID))
-async def test_rel_invalid_http_is_a_protocol_error_and_is_not_retried(driver: Driver, case: str) -> None:
+async def test_rel_invalid_http_is_a_protocol_error_and_is_not_retried(adapter: Adapter, case: str) -> None:
     retry = RetryPolicy(attempts=3, base=0.0, cap=0.0)
-    result, requests = await _served(driver, raw(INVALID[case]), retry=retry)
+    result, requests = await _served(adapter, raw(INVALID[case]), retry=retry)
     assert type(result) is ProtocolError, repr(result)
     assert "not valid HTTP/1.1" in str(result) and MAY in str(result), str(result)
     assert result.__cause__ is not None
@@ -104,20 +85,20 @@ CLOSED = {
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize("case", sorted(CLOSED))
-async def test_rel_a_close_mid_reply_is_a_transport_error_and_is_retried(driver: Driver, case: str) -> None:
-    result, requests = await _served(driver, raw(CLOSED[case]))
+async def test_rel_a_close_mid_reply_is_a_transport_error_and_is_retried(adapter: Adapter, case: str) -> None:
+    result, requests = await _served(adapter, raw(CLOSED[case]))
     assert type(result) is TransportError, repr(result)
     assert MAY in str(result), str(result)
     assert result.retryable
-    retried, requests = await _served(driver, raw(CLOSED[case]), retry=RetryPolicy(attempts=2, base=0.0, cap=0.0))
+    retried, requests = await _served(adapter, raw(CLOSED[case]), retry=RetryPolicy(attempts=2, base=0.0, cap=0.0))
     assert type(retried) is TransportError, repr(retried)
     assert requests == 3  # the first attempt and two retries
 
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_rel_a_read_timeout_says_the_request_may_have_run(driver: Driver) -> None:
-    result, requests = await _served(driver, head_then_stall(b""), read_timeout=0.3, timeout=30)
+async def test_rel_a_read_timeout_says_the_request_may_have_run(adapter: Adapter) -> None:
+    result, requests = await _served(adapter, head_then_stall(b""), read_timeout=0.3, timeout=30)
     assert isinstance(result, TransportTimeout), repr(result)
     assert "read timeout" in str(result) and MAY in str(result), str(result)
     assert requests == 1
@@ -125,8 +106,8 @@ async def test_rel_a_read_timeout_says_the_request_may_have_run(driver: Driver) 
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_rel_a_whole_call_deadline_after_the_request_says_so(driver: Driver) -> None:
-    result, _ = await _served(driver, head_then_stall(JSON_HEAD + b"Content-Length: 10\r\n\r\n{"),
+async def test_rel_a_whole_call_deadline_after_the_request_says_so(adapter: Adapter) -> None:
+    result, _ = await _served(adapter, head_then_stall(JSON_HEAD + b"Content-Length: 10\r\n\r\n{"),
                               read_timeout=30, timeout=0.5)
     assert isinstance(result, TransportTimeout), repr(result)
     assert MAY in str(result), str(result)
@@ -134,10 +115,10 @@ async def test_rel_a_whole_call_deadline_after_the_request_says_so(driver: Drive
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_rel_a_refused_connect_does_not_say_it_may_have_run(driver: Driver) -> None:
+async def test_rel_a_refused_connect_does_not_say_it_may_have_run(adapter: Adapter) -> None:
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        result = await _call(driver, Endpoints(api=url, connect=url))
+        result = await call_at(adapter, Endpoints(api=url, connect=url), *APP, TOKEN)
     assert type(result) is TransportError, repr(result)
     assert MAY not in str(result), str(result)

@@ -13,39 +13,23 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
 
-from okru_proto import APIError, Endpoints, Error, ProtocolError
+from okru_proto import APIError, Error, ProtocolError
 from okru_proto.errors import HTTPStatusError
-from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
+from tests.adapters import Adapter
+from tests.hostile import Conn, HostileServer, bot_at, respond, run_then_close
+from tests.security.leaks import spellings, texts
 
 TOKEN = "tkn1Sx9:CQAB/+=-ECHO42zz"
 SIG = "lS8ThopDldI-SIGECHO-7731"
 EXPIRES = "1531849335513"
 
 
-def spellings(secret: str) -> set[str]:
-    """Written out independently of okru's scrubber: what a server could echo."""
-    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret, safe=""), quote_plus(secret),
-            json.dumps(secret)[1:-1], secret.replace("/", "\\/")}
-
-
 FORBIDDEN = sorted(spellings(TOKEN) | spellings(SIG) | {EXPIRES})
-
-
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
 
 
 def _target(conn: Conn) -> str:
@@ -107,31 +91,10 @@ SCRIPTS: dict[str, Callable[[Conn], bytes]] = {
 }
 
 
-def texts(exc: BaseException) -> list[str]:
-    out = ["".join(traceback.format_exception(exc))]
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        out += [str(e), repr(e), repr(e.args), repr(vars(e)) if hasattr(e, "__dict__") else ""]
-        request = getattr(e, "_request", None)
-        if request is not None:
-            out.append(repr(request) + str(request.url))
-        stack += [e.__cause__, e.__context__]
-    return out
-
-
 def assert_clean(found: list[str]) -> None:
     for text in found:
         for secret in FORBIDDEN:
             assert secret not in text, f"{secret!r} leaked in {text[:300]!r}"
-
-
-def _bot(driver: Driver, server: HostileServer) -> Any:
-    return driver.module.BotSession(TOKEN, endpoints=Endpoints(api=server.url))
 
 
 @pytest.fixture
@@ -147,15 +110,12 @@ def log_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
-async def test_sec_a_bot_call_error_never_echoes_the_token(driver: Driver, script: str,
+async def test_sec_a_bot_call_error_never_echoes_the_token(adapter: Adapter, script: str,
                                                           debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(SCRIPTS[script]), lifetime=30.0) as server:
-        bot = _bot(driver, server)
-        try:
-            with pytest.raises(Error) as caught:
-                await driver.run(bot.info)
-        finally:
-            await driver.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        with pytest.raises(Error) as caught:
+            await run_then_close(adapter, bot, bot.info)
         assert server.heads and TOKEN.split(":")[0].encode() in server.heads[0]  # the token was sent
     exc = caught.value
     assert "***" in str(exc) or isinstance(exc, ProtocolError)  # the echo reached the error, masked
@@ -170,16 +130,13 @@ async def test_sec_a_bot_call_error_never_echoes_the_token(driver: Driver, scrip
 @pytest.mark.anyio
 @pytest.mark.network
 async def test_sec_a_token_echoed_in_headers_and_the_reason_stays_out_of_every_log(
-        driver: Driver, debug_logs: pytest.LogCaptureFixture) -> None:
+        adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(echo_headers), lifetime=30.0) as server:
-        bot = _bot(driver, server)
-        try:
-            info = await driver.run(bot.info)
-        finally:
-            await driver.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        info = await run_then_close(adapter, bot, bot.info)
     assert info.name == "bot"
     lines = log_lines(debug_logs)
-    if driver.module_name.startswith("okru_httpx"):
+    if adapter.module_name.startswith("okru_httpx"):
         # The lines were logged, with the echo masked: not just absent.
         assert any("HTTP Request: GET" in line and "access_token=***" in line for line in lines)
         assert any("receive_response_headers.complete" in line and "(b'X-Echo', b'***')" in line for line in lines)
@@ -204,14 +161,11 @@ def upload_host(echo: bool) -> Callable[[Conn], bytes]:
 @pytest.mark.anyio
 @pytest.mark.network
 async def test_sec_the_file_upload_host_echo_never_shows_sig_or_token(
-        driver: Driver, debug_logs: pytest.LogCaptureFixture) -> None:
+        adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(upload_host(echo=True)), lifetime=30.0) as server:
-        bot = _bot(driver, server)
-        try:
-            with pytest.raises(HTTPStatusError) as caught:
-                await driver.run(bot.upload, b"file bytes")
-        finally:
-            await driver.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        with pytest.raises(HTTPStatusError) as caught:
+            await run_then_close(adapter, bot, bot.upload, b"file bytes")
         assert len(server.heads) == 2 and SIG.encode() in server.heads[1]  # the sig was used
     assert "page title" in str(caught.value) and "***" in str(caught.value)
     assert_clean(texts(caught.value))
@@ -220,15 +174,12 @@ async def test_sec_the_file_upload_host_echo_never_shows_sig_or_token(
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_a_file_upload_logs_no_sig(driver: Driver, debug_logs: pytest.LogCaptureFixture) -> None:
+async def test_sec_a_file_upload_logs_no_sig(adapter: Adapter, debug_logs: pytest.LogCaptureFixture) -> None:
     with HostileServer(respond(upload_host(echo=False)), lifetime=30.0) as server:
-        bot = _bot(driver, server)
-        try:
-            attachment = await driver.run(bot.upload, b"file bytes")
-        finally:
-            await driver.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        attachment = await run_then_close(adapter, bot, bot.upload, b"file bytes")
     assert attachment.payload == {"token": "ATTACH-TOKEN"}
     lines = log_lines(debug_logs)
-    if driver.module_name.startswith("okru_httpx"):
+    if adapter.module_name.startswith("okru_httpx"):
         assert any("HTTP Request: POST" in line and "/upload.do?sig=***&expires=***" in line for line in lines)
     assert_clean(lines)

@@ -14,20 +14,11 @@ from typing import Any
 
 import pytest
 
-from okru_proto import Endpoints, ProtocolError
-from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
+from okru_proto import ProtocolError
+from tests.adapters import Adapter
+from tests.hostile import Conn, HostileServer, bot_at, respond, run_then_close
 
 TOKEN = "tkn1UPLOAD:CQABxyz"
-
-
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
 
 
 def _json(value: Any) -> bytes:
@@ -62,18 +53,15 @@ REFUSED = {
 @pytest.mark.network
 @pytest.mark.parametrize("case", sorted(REFUSED))
 @pytest.mark.parametrize("how", ["upload", "send_file"])
-async def test_sec_a_bad_file_upload_url_is_refused_before_sending(driver: Driver, case: str, how: str) -> None:
+async def test_sec_a_bad_file_upload_url_is_refused_before_sending(adapter: Adapter, case: str, how: str) -> None:
     url, why = REFUSED[case]
     with HostileServer(respond(names(url)), lifetime=30.0) as server:
-        bot = driver.module.BotSession(TOKEN, endpoints=Endpoints(api=server.url))
-        try:
-            with pytest.raises(ProtocolError) as caught:
-                if how == "upload":
-                    await driver.run(bot.upload, b"secret file bytes")
-                else:
-                    await driver.run(bot.send_file, "chat:C1", b"secret file bytes", settle=0)
-        finally:
-            await driver.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        with pytest.raises(ProtocolError) as caught:
+            if how == "upload":
+                await run_then_close(adapter, bot, bot.upload, b"secret file bytes")
+            else:
+                await run_then_close(adapter, bot, bot.send_file, "chat:C1", b"secret file bytes", settle=0)
         assert len(server.heads) == 1  # only GET me/fileUploadUrl: nothing was sent anywhere else
     message = str(caught.value)
     assert message.startswith("fileUploadUrl: ") and why in message, message
@@ -82,12 +70,9 @@ async def test_sec_a_bad_file_upload_url_is_refused_before_sending(driver: Drive
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_plain_http_to_loopback_is_allowed(driver: Driver) -> None:
+async def test_sec_plain_http_to_loopback_is_allowed(adapter: Adapter) -> None:
     with HostileServer(respond(names("http://{self}/upload.do?sig=S1&expires=9")), lifetime=30.0) as server:
-        bot = driver.module.BotSession(TOKEN, endpoints=Endpoints(api=server.url))
-        try:
-            attachment = await driver.run(bot.upload, b"file bytes")
-        finally:
-            await driver.close(bot)
+        bot = bot_at(adapter, server, TOKEN)
+        attachment = await run_then_close(adapter, bot, bot.upload, b"file bytes")
         assert len(server.heads) == 2 and server.heads[1].startswith(b"POST /upload.do?sig=S1")
     assert attachment.payload == {"token": "ATTACH"}

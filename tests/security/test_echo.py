@@ -34,6 +34,7 @@ from okru_proto.adapter import (
     run_sync,
     upload_photos_flow,
 )
+from tests.security.leaks import chained, spellings
 
 E = _Endpoints(api="http://127.0.0.1:8080", connect="http://127.0.0.1:8080")
 APP_ID = "512000000001"
@@ -51,12 +52,6 @@ SECRETS = (APP_SECRET, PASSWORD, CODE, ACCESS, SESSION_SECRET, REFRESH, API_TOKE
 HTML = "text/html;charset=utf-8"
 JSON = "application/json;charset=utf-8"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
-
-
-def spellings(secret: str) -> set[str]:
-    """Written out independently of okru's secret_forms: what a server could echo."""
-    return {secret, quote(secret, safe=""), quote(secret), quote_plus(secret, safe=""), quote_plus(secret),
-            json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
 
 
 # -- the hostile server ----------------------------------------------------------------------
@@ -153,18 +148,11 @@ ENCODINGS = ["plain", "quote", "quote_plus", "json"]
 
 def _texts(exc: BaseException) -> list[str]:
     out: list[str] = []
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
+    for e in chained(exc):
         out += [str(e), repr(e), repr(e.args), "".join(traceback.format_exception_only(type(e), e))]
         for name, value in vars(e).items():
             if name != "response":
                 out.append(repr(value))
-        stack += [e.__cause__, e.__context__]
     return out
 
 

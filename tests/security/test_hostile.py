@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,14 @@ from tests.hostile import (
     Script,
     big_json,
     broken_gzip,
+    call_at,
     close_after_request,
     gzip_bomb,
     gzipped,
     huge_length,
     raw,
     redirect,
+    traced_peak,
 )
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
@@ -47,13 +48,7 @@ def _untyped(exc: BaseException) -> bool:
 async def _call(adapter: Adapter, script: Script, **options: Any) -> Any:
     """One REST call against ``script``: its result, or the exception it raised."""
     with HostileServer(script, lifetime=20.0) as server:
-        session = adapter.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints, **options)
-        try:
-            return await adapter.run(session.call, "users.getLoggedInUser")
-        except BaseException as exc:
-            return exc
-        finally:
-            await adapter.close(session)
+        return await call_at(adapter, server.endpoints, *APP, TOKEN, **options)
 
 
 # -- every failure is typed -------------------------------------------------------------------------
@@ -135,13 +130,7 @@ async def test_sec_unreadable_photo_path_is_a_usage_error(adapter: Adapter, kind
 # -- bounded memory -----------------------------------------------------------------------------------
 
 async def _call_measured(adapter: Adapter, script: Script, **options: Any) -> tuple[Any, int]:
-    tracemalloc.start()
-    try:
-        result = await _call(adapter, script, **options)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return result, peak
+    return await traced_peak(lambda: _call(adapter, script, **options))
 
 
 @pytest.mark.anyio

@@ -29,6 +29,7 @@ from okru_proto.testing import FakeOK
 from okru_trio.testing import run_fake_server
 from tests.adapters import Adapter
 from tests.security.intercept import Exchange, intercept
+from tests.security.leaks import chained
 from tests.security.test_echo import ENCODINGS, echo_response
 
 APP_ID = "700000000042"
@@ -77,19 +78,12 @@ class Captured:
         self.texts += [repr(value), str(value)]
 
     def exc(self, exc: BaseException) -> None:
-        seen: set[int] = set()
-        stack: list[BaseException | None] = [exc]
-        while stack:
-            e = stack.pop()
-            if e is None or id(e) in seen:
-                continue
-            seen.add(id(e))
+        for e in chained(exc):
             self.texts += [str(e), repr(e), "".join(traceback.format_exception(e)),
                            *(repr(a) for a in e.args)]
             for attr in ("response", "request", "data", "msg", "error_description"):
                 if getattr(e, attr, None) is not None:
                     self.obj(getattr(e, attr))
-            stack += [e.__cause__, e.__context__]
 
     def session(self, session: Any) -> None:
         self.obj(session)

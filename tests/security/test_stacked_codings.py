@@ -22,14 +22,14 @@ import json
 import subprocess
 import sys
 import textwrap
-import tracemalloc
 import zlib
 from typing import Any
 
 import pytest
 
 from okru_proto import ProtocolError
-from tests.hostile import DRIVERS, JSON_HEAD, Driver, HostileServer, Script, raw
+from tests.adapters import ADAPTERS, Adapter
+from tests.hostile import JSON_HEAD, HostileServer, Script, call_at, raw, traced_peak
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-123"
@@ -65,16 +65,6 @@ BOMB_1827 = base64.b64decode("".join([
 ]))
 
 
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
-
-
 def reply(body: bytes, *codings: bytes) -> Script:
     """A JSON reply carrying ``body`` with one ``Content-Encoding`` line per item of ``codings``."""
     lines = b"".join(b"Content-Encoding: %s\r\n" % c for c in codings)
@@ -97,28 +87,16 @@ def stacked(applied: tuple[str, ...], payload_mib: int = 0, payload: bytes = b""
     return data
 
 
-async def _call(driver: Driver, script: Script, **options: Any) -> Any:
+async def _call(adapter: Adapter, script: Script, **options: Any) -> Any:
     with HostileServer(script, lifetime=30.0) as server:
-        session = driver.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints, **options)
-        try:
-            return await driver.run(session.call, "users.getLoggedInUser")
-        except BaseException as exc:
-            return exc
-        finally:
-            await driver.close(session)
+        return await call_at(adapter, server.endpoints, *APP, TOKEN, **options)
 
 
-async def _call_measured(driver: Driver, script: Script, **options: Any) -> tuple[Any, int]:
+async def _call_measured(adapter: Adapter, script: Script, **options: Any) -> tuple[Any, int]:
     # One call first, unmeasured: what a process builds once (the shared SSL context with its CA
     # bundle, lazy imports) is not what one reply costs.
-    await _call(driver, raw(JSON_HEAD + b'Content-Length: 11\r\n\r\n{"uid":"1"}'), **options)
-    tracemalloc.start()
-    try:
-        result = await _call(driver, script, **options)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return result, peak
+    await _call(adapter, raw(JSON_HEAD + b'Content-Length: 11\r\n\r\n{"uid":"1"}'), **options)
+    return await traced_peak(lambda: _call(adapter, script, **options))
 
 
 # -- the reviewer's bomb, peak RSS in a fresh process ---------------------------------------------
@@ -159,7 +137,7 @@ _CHILD = textwrap.dedent("""
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("name", sorted(DRIVERS))
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
 def test_sec_the_1827_byte_gzip_gzip_bomb_costs_about_the_cap(name: str) -> None:
     assert len(BOMB_1827) == 1827
     with HostileServer(reply(BOMB_1827, b"gzip, gzip"), lifetime=120.0) as server:
@@ -196,10 +174,10 @@ SPELLINGS = [
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize(("lines", "applied"), SPELLINGS, ids=[repr(b", ".join(s[0]))[2:-1] for s in SPELLINGS])
-async def test_sec_a_stacked_bomb_is_refused_in_any_spelling(driver: Driver, lines: tuple[bytes, ...],
+async def test_sec_a_stacked_bomb_is_refused_in_any_spelling(adapter: Adapter, lines: tuple[bytes, ...],
                                                              applied: tuple[str, ...]) -> None:
     body = stacked(applied, 64)
-    result, peak = await _call_measured(driver, reply(body, *lines), max_response_bytes=MIB)
+    result, peak = await _call_measured(adapter, reply(body, *lines), max_response_bytes=MIB)
     assert isinstance(result, ProtocolError), repr(result)
     assert "max_response_bytes=1048576" in str(result) and "Content-Encoding" in str(result)
     assert peak < 3 * MIB, f"peak {peak / MIB:.1f} MiB"
@@ -208,19 +186,19 @@ async def test_sec_a_stacked_bomb_is_refused_in_any_spelling(driver: Driver, lin
 @pytest.mark.anyio
 @pytest.mark.network
 @pytest.mark.parametrize(("lines", "applied"), SPELLINGS[:1] + SPELLINGS[2:3] + SPELLINGS[6:])
-async def test_sec_a_stacked_reply_decodes(driver: Driver, lines: tuple[bytes, ...], applied: tuple[str, ...]) -> None:
+async def test_sec_a_stacked_reply_decodes(adapter: Adapter, lines: tuple[bytes, ...], applied: tuple[str, ...]) -> None:
     payload = json.dumps({"uid": "42", "pad": "x" * 5000}).encode()
-    result = await _call(driver, reply(stacked(applied, 0, payload), *lines))
+    result = await _call(adapter, reply(stacked(applied, 0, payload), *lines))
     assert result == {"uid": "42", "pad": "x" * 5000}
 
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_a_stacked_reply_exactly_at_the_cap_decodes(driver: Driver) -> None:
+async def test_sec_a_stacked_reply_exactly_at_the_cap_decodes(adapter: Adapter) -> None:
     payload = json.dumps({"uid": "1", "pad": "x" * 100_000}).encode()
     body = stacked(("gzip", "gzip"), 0, payload)
-    assert await _call(driver, reply(body, b"gzip, gzip"), max_response_bytes=len(payload)) == json.loads(payload)
-    over = await _call(driver, reply(body, b"gzip, gzip"), max_response_bytes=len(payload) - 1)
+    assert await _call(adapter, reply(body, b"gzip, gzip"), max_response_bytes=len(payload)) == json.loads(payload)
+    over = await _call(adapter, reply(body, b"gzip, gzip"), max_response_bytes=len(payload) - 1)
     assert isinstance(over, ProtocolError) and "max_response_bytes" in str(over), repr(over)
 
 
@@ -228,28 +206,28 @@ async def test_sec_a_stacked_reply_exactly_at_the_cap_decodes(driver: Driver) ->
 @pytest.mark.network
 @pytest.mark.parametrize("coding", [b"br", b"zstd", b"compress", b"x-compress", b"gzip, br", b"br, gzip",
                                     b"pack200-gzip", b"aes128gcm"])
-async def test_sec_a_coding_okru_cannot_decode_is_refused(driver: Driver, coding: bytes) -> None:
+async def test_sec_a_coding_okru_cannot_decode_is_refused(adapter: Adapter, coding: bytes) -> None:
     body = stacked(("gzip",), 0, b'{"uid":"1"}')
-    result = await _call(driver, reply(body, coding))
+    result = await _call(adapter, reply(body, coding))
     assert isinstance(result, ProtocolError), repr(result)
     assert "Content-Encoding" in str(result) and "cannot decode" in str(result)
 
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_more_than_three_layers_are_refused(driver: Driver) -> None:
+async def test_sec_more_than_three_layers_are_refused(adapter: Adapter) -> None:
     body = stacked(("gzip",) * 4, 0, b'{"uid":"1"}')
-    result = await _call(driver, reply(body, b"gzip, gzip, gzip, gzip"))
+    result = await _call(adapter, reply(body, b"gzip, gzip, gzip, gzip"))
     assert isinstance(result, ProtocolError), repr(result)
     assert "4 stacked Content-Encodings; okru decodes at most 3" in str(result)
-    three = await _call(driver, reply(stacked(("gzip",) * 3, 0, b'{"uid":"1"}'), b"gzip, gzip, gzip"))
+    three = await _call(adapter, reply(stacked(("gzip",) * 3, 0, b'{"uid":"1"}'), b"gzip, gzip, gzip"))
     assert three == {"uid": "1"}
 
 
 @pytest.mark.anyio
 @pytest.mark.network
-@pytest.mark.parametrize("driver", ["httpx-sync", "httpx-asyncio", "httpx-trio"], indirect=True)
-async def test_sec_httpx_decoders_never_run(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("adapter_name", ["httpx-sync", "httpx-asyncio", "httpx-trio"])
+async def test_sec_httpx_decoders_never_run(adapter: Adapter, monkeypatch: pytest.MonkeyPatch) -> None:
     import httpx._decoders as decoders
 
     def refuse(self: Any, data: bytes) -> bytes:
@@ -260,7 +238,7 @@ async def test_sec_httpx_decoders_never_run(driver: Driver, monkeypatch: pytest.
         if isinstance(cls, type) and issubclass(cls, decoders.ContentDecoder) and cls is not decoders.ContentDecoder:
             monkeypatch.setattr(cls, "decode", refuse)
     payload = b'{"uid":"7"}'
-    assert await _call(driver, reply(stacked(("gzip", "gzip"), 0, payload), b"gzip, gzip")) == {"uid": "7"}
-    assert await _call(driver, reply(stacked(("deflate",), 0, payload), b"deflate")) == {"uid": "7"}
-    assert await _call(driver, reply(payload, b"identity")) == {"uid": "7"}
-    assert await _call(driver, reply(payload)) == {"uid": "7"}
+    assert await _call(adapter, reply(stacked(("gzip", "gzip"), 0, payload), b"gzip, gzip")) == {"uid": "7"}
+    assert await _call(adapter, reply(stacked(("deflate",), 0, payload), b"deflate")) == {"uid": "7"}
+    assert await _call(adapter, reply(payload, b"identity")) == {"uid": "7"}
+    assert await _call(adapter, reply(payload)) == {"uid": "7"}

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 
 from okru_proto import Error
-from tests.hostile import DRIVERS, Conn, Driver, HostileServer, respond
+from tests.adapters import Adapter
+from tests.hostile import Conn, HostileServer, outcome, respond
+from tests.security.leaks import texts
 
 APP = ("512000000001", "CBAKEY", "APP-SECRET-XYZ")
 TOKEN = "tok.SECRET-ACCESS-TOKEN-VIDEO"
@@ -29,16 +30,6 @@ EXPIRES = "1531849335513"
 VIDEO_ID = "22125556"
 QUERY = f"sig={SIG}&expires={EXPIRES}&clientType=3&id={VIDEO_ID}&userId=987654321"
 SECRETS = (SIG, EXPIRES, TOKEN)
-
-
-@pytest.fixture(params=sorted(DRIVERS))
-def driver(request: pytest.FixtureRequest) -> Driver:
-    return DRIVERS[request.param]
-
-
-@pytest.fixture
-def anyio_backend(driver: Driver) -> str:
-    return driver.backend
 
 
 def _json(value: Any) -> bytes:
@@ -68,28 +59,25 @@ def assert_clean(lines: list[str]) -> None:
             assert secret not in line, f"{secret!r} in {line[:300]!r}"
 
 
-async def _upload(driver: Driver, drop_upload: bool) -> Any:
+async def _upload(adapter: Adapter, drop_upload: bool) -> Any:
     with HostileServer(respond(upload_host(drop_upload)), lifetime=30.0) as server:
-        session = driver.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints)
-        try:
-            return await driver.run(session.upload_video, b"\0" * 40_000, resumable=False, title="t")
-        except Error as exc:
-            return exc
-        finally:
-            await driver.close(session)
-            assert any(f"/upload.do?{QUERY}".encode() in head for head in server.heads)  # it was used
+        session = adapter.module.ServerSession(*APP, TOKEN, endpoints=server.endpoints)
+        result = await outcome(adapter, session, session.upload_video, b"\0" * 40_000, resumable=False, title="t",
+                               catch=Error)
+        assert any(f"/upload.do?{QUERY}".encode() in head for head in server.heads)  # it was used
+        return result
 
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_the_video_upload_url_is_masked_in_every_log_line(driver: Driver,
+async def test_sec_the_video_upload_url_is_masked_in_every_log_line(adapter: Adapter,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    video = await _upload(driver, drop_upload=False)
+    video = await _upload(adapter, drop_upload=False)
     assert not isinstance(video, Exception), repr(video)
     assert video.video_id == VIDEO_ID
     lines = [record.getMessage() for record in caplog.records]
-    if driver.module_name.startswith("okru_httpx"):
+    if adapter.module_name.startswith("okru_httpx"):
         # httpx did log the upload, with every value of the URL's query masked.
         assert any(line.startswith("HTTP Request: POST http://127.0.0.1:") and
                    "/upload.do?sig=***&expires=***&clientType=***&id=***&userId=***" in line for line in lines), lines
@@ -98,25 +86,12 @@ async def test_sec_the_video_upload_url_is_masked_in_every_log_line(driver: Driv
 
 @pytest.mark.anyio
 @pytest.mark.network
-async def test_sec_a_failed_video_upload_shows_no_part_of_the_url(driver: Driver,
+async def test_sec_a_failed_video_upload_shows_no_part_of_the_url(adapter: Adapter,
                                                                 caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    error = await _upload(driver, drop_upload=True)
+    error = await _upload(adapter, drop_upload=True)
     assert isinstance(error, Error), repr(error)
-    found = ["".join(traceback.format_exception(error))]
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        found += [str(e), repr(e), repr(e.args), repr(getattr(e, "__dict__", ""))]
-        request = getattr(e, "_request", None)  # an httpx error keeps the request it failed on
-        if request is not None:
-            found += [repr(request), str(request.url)]
-        stack += [e.__cause__, e.__context__]
-    assert_clean(found)
+    assert_clean(texts(error))
     assert_clean([record.getMessage() for record in caplog.records])
 
 

@@ -68,10 +68,17 @@ def _password_token(args: argparse.Namespace, creds: Credentials, endpoints: End
             raise CLIError("no login given", "pass --user LOGIN")
     password = _read_password(login)
     print(f"Logging in as {login} with the password grant (auth.login)...", flush=True)
-    session = sync.PasswordSession(creds.app_id, creds.app_key, creds.app_secret_key, login,  # type: ignore[arg-type]
-                                   password, endpoints=endpoints)
+    return _granted(sync.PasswordSession(creds.app_id, creds.app_key, creds.app_secret_key,  # type: ignore[arg-type]
+                                         login, password, endpoints=endpoints))
+
+
+def _granted(session: Any) -> tuple[Token, Any]:
+    """Enter a grant's session (the grant runs then), keep its token and ask who it belongs to
+    (users.getCurrentUser), then close it: what a login stores and reports."""
+    from okru_httpx import sync
+
     with session:
-        token = session.token
+        token: Token | None = session.token
         assert token is not None
         me = sync.API(session).users.getCurrentUser()
     return token, me
@@ -114,13 +121,8 @@ def _browser_login(args: argparse.Namespace, creds: Credentials, endpoints: Endp
         callback = listener.wait(args.timeout, progress)
         try:
             print("Got the authorization code (state checked); exchanging it for a token...", flush=True)
-            session = sync.CodeSession(creds.app_id, creds.app_key, creds.app_secret_key, callback.code,
-                                       listener.redirect_uri, endpoints=endpoints)
-            with session:
-                token = session.token
-                assert token is not None
-                me = sync.API(session).users.getCurrentUser()
-            who = store(token, me)
+            who = store(*_granted(sync.CodeSession(creds.app_id, creds.app_key, creds.app_secret_key,
+                                                    callback.code, listener.redirect_uri, endpoints=endpoints)))
         except BaseException as exc:
             # The browser is still waiting for its page: it shows the terminal's own message.
             _, line = describe_error(exc, debug_hint=False)
