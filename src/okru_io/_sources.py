@@ -1,6 +1,6 @@
 """Reading an upload's sources: everything about turning a user's video source or photo file into bytes lives here.
 
-The core plans a streamed body (:mod:`._body`: preamble, byte ranges of the user's source,
+The core plans a streamed body (:class:`~okru_proto.adapter.StreamedBody`: preamble, byte ranges of the user's source,
 epilogue); an adapter sends it. Between the two sits one blocking job both adapters share:
 measuring a source (:func:`source_size`; :func:`measure_source` for a video upload, which the
 core's flow runs as a ``Measure`` effect before every chunk) and reading its planned ranges

@@ -30,7 +30,7 @@ _PERCENT = re.compile(r"%[0-9A-F]{2}")
 
 
 def _plain(value: object) -> str:
-    reveal = getattr(value, "reveal", None)  # okru_proto.Secret, duck-typed: _types imports _errors
+    reveal = getattr(value, "reveal", None)  # okru_proto.Secret, duck-typed: _values imports _errors
     text = reveal() if callable(reveal) else value
     return text if isinstance(text, str) else ""
 

@@ -1,11 +1,11 @@
 """The session core: everything that affects one session's credentials and token lives here.
 
 :class:`SessionCore` holds the app credentials, the token and the options; it chooses the
-circuit and derives the signing secret from them (``_circuit``, docs/protocol.md §2.2),
+circuit and derives the signing secret from them (``_wire/sign.py``, docs/protocol.md §2.2),
 installs new tokens (``on_token`` as a :class:`~okru_proto.adapter.Callback` effect), and builds the flows
 an adapter drives: authorize (the grant, see ``_grants``), refresh, and the signed call with
 transparent refresh on 102 (one refresh for all concurrent callers, via the
-:class:`RefreshNeeded` effect) inside the one retry loop (``_retry``). It logs one DEBUG line
+:class:`RefreshNeeded` effect) inside the one retry loop (``_flow.retrying``). It logs one DEBUG line
 per call on the ``okru`` logger, never a secret.
 """
 

@@ -7,8 +7,8 @@ The top level ``okru_proto`` carries only the base classes an application catche
 error payload to its class. Every class here is a subclass of one of the top-level bases, so
 catching a base catches its leaves (docs/errors.md).
 
-The classes live with the code that raises them (``_errors``, ``_upload``, ``_video``,
-``_store``, ``_graph``, ``_webhook``, ``apps``); this module owns only the list.
+The classes live with the code that raises them (``_errors``, ``_photos``, ``_video``,
+``_store``, ``bots/_graph``, ``bots/_webhook``, ``apps``); this module owns only the list.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """OAuth 2.0: everything about talking to OK's OAuth endpoints lives here (docs/protocol.md §3):
 the steps as pure prepare/parse pairs, and the code, refresh and password flows built on them
-(the :class:`~okru_proto.Token` they yield is ``_token``; the implicit dialogs are ``_dialog``).
+(the :class:`~okru_proto.Token` they yield is in ``okru_proto/_values.py``; the implicit dialogs are
+``dialog.py`` beside this module).
 
 The authorization-code grant is split at the human step: :func:`authorize_url` is a plain value
 the app redirects a person to; later :func:`parse_callback` and :func:`code_flow` finish it. No
