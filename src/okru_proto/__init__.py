@@ -128,6 +128,7 @@ _NEVER_TOP_LEVEL = frozenset({
     "retrying", "session_for", "trusted_response",
     "Claim", "OnceStore", "ValueStore",  # the stores beyond tokens (okru_stores, STORE_API)
     "Measure", "SourceFingerprint", "SourceQuery", "sample_ranges", "upload_byte_budget",  # issue 20
+    "ChatsPager",  # issue 19: the chats marker walk as a flow, beside HistoryPager
     "LaunchError", "PaymentError",  # a game's server side (okru_proto.apps, issue 22)
     # bots (issue 23): long polling, chat actions, the router
     "ACTIONS", "ANY_STATE", "DEFAULT_POLL_TIMEOUT", "EVENT_TYPES", "UPLOAD_ENCODINGS", "Router", "State",

@@ -4,7 +4,7 @@ Messages and their parts (:class:`Attachment`, :class:`Button`, :func:`keyboard`
 :func:`build_message`, the limits :data:`ATTACHMENT_TYPES`, :data:`MAX_ATTACHMENTS`,
 :data:`FILE_TYPES`), what the Bot API returns (:class:`Chat`, :class:`ChatMessage`,
 :class:`ChatsPage`, :class:`BotInfo`, :class:`SentMessage`, :class:`Subscription`,
-:class:`UploadTarget`, :class:`DirectSend`, :class:`HistoryPager`), the webhook side (the events
+:class:`UploadTarget`, :class:`DirectSend`, :class:`ChatsPager`, :class:`HistoryPager`), the webhook side (the events
 :func:`parse_webhook` returns, :class:`DedupWindow` and :func:`event_key` for OK's redeliveries,
 OK's sending networks :data:`OK_WEBHOOK_NETWORKS`), long polling's reply (:func:`parse_updates`,
 :class:`Updates`), the chat actions :data:`ACTIONS`, the :class:`Router` that dispatches events to
@@ -20,7 +20,7 @@ API's wire rules), ``_values`` (messages and views), ``_flows`` (what a bot does
 
 from __future__ import annotations
 
-from ._flows import DEFAULT_POLL_TIMEOUT, HistoryPager
+from ._flows import DEFAULT_POLL_TIMEOUT, ChatsPager, HistoryPager
 from ._graph import ACTIONS, EVENT_TYPES, FILE_TYPES, UPLOAD_ENCODINGS, BotTokenError, ChatNotFoundError
 from ._router import ANY_STATE, Router, State, SyncState
 from ._values import (
@@ -74,6 +74,7 @@ __all__ = [
     "ChatNotFoundError",
     "ChatSystemEvent",
     "ChatsPage",
+    "ChatsPager",
     "DedupWindow",
     "DirectSend",
     "HistoryPager",

@@ -71,6 +71,7 @@ __all__ = [
     "DEFAULT_POLL_TIMEOUT",
     "DEFAULT_UPLOAD_ENCODING",
     "BotCore",
+    "ChatsPager",
     "HistoryPager",
     "PollSettings",
     "UpdatesPoller",
@@ -327,6 +328,30 @@ class BotCore:
         listed = value.get("subscriptions") if isinstance(value, dict) else None
         return tuple(Subscription.from_json(s) for s in (listed if isinstance(listed, list) else [])
                      if isinstance(s, dict))
+
+
+class ChatsPager:
+    """Walks the group's chats page by page with OK's ``marker`` (``GET me/chats``).
+
+    Stops when a page carries no marker, when a marker comes back a second time (a server that
+    repeats itself must not loop the caller forever), or after ``max_pages``.
+    """
+
+    def __init__(self, count: int | None = None, max_pages: int = 1000) -> None:
+        self.count, self.pages_left = count, max_pages
+        self.marker: str | None = None
+        self.seen: set[str] = set()
+        self.done = max_pages <= 0
+
+    def page_flow(self, core: BotCore) -> Flow[tuple[Chat, ...]]:
+        page = yield from core.chats_page_flow(self.marker, self.count)
+        self.pages_left -= 1
+        if page.marker is None or page.marker in self.seen or self.pages_left <= 0:
+            self.done = True
+        else:
+            self.seen.add(page.marker)
+            self.marker = page.marker
+        return page.chats
 
 
 class HistoryPager:

@@ -30,7 +30,15 @@ from .._errors import UsageError
 from .._flow import Flow, RetryPolicy, T, run_async, run_sync
 from .._paging import DEFAULT_MAX_PAGES
 from .._values import Request, Response
-from ._flows import DEFAULT_POLL_TIMEOUT, POLL_BACKOFF, BotCore, HistoryPager, PollSettings, UpdatesPoller
+from ._flows import (
+    DEFAULT_POLL_TIMEOUT,
+    POLL_BACKOFF,
+    BotCore,
+    ChatsPager,
+    HistoryPager,
+    PollSettings,
+    UpdatesPoller,
+)
 from ._graph import UPLOAD_SETTLE_SECONDS
 from ._router import Router
 from ._values import (
@@ -126,15 +134,9 @@ class SyncBotBase(BotSessionSpec):
 
     def chats(self, count: int | None = None, *, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Chat]:
         """Every chat of the group, fetched page by page as you iterate (OK's marker)."""
-        marker: str | None = None
-        seen: set[str] = set()
-        for _ in range(max_pages):
-            page = self.chats_page(marker, count)
-            yield from page.chats
-            if page.marker is None or page.marker in seen:
-                return
-            seen.add(page.marker)
-            marker = page.marker
+        pager = ChatsPager(count, max_pages)
+        while not pager.done:
+            yield from self._run(pager.page_flow(self._core))
 
     def chat(self, chat_id: str) -> Chat:
         return self._run(self._core.chat_flow(chat_id))
@@ -273,16 +275,10 @@ class AsyncBotBase(BotSessionSpec):
 
     async def chats(self, count: int | None = None, *, max_pages: int = DEFAULT_MAX_PAGES) -> AsyncIterator[Chat]:
         """Every chat of the group, fetched page by page as you iterate (OK's marker)."""
-        marker: str | None = None
-        seen: set[str] = set()
-        for _ in range(max_pages):
-            page = await self.chats_page(marker, count)
-            for chat in page.chats:
+        pager = ChatsPager(count, max_pages)
+        while not pager.done:
+            for chat in await self._run(pager.page_flow(self._core)):
                 yield chat
-            if page.marker is None or page.marker in seen:
-                return
-            seen.add(page.marker)
-            marker = page.marker
 
     async def chat(self, chat_id: str) -> Chat:
         return await self._run(self._core.chat_flow(chat_id))
