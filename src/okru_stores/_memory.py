@@ -14,7 +14,64 @@ from okru_proto._store import Claim, StoredToken
 
 from ._common import check_holder, check_key, check_text, check_ttl
 
-__all__ = ["MemoryStore", "MemoryTokenStore"]
+__all__ = ["MemoryStore", "MemoryTokenStore", "OnceRecords"]
+
+_CLAIMED = Claim("claimed")
+_BUSY = Claim("busy")
+
+
+class OnceRecords:
+    """Claims and outcomes in one process's memory: the once rules themselves (docs/workers.md),
+    written once. No lock and no argument checks: the caller holds its lock and has checked
+    what it passes. :class:`MemoryStore` keeps its once records in one; so does payments_app's
+    default store, which makes every key and time itself and sits on every payment's hot path.
+    Bounded: whenever the records have doubled since the last sweep, the expired ones go
+    (amortized O(1) per record; what is never read again cannot pile up)."""
+
+    __slots__ = ("claims", "outcomes", "swept_at")
+
+    def __init__(self) -> None:
+        self.claims: dict[str, tuple[str, float]] = {}
+        self.outcomes: dict[str, tuple[str, float]] = {}
+        self.swept_at = 64
+
+    def claim(self, key: str, holder: str, ttl: float, now: float) -> Claim:
+        outcome = self.outcomes.get(key)
+        if outcome is not None:
+            if outcome[1] > now:
+                return Claim("done", outcome[0])
+            del self.outcomes[key]
+        current = self.claims.get(key)
+        if current is not None and current[0] != holder and current[1] > now:
+            return _BUSY
+        self.claims[key] = (holder, now + ttl)
+        self.sweep(now)
+        return _CLAIMED
+
+    def finish(self, key: str, outcome: str, keep: float, now: float) -> bool:
+        recorded = self.outcomes.get(key)
+        if recorded is not None and recorded[1] > now:
+            return False
+        self.outcomes[key] = (outcome, now + keep)
+        self.claims.pop(key, None)
+        self.sweep(now)
+        return True
+
+    def release(self, key: str, holder: str) -> None:
+        current = self.claims.get(key)
+        if current is not None and current[0] == holder:
+            del self.claims[key]
+
+    def sweep(self, now: float) -> None:
+        if len(self) < 2 * self.swept_at:
+            return
+        for table in (self.outcomes, self.claims):
+            for key in [k for k, (_, until) in table.items() if until <= now]:
+                del table[key]
+        self.swept_at = max(64, len(self))
+
+    def __len__(self) -> int:
+        return len(self.outcomes) + len(self.claims)
 
 
 class MemoryStore:
@@ -30,8 +87,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._tokens: dict[str, StoredToken] = {}
         self._leases: dict[str, tuple[str, float]] = {}
-        self._claims: dict[str, tuple[str, float]] = {}
-        self._outcomes: dict[str, tuple[str, float]] = {}
+        self._once = OnceRecords()
         self._values: dict[str, tuple[str, float | None]] = {}
         self._swept_at = 64
 
@@ -82,18 +138,7 @@ class MemoryStore:
         seconds = check_ttl("ttl", ttl)
         assert seconds is not None
         with self._lock:
-            now = self._clock()
-            outcome = self._outcomes.get(key)
-            if outcome is not None:
-                if outcome[1] > now:
-                    return Claim("done", outcome[0])
-                del self._outcomes[key]
-            current = self._claims.get(key)
-            if current is not None and current[0] != holder and current[1] > now:
-                return Claim("busy")
-            self._claims[key] = (holder, now + seconds)
-            self._sweep()
-            return Claim("claimed")
+            return self._once.claim(key, holder, seconds, self._clock())
 
     def finish(self, key: str, holder: str, outcome: str, keep: float) -> bool:
         check_key(key)
@@ -102,22 +147,13 @@ class MemoryStore:
         seconds = check_ttl("keep", keep)
         assert seconds is not None
         with self._lock:
-            now = self._clock()
-            recorded = self._outcomes.get(key)
-            if recorded is not None and recorded[1] > now:
-                return False
-            self._outcomes[key] = (outcome, now + seconds)
-            self._claims.pop(key, None)
-            self._sweep()
-            return True
+            return self._once.finish(key, outcome, seconds, self._clock())
 
     def release(self, key: str, holder: str) -> None:
         check_key(key)
         check_holder(holder)
         with self._lock:
-            current = self._claims.get(key)
-            if current is not None and current[0] == holder:
-                del self._claims[key]
+            self._once.release(key, holder)
 
     async def aclaim(self, key: str, holder: str, ttl: float) -> Claim:
         return self.claim(key, holder, ttl)
@@ -146,7 +182,7 @@ class MemoryStore:
         seconds = check_ttl("ttl", ttl, optional=True)
         with self._lock:
             self._values[key] = (value, None if seconds is None else self._clock() + seconds)
-            self._sweep()
+            self._sweep_values()
 
     def delete_value(self, key: str) -> None:
         check_key(key)
@@ -162,22 +198,19 @@ class MemoryStore:
     async def adelete_value(self, key: str) -> None:
         self.delete_value(key)
 
-    def _sweep(self) -> None:
-        # Expired records are dropped when read; this bounds what is never read again: whenever
-        # a dict has doubled since the last sweep, drop its expired entries (amortized O(1)).
-        if len(self._values) + len(self._outcomes) + len(self._claims) < 2 * self._swept_at:
+    def _sweep_values(self) -> None:
+        # Expired values are dropped when read; this bounds what is never read again: whenever
+        # the values have doubled since the last sweep, drop the expired ones (amortized O(1)).
+        # The once records sweep themselves the same way (OnceRecords).
+        if len(self._values) < 2 * self._swept_at:
             return
         now = self._clock()
         for key in [k for k, (_, until) in self._values.items() if until is not None and until <= now]:
             del self._values[key]
-        for key in [k for k, (_, until) in self._outcomes.items() if until <= now]:
-            del self._outcomes[key]
-        for key in [k for k, (_, until) in self._claims.items() if until <= now]:
-            del self._claims[key]
-        self._swept_at = max(64, len(self._values) + len(self._outcomes) + len(self._claims))
+        self._swept_at = max(64, len(self._values))
 
     def __repr__(self) -> str:
-        return (f"MemoryStore(tokens={len(self._tokens)}, once={len(self._outcomes) + len(self._claims)}, "
+        return (f"MemoryStore(tokens={len(self._tokens)}, once={len(self._once)}, "
                 f"values={len(self._values)})")
 
 
