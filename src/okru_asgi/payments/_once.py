@@ -19,7 +19,6 @@ outcome recorded for OK's repeats, and the bound on handlers running at once.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import itertools
 import json
@@ -35,6 +34,7 @@ import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
 
+from okru_proto._flow import is_async_callable
 from okru_proto.apps import (
     SERVICE,
     Payment,
@@ -49,23 +49,11 @@ from okru_stores import Claim, OnceStore
 from ._memory import ProcessOnceStore
 from ._slots import Slots
 
-__all__ = ["OnceRunner", "is_async"]
+__all__ = ["OnceRunner"]
 
 log = logging.getLogger("okru.payments")
 
 Handler = Callable[[Payment], Any]
-
-
-def is_async(function: object) -> bool:
-    """True for a coroutine function, a ``functools.partial`` of one, or an object whose
-    ``__call__`` is one: such a handler runs on the server's loop, anything else in a thread."""
-    while isinstance(function, functools.partial):
-        function = function.func
-    if inspect.iscoroutinefunction(function):
-        return True
-    if not callable(function) or inspect.isfunction(function) or inspect.ismethod(function):
-        return False
-    return inspect.iscoroutinefunction(type(function).__call__)
 
 
 class _Ended:
@@ -114,7 +102,9 @@ class OnceRunner:
                  busy_wait: float, claim_ttl: float, keep: float, max_handlers: int,
                  stats: dict[str, int]) -> None:
         self.handler = handler
-        self.is_async = is_async(handler)
+        # The core's one test of "awaitable handler" (a partial or a callable object counts too):
+        # such a handler runs on the server's loop, anything else in a worker thread.
+        self.is_async = is_async_callable(handler)
         self.store = store
         self.format: ReplyFormat = format
         self.timeout = timeout
