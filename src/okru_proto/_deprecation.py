@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from collections.abc import Callable
 
-__all__ = ["moved"]
+__all__ = ["moved", "relocated"]
 
 
 def moved(old: str, name: str, new: str) -> object:
@@ -26,3 +27,17 @@ def moved(old: str, name: str, new: str) -> object:
         warnings.warn(f"{old}.{name} moved to {new}.{name}; the old name will be removed in okru 0.3",
                       DeprecationWarning, stacklevel=3)
     return getattr(importlib.import_module(new), name)
+
+
+def relocated(old: str, elsewhere: dict[str, str]) -> Callable[[str], object]:
+    """A module ``__getattr__`` for namespace ``old`` whose names in ``elsewhere`` (name -> new
+    home) left it: each resolves there with :func:`moved`'s warning; anything else is the usual
+    AttributeError."""
+
+    def __getattr__(name: str) -> object:
+        new = elsewhere.get(name)
+        if new is None:
+            raise AttributeError(f"module {old!r} has no attribute {name!r}")
+        return moved(old, name, new)
+
+    return __getattr__

@@ -306,10 +306,6 @@ _ELSEWHERE = {"SourceReader": "okru_io", "describe_source": "okru_io", "source_s
 
 TYPE_CHECKING = False  # not typing's: the type checker must not see __getattr__ (see okru_proto)
 if not TYPE_CHECKING:
+    from .._deprecation import relocated
 
-    def __getattr__(name: str) -> object:
-        if name in _ELSEWHERE:
-            from .._deprecation import moved
-
-            return moved(__name__, name, _ELSEWHERE[name])
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    __getattr__ = relocated(__name__, _ELSEWHERE)
