@@ -28,14 +28,17 @@ _MAX_IDLE = 60.0
 
 
 def _loopback(url: str) -> bool:
-    # The core's one loopback rule (the one that decides where plain http may go), loaded only
-    # when the emulator delivers: `okru --help` loads no core module.
+    import ipaddress
     from urllib.parse import urlsplit
 
-    from okru_proto._values import _is_loopback
-
     try:
-        return _is_loopback(urlsplit(url).hostname or "")
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
